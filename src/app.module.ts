@@ -1,0 +1,53 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE, DiscoveryModule } from '@nestjs/core';
+import { AuthGuard } from './common/auth/auth.guard';
+import { AuthModule } from './common/auth/auth.module';
+import { StepUpGuard } from './common/auth/step-up';
+import { AppConfig } from './common/config/app-config';
+import { ConfigModule } from './common/config/config.module';
+import { CryptoModule } from './common/crypto/crypto.module';
+import { DatabaseModule } from './common/database/database.module';
+import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
+import { RouteRegistry } from './common/errors/route-registry';
+import { EventsModule } from './common/events/events.module';
+import { HealthController } from './common/health/health.controller';
+import { LoggingModule } from './common/logging/logging.module';
+import { ClockModule } from './common/time/clock';
+import { AppValidationPipe } from './common/validation/validation.pipe';
+import { EmailChallengeModule } from './email-challenge/email-challenge.module';
+import { IdentityModule } from './identity/identity.module';
+import { OtpSmsModule } from './otp-sms/otp-sms.module';
+import { TotpModule } from './totp/totp.module';
+
+/** The modular monolith. Global pipe, guard and filter are registered here so tests get them too. */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggingModule,
+        DiscoveryModule,
+        ClockModule,
+        CryptoModule,
+        DatabaseModule.forRoot(),
+        EventsModule,
+        AuthModule,
+        IdentityModule,
+        EmailChallengeModule,
+        OtpSmsModule,
+        TotpModule,
+      ],
+      controllers: [HealthController],
+      providers: [
+        RouteRegistry,
+        { provide: APP_PIPE, useClass: AppValidationPipe },
+        { provide: APP_GUARD, useClass: AuthGuard },
+        // After AuthGuard: it needs the principal.
+        { provide: APP_GUARD, useClass: StepUpGuard },
+        { provide: APP_FILTER, useClass: AllExceptionsFilter },
+      ],
+    };
+  }
+}

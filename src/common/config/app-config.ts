@@ -1,0 +1,177 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { EnvDto, LOG_LEVELS, MAIL_TRANSPORTS, SMS_PROVIDERS } from './env.dto';
+
+export type DatabaseConfig =
+  | { type: 'sqlite'; path: string }
+  | { type: 'postgres'; url: string; schema?: string; poolSize: number };
+
+/** The one typed configuration object. Built from the environment once, at boot. */
+export class AppConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** This instance: its id and the domain under which organisations get their primary domains. */
+  instance: { id: string; domain: string };
+  database: DatabaseConfig;
+  logLevel: (typeof LOG_LEVELS)[number];
+  bodyLimitBytes: number;
+  crypto: { keyId: string; key: Buffer; oldKeys: Record<string, Buffer>; generated: boolean };
+  auth: {
+    bootstrapPatPath: string;
+    tokenCacheSeconds: number;
+    oidc?: { issuer: string; audience: string; jwksUrl: string };
+  };
+  otp: { maxAttempts: number; lockoutSeconds: number };
+  totp: { issuer: string };
+  sms: {
+    provider: (typeof SMS_PROVIDERS)[number];
+    logCodes: boolean;
+    codeTtlSeconds: number;
+    resendCooldownSeconds: number;
+    dailyLimitPerNumber: number;
+    template: string;
+    timeoutMs: number;
+    retries: number;
+    webhook?: { url: string; secret?: string };
+    twilio?: { baseUrl: string; accountSid: string; authToken: string; from: string };
+  };
+  mail: {
+    transport: (typeof MAIL_TRANSPORTS)[number];
+    smtpUrl?: string;
+    from: string;
+    subject: string;
+    logCodes: boolean;
+    resendCooldownSeconds: number;
+  };
+  challenge: { retentionHours: number; stepUpForFactorRemoval: boolean };
+  /** Where logs go (not from the environment: tests capture them to check what is logged). Default stdout. */
+  logStream?: NodeJS.WritableStream;
+}
+
+export class ConfigError extends Error {}
+
+/**
+ * Validates `env` and builds the config. Throws a ConfigError naming every bad variable.
+ * `MASTER_KEY` may be generated into `<DATA_DIR>/master.key` on the embedded SQLite default only.
+ */
+export function loadConfig(env: Record<string, string | undefined>): { config: AppConfig; warnings: string[] } {
+  // Empty values count as unset, as most deployment tools write them.
+  const known = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const dto = plainToInstance(EnvDto, known);
+  const errors = validateSync(dto, { whitelist: true });
+  if (errors.length > 0) {
+    const lines = errors.map((e) => `${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`);
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const warnings: string[] = [];
+  const dataDir = path.resolve(dto.DATA_DIR ?? './data');
+  const database = parseDatabase(dto, dataDir);
+  const need = (name: keyof EnvDto, cond: boolean, why: string) => {
+    if (cond && !dto[name]) throw new ConfigError(`Invalid configuration:\n  ${name}: required ${why}`);
+  };
+
+  let keyB64 = dto.MASTER_KEY;
+  let generated = false;
+  if (!keyB64) {
+    if (database.type !== 'sqlite') {
+      throw new ConfigError('Invalid configuration:\n  MASTER_KEY: required when DATABASE_URL is not SQLite');
+    }
+    const keyFile = path.join(dataDir, 'master.key');
+    if (fs.existsSync(keyFile)) {
+      keyB64 = fs.readFileSync(keyFile, 'utf8').trim();
+    } else {
+      fs.mkdirSync(dataDir, { recursive: true });
+      keyB64 = randomBytes(32).toString('base64');
+      fs.writeFileSync(keyFile, keyB64 + '\n', { mode: 0o600 });
+      generated = true;
+    }
+    warnings.push(`MASTER_KEY is not set: using the key in ${keyFile}; set MASTER_KEY in production`);
+  }
+  const key = Buffer.from(keyB64, 'base64');
+  if (key.length !== 32) throw new ConfigError('Invalid configuration:\n  MASTER_KEY: must decode to 32 bytes');
+  const oldKeys: Record<string, Buffer> = {};
+  for (const pair of dto.MASTER_KEYS_OLD?.split(',') ?? []) {
+    const [id, b64] = pair.split(':');
+    oldKeys[id] = Buffer.from(b64, 'base64');
+  }
+
+  const oidcAny = dto.OIDC_ISSUER || dto.OIDC_AUDIENCE || dto.OIDC_JWKS_URL;
+  need('OIDC_ISSUER', !!oidcAny, 'when any OIDC_* variable is set');
+  need('OIDC_AUDIENCE', !!oidcAny, 'when any OIDC_* variable is set');
+  need('OIDC_JWKS_URL', !!oidcAny, 'when any OIDC_* variable is set');
+
+  const smsProvider = dto.SMS_PROVIDER ?? 'log';
+  need('SMS_WEBHOOK_URL', smsProvider === 'webhook', 'when SMS_PROVIDER=webhook');
+  need('TWILIO_ACCOUNT_SID', smsProvider === 'twilio', 'when SMS_PROVIDER=twilio');
+  need('TWILIO_AUTH_TOKEN', smsProvider === 'twilio', 'when SMS_PROVIDER=twilio');
+  need('TWILIO_FROM', smsProvider === 'twilio', 'when SMS_PROVIDER=twilio');
+  const mailTransport = dto.MAIL_TRANSPORT ?? 'log';
+  need('SMTP_URL', mailTransport === 'smtp', 'when MAIL_TRANSPORT=smtp');
+
+  const config: AppConfig = {
+    port: dto.PORT ?? 8080,
+    host: dto.HOST ?? '0.0.0.0',
+    dataDir,
+    instance: { id: dto.INSTANCE_ID ?? 'default', domain: dto.EXTERNAL_DOMAIN ?? 'localhost' },
+    database,
+    logLevel: dto.LOG_LEVEL ?? 'info',
+    bodyLimitBytes: dto.BODY_LIMIT_BYTES ?? 64 * 1024,
+    crypto: { keyId: dto.MASTER_KEY_ID ?? 'k1', key, oldKeys, generated },
+    auth: {
+      bootstrapPatPath: path.resolve(dto.BOOTSTRAP_ADMIN_PAT_PATH ?? path.join(dataDir, 'admin.pat')),
+      tokenCacheSeconds: dto.TOKEN_CACHE_SECONDS ?? 10,
+      oidc: oidcAny
+        ? { issuer: dto.OIDC_ISSUER!, audience: dto.OIDC_AUDIENCE!, jwksUrl: dto.OIDC_JWKS_URL! }
+        : undefined,
+    },
+    otp: { maxAttempts: dto.OTP_MAX_ATTEMPTS ?? 5, lockoutSeconds: dto.OTP_LOCKOUT_SECONDS ?? 300 },
+    totp: { issuer: dto.TOTP_ISSUER ?? 'MFA Service' },
+    sms: {
+      provider: smsProvider,
+      logCodes: dto.SMS_LOG_CODES ?? false,
+      codeTtlSeconds: dto.SMS_CODE_TTL_SECONDS ?? 300,
+      resendCooldownSeconds: dto.SMS_RESEND_COOLDOWN_SECONDS ?? 30,
+      dailyLimitPerNumber: dto.SMS_DAILY_LIMIT_PER_NUMBER ?? 10,
+      template: dto.SMS_TEMPLATE ?? '{{code}} is your verification code. It expires in {{minutes}} minutes.',
+      timeoutMs: dto.SMS_TIMEOUT_MS ?? 5000,
+      retries: dto.SMS_RETRIES ?? 2,
+      webhook: dto.SMS_WEBHOOK_URL ? { url: dto.SMS_WEBHOOK_URL, secret: dto.SMS_WEBHOOK_SECRET } : undefined,
+      twilio:
+        smsProvider === 'twilio'
+          ? {
+              baseUrl: dto.TWILIO_BASE_URL ?? 'https://api.twilio.com',
+              accountSid: dto.TWILIO_ACCOUNT_SID!,
+              authToken: dto.TWILIO_AUTH_TOKEN!,
+              from: dto.TWILIO_FROM!,
+            }
+          : undefined,
+    },
+    mail: {
+      transport: mailTransport,
+      smtpUrl: dto.SMTP_URL,
+      from: dto.MAIL_FROM ?? 'MFA Service <no-reply@localhost>',
+      subject: dto.MAIL_SUBJECT ?? 'Your verification code',
+      logCodes: dto.MAIL_LOG_CODES ?? false,
+      resendCooldownSeconds: dto.EMAIL_RESEND_COOLDOWN_SECONDS ?? 30,
+    },
+    challenge: {
+      retentionHours: dto.CHALLENGE_RETENTION_HOURS ?? 24,
+      stepUpForFactorRemoval: dto.STEP_UP_FOR_FACTOR_REMOVAL ?? false,
+    },
+  };
+  return { config, warnings };
+}
+
+/** Default: the embedded SQLite file `<DATA_DIR>/mfa.sqlite` (`./data/mfa.sqlite`). */
+function parseDatabase(dto: EnvDto, dataDir: string): DatabaseConfig {
+  const url = dto.DATABASE_URL ?? `sqlite:${path.join(dataDir, 'mfa.sqlite')}`;
+  if (url.startsWith('sqlite:')) {
+    const p = url.slice('sqlite:'.length);
+    return { type: 'sqlite', path: p === ':memory:' ? p : path.resolve(p) };
+  }
+  return { type: 'postgres', url, schema: dto.DATABASE_SCHEMA, poolSize: dto.DATABASE_POOL_SIZE ?? 10 };
+}

@@ -1,0 +1,60 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DataSource, DataSourceOptions, MixedList } from 'typeorm';
+import { DatabaseConfig } from '../config/app-config';
+
+type EntityList = MixedList<string | (new () => unknown)>;
+type MigrationList = MixedList<string | (new () => unknown)>;
+
+/** TypeORM options for the configured database. Never `synchronize`: the schema is the migrations'. */
+export function buildDataSourceOptions(
+  db: DatabaseConfig,
+  entities: EntityList,
+  migrations: MigrationList,
+): DataSourceOptions {
+  const common = { entities, migrations, synchronize: false, migrationsRun: false, logging: false } as const;
+  if (db.type === 'sqlite') {
+    if (db.path !== ':memory:') fs.mkdirSync(path.dirname(db.path), { recursive: true });
+    return { ...common, type: 'better-sqlite3', database: db.path, enableWAL: true, timeout: 10_000 };
+  }
+  return {
+    ...common,
+    type: 'postgres',
+    url: db.url,
+    schema: db.schema,
+    extra: {
+      max: db.poolSize,
+      ...(db.schema ? { options: `-c search_path=${db.schema}` } : {}),
+    },
+  };
+}
+
+const MIGRATION_LOCK = 727_413_001;
+
+/**
+ * Connects, creates the schema if one is configured, and applies pending migrations. On PostgreSQL
+ * an advisory lock makes concurrent starts of several instances take turns.
+ */
+export async function openDatabase(options: DataSourceOptions): Promise<DataSource> {
+  const ds = new DataSource(options);
+  await ds.initialize();
+  try {
+    if (options.type === 'postgres') {
+      const qr = ds.createQueryRunner();
+      try {
+        await qr.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+        if (options.schema) await qr.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
+        await ds.runMigrations({ transaction: 'each' });
+      } finally {
+        await qr.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+        await qr.release();
+      }
+    } else {
+      await ds.runMigrations({ transaction: 'each' });
+    }
+  } catch (e) {
+    await ds.destroy().catch(() => undefined);
+    throw e;
+  }
+  return ds;
+}

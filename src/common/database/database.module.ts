@@ -1,0 +1,28 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSourceOptions } from 'typeorm';
+import { AppConfig } from '../config/app-config';
+import { buildDataSourceOptions, openDatabase } from './data-source';
+import { ENTITIES } from '../../entities';
+import { MIGRATIONS } from './migrations';
+import { TransactionRunner } from './transaction-runner';
+
+/** The TypeORM connection: SQLite (embedded default) or PostgreSQL, migrated at start-up. */
+@Global()
+@Module({})
+export class DatabaseModule {
+  static forRoot(): DynamicModule {
+    return {
+      module: DatabaseModule,
+      imports: [
+        TypeOrmModule.forRootAsync({
+          inject: [AppConfig],
+          useFactory: (config: AppConfig) => buildDataSourceOptions(config.database, ENTITIES, MIGRATIONS),
+          dataSourceFactory: async (options?: DataSourceOptions) => openDatabase(options!),
+        }),
+      ],
+      providers: [TransactionRunner],
+      exports: [TransactionRunner],
+    };
+  }
+}

@@ -1,0 +1,39 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiDefaultResponse, ApiExtraModels, ApiForbiddenResponse, ApiNotFoundResponse, ApiProperty, getSchemaPath } from '@nestjs/swagger';
+
+/** `protobufAny` as protoc-gen-openapiv2 emits it. */
+export class ProtobufAnyDto {
+  @ApiProperty({ name: '@type', type: String, example: 'string' })
+  '@type': string;
+}
+
+/** `rpcStatus`: the ZITADEL error body. */
+export class RpcStatusDto {
+  @ApiProperty({ type: 'integer', format: 'int32', example: 0 })
+  code: number;
+  @ApiProperty({ type: String, example: 'string' })
+  message: string;
+  @ApiProperty({ type: () => [ProtobufAnyDto] })
+  details: ProtobufAnyDto[];
+}
+
+export const RPC_STATUS_EXAMPLE = { code: 0, message: 'string', details: [{ '@type': 'string' }] };
+const rpcStatus = () => ({ schema: { $ref: getSchemaPath(RpcStatusDto) }, example: RPC_STATUS_EXAMPLE });
+
+/** The ZITADEL v2 / v3alpha global responses: 403, 404 and default (rpcStatus). */
+export function ZitadelErrorResponses() {
+  return applyDecorators(
+    ApiExtraModels(RpcStatusDto, ProtobufAnyDto),
+    ApiForbiddenResponse({ description: 'Returned when the user does not have permission to access the resource.', ...rpcStatus() }),
+    ApiNotFoundResponse({ description: 'Returned when the resource does not exist.', ...rpcStatus() }),
+    ApiDefaultResponse({ description: 'An unexpected error response.', ...rpcStatus() }),
+  );
+}
+
+/** The ZITADEL v1 auth API declares no responses but `default`. */
+export function ZitadelDefaultResponse() {
+  return applyDecorators(
+    ApiExtraModels(RpcStatusDto, ProtobufAnyDto),
+    ApiDefaultResponse({ description: 'An unexpected error response.', ...rpcStatus() }),
+  );
+}

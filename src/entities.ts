@@ -1,0 +1,28 @@
+import { AggregateEntity, EventEntity } from './common/events/event.entity';
+import { EmailChallengeContextEntity } from './email-challenge/entities/email-challenge-context.entity';
+import { EmailChallengeEntity } from './email-challenge/entities/email-challenge.entity';
+import { MembershipEntity } from './identity/entities/membership.entity';
+import { OrganizationEntity } from './identity/entities/organization.entity';
+import { PersonalAccessTokenEntity } from './identity/entities/personal-access-token.entity';
+import { UserEntity } from './identity/entities/user.entity';
+import { OtpSmsAuthenticatorEntity } from './otp-sms/entities/otp-sms-authenticator.entity';
+import { SmsDailyCounterEntity } from './otp-sms/entities/sms-daily-counter.entity';
+import { TotpFactorEntity } from './totp/entities/totp-factor.entity';
+
+/**
+ * Every entity of the service. The data source, the migration generator and the drift test read this
+ * list; a module adds its entities here (and a migration for them).
+ */
+export const ENTITIES = [
+  EventEntity,
+  AggregateEntity,
+  OrganizationEntity,
+  UserEntity,
+  PersonalAccessTokenEntity,
+  MembershipEntity,
+  EmailChallengeEntity,
+  EmailChallengeContextEntity,
+  OtpSmsAuthenticatorEntity,
+  SmsDailyCounterEntity,
+  TotpFactorEntity,
+];
