@@ -1,0 +1,374 @@
+import { Injectable } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { EntityManager } from 'typeorm';
+
+import { PERMISSION_DENIED } from '../common/auth/auth.guard';
+import { INSTANCE_ROLES, ORG_ROLES } from '../common/auth/permissions';
+import { Principal } from '../common/auth/principal';
+import { hashToken, TokenVerifier } from '../common/auth/token-verifier';
+import { AppConfig } from '../common/config/app-config';
+import { isUniqueViolation } from '../common/database/db-dialect';
+import { newId } from '../common/database/id-generator';
+import { TransactionRunner } from '../common/database/transaction-runner';
+import { Errors } from '../common/errors/domain-error';
+import { changeDetails, createDetails, ObjectDetailsDto } from '../common/events/details';
+import { EventStore } from '../common/events/event-store';
+import { Clock } from '../common/time/clock';
+import {
+  AddHumanUserRequestDto,
+  AddMachineUserRequestDto,
+  AddPersonalAccessTokenResponseDto,
+  AddUserResponseDto,
+  CreateOrganizationResponseDto,
+  GetUserByIDResponseDto,
+  USER_STATES,
+} from './dto/identity.dto';
+import { INSTANCE_SCOPE } from './entities/membership.entity';
+import { UserEntity, UserState } from './entities/user.entity';
+import { IdentityDirectory } from './identity-directory';
+import { IdentityRepository } from './identity.repository';
+
+export const USER_NOT_FOUND = () => Errors.notFound('COMMAND-bx2OLtgGNS', 'User could not be found');
+export const ORG_NOT_FOUND = () => Errors.notFound('COMMAND-55M9f', 'Organisation not found');
+const ORG_EXISTS = () => Errors.alreadyExists('COMMAND-8ugTs', 'Organisation already exists');
+const USER_EXISTS = () => Errors.alreadyExists('COMMAND-k2unb', 'User already exists');
+const LAST_OWNER = () =>
+  Errors.failedPrecondition('IDENTITY-own01', 'The last active IAM_OWNER cannot be removed, locked or deactivated');
+export const INSTANCE_AGGREGATE_ID = '100000000000000000';
+
+type Caller = Principal | 'SYSTEM';
+
+/** The user state changes of `POST /v2/users/{userId}/<action>`: allowed from-states, target state, event. */
+const STATE_CHANGES = {
+  deactivate: { from: ['ACTIVE', 'LOCKED'], to: 'INACTIVE', event: 'user.deactivated', id: 'IDENTITY-st01', text: 'User is already deactivated' },
+  reactivate: { from: ['INACTIVE'], to: 'ACTIVE', event: 'user.reactivated', id: 'IDENTITY-st02', text: 'User is not deactivated' },
+  lock: { from: ['ACTIVE'], to: 'LOCKED', event: 'user.locked', id: 'IDENTITY-st03', text: 'User is not active' },
+  unlock: { from: ['LOCKED'], to: 'ACTIVE', event: 'user.unlocked', id: 'IDENTITY-st04', text: 'User is not locked' },
+} as const satisfies Record<string, { from: readonly UserState[]; to: UserState; event: string; id: string; text: string }>;
+export type UserStateChange = keyof typeof STATE_CHANGES;
+
+/**
+ * Organisations, users, personal access tokens and memberships. The guard decided "may this caller call
+ * this route"; this service adds the rules about the objects: unknown → 404, and nobody acts on the
+ * credentials or existence of a user who holds rights the caller does not hold (no escalation).
+ */
+@Injectable()
+export class IdentityService {
+  constructor(
+    private readonly tx: TransactionRunner,
+    private readonly repo: IdentityRepository,
+    private readonly events: EventStore,
+    private readonly clock: Clock,
+    private readonly config: AppConfig,
+    private readonly tokens: TokenVerifier,
+    private readonly directory: IdentityDirectory,
+  ) {}
+
+  async createOrganization(caller: Caller, name: string): Promise<CreateOrganizationResponseDto> {
+    return this.uniquely(ORG_EXISTS, () => this.tx.run((em) => this.insertOrganization(em, caller, name, false)));
+  }
+
+  async addHumanUser(caller: Caller, req: AddHumanUserRequestDto): Promise<AddUserResponseDto> {
+    return this.uniquely(USER_EXISTS, () =>
+      this.tx.run((em) =>
+        this.insertUser(em, caller, req.organization.orgId, req.username, 'user.human.added', {
+          type: 'human',
+          givenName: req.profile.givenName,
+          familyName: req.profile.familyName,
+          preferredLanguage: req.profile.preferredLanguage ?? null,
+          email: req.email.email,
+          emailVerified: !!req.email.isVerified,
+          phone: req.phone?.phone ?? null,
+          phoneVerified: !!req.phone?.isVerified,
+        }),
+      ),
+    );
+  }
+
+  async addMachineUser(caller: Caller, req: AddMachineUserRequestDto): Promise<AddUserResponseDto> {
+    return this.uniquely(USER_EXISTS, () =>
+      this.tx.run((em) =>
+        this.insertUser(em, caller, req.organization.orgId, req.username, 'user.machine.added', { type: 'machine', machineName: req.name }),
+      ),
+    );
+  }
+
+  /** ZITADEL GetUserByID: details from the user aggregate, empty fields omitted. */
+  async getUser(userId: string): Promise<GetUserByIDResponseDto> {
+    return this.tx.run(async (em) => {
+      const user = await this.requireUser(em, userId);
+      const org = await this.repo.findOrganization(em, user.orgId);
+      if (!org) throw USER_NOT_FOUND();
+      const agg = await this.repo.aggregate(em, 'user', user.id);
+      const state = `USER_STATE_${user.state}` as (typeof USER_STATES)[number];
+      return {
+        details: {
+          ...(agg ? { sequence: String(agg.sequence), changeDate: iso(agg.changedAt) } : {}),
+          resourceOwner: user.orgId,
+          creationDate: iso(agg?.createdAt ?? user.createdAt),
+        },
+        user: {
+          userId: user.id,
+          state,
+          username: user.username,
+          loginNames: [`${user.username}@${org.primaryDomain}`],
+          ...(user.type === 'human'
+            ? {
+                human: {
+                  profile: {
+                    givenName: user.givenName ?? '',
+                    familyName: user.familyName ?? '',
+                    ...(user.preferredLanguage ? { preferredLanguage: user.preferredLanguage } : {}),
+                  },
+                  email: { email: user.email ?? '', ...(user.emailVerified ? { isVerified: true } : {}) },
+                  ...(user.phone ? { phone: { phone: user.phone, ...(user.phoneVerified ? { isVerified: true } : {}) } } : {}),
+                },
+              }
+            : { machine: { name: user.machineName ?? '' } }),
+        },
+      };
+    });
+  }
+
+  /** Removes the user; its factors, tokens and memberships go with it (foreign keys cascade). */
+  async deleteUser(caller: Caller, userId: string): Promise<{ details: ObjectDetailsDto }> {
+    await this.assertMayActOn(caller, userId);
+    const details = await this.tx.run(async (em) => {
+      const user = await this.requireUser(em, userId);
+      await this.assertOwnersRemain(em, user.id);
+      const e = await this.events.append(em, userEvent(caller, user, 'user.removed'));
+      await this.repo.deleteUser(em, user.id);
+      return changeDetails(e);
+    });
+    this.tokens.invalidateUser(userId);
+    this.directory.forgetUser(userId);
+    return { details };
+  }
+
+  /** Deactivate / reactivate / lock / unlock. A user that is not active cannot authenticate. */
+  async changeUserState(caller: Caller, userId: string, change: UserStateChange): Promise<{ details: ObjectDetailsDto }> {
+    const rule = STATE_CHANGES[change];
+    await this.assertMayActOn(caller, userId);
+    const details = await this.tx.run(async (em) => {
+      const user = await this.requireUser(em, userId);
+      if (!(rule.from as readonly UserState[]).includes(user.state)) throw Errors.failedPrecondition(rule.id, rule.text);
+      if (rule.to !== 'ACTIVE') await this.assertOwnersRemain(em, user.id);
+      await this.repo.setUserState(em, user.id, rule.to);
+      return changeDetails(await this.events.append(em, userEvent(caller, user, rule.event)));
+    });
+    this.tokens.invalidateUser(userId);
+    return { details };
+  }
+
+  async addPersonalAccessToken(caller: Caller, userId: string, expirationDate?: string): Promise<AddPersonalAccessTokenResponseDto> {
+    let expiresAt: number | null = null;
+    if (expirationDate !== undefined) {
+      expiresAt = Date.parse(expirationDate);
+      if (!Number.isFinite(expiresAt)) {
+        throw Errors.invalidArgument(undefined, 'invalid AddPersonalAccessTokenRequest.ExpirationDate: value must be an RFC 3339 timestamp');
+      }
+      if (expiresAt <= this.clock.now()) throw Errors.invalidArgument('COMMAND-dv3t5', 'Expiration date must be in the future');
+    }
+    await this.assertMayActOn(caller, userId);
+    return this.tx.run(async (em) => this.insertToken(em, caller, await this.requireUser(em, userId), expiresAt));
+  }
+
+  async removePersonalAccessToken(caller: Caller, userId: string, tokenId: string): Promise<{ details: ObjectDetailsDto }> {
+    await this.assertMayActOn(caller, userId);
+    const details = await this.tx.run(async (em) => {
+      const user = await this.requireUser(em, userId);
+      if (!(await this.repo.deleteToken(em, user.id, tokenId))) throw Errors.notFound('COMMAND-Dggw2', 'Personal Access Token not found');
+      return changeDetails(await this.events.append(em, { ...userEvent(caller, user, 'user.pat.removed'), payload: { tokenId } }));
+    });
+    this.tokens.invalidateUser(userId);
+    return { details };
+  }
+
+  /** Grants `roles` on `scope` (an organisation id or INSTANCE), replacing the user's roles there. */
+  async setMember(caller: Caller, scope: string, userId: string, roles: string[]): Promise<{ details: ObjectDetailsDto }> {
+    const details = await this.tx.run((em) => this.saveMember(em, caller, scope, userId, roles));
+    this.tokens.invalidateUser(userId);
+    return { details };
+  }
+
+  async removeMember(caller: Caller, scope: string, userId: string): Promise<{ details: ObjectDetailsDto }> {
+    const details = await this.tx.run(async (em) => {
+      if (scope === INSTANCE_SCOPE) await this.assertOwnersRemain(em, userId);
+      if (!(await this.repo.deleteMembership(em, userId, scope))) throw Errors.notFound('MEMBER-4n9fs', 'Member not found');
+      return changeDetails(await this.events.append(em, memberEvent(caller, scope, 'member.removed', { userId })));
+    });
+    this.tokens.invalidateUser(userId);
+    return { details };
+  }
+
+  /**
+   * First start: in ONE transaction, when there is no organisation yet, create the default organisation,
+   * the `admin` machine user with IAM_OWNER and its token, and hand the token to `persist` before the
+   * commit (so a failed write leaves an empty database that the next start bootstraps again).
+   * Returns false when the database was already bootstrapped.
+   */
+  async bootstrap(persist: (token: string) => void): Promise<boolean> {
+    try {
+      return await this.tx.run(async (em) => {
+        if ((await this.repo.countOrganizations(em)) > 0) return false;
+        const { organizationId } = await this.insertOrganization(em, 'SYSTEM', 'Default', true);
+        const { userId } = await this.insertUser(em, 'SYSTEM', organizationId, 'admin', 'user.machine.added', {
+          type: 'machine',
+          machineName: 'Administrator',
+        });
+        await this.saveMember(em, 'SYSTEM', INSTANCE_SCOPE, userId, ['IAM_OWNER']);
+        const user = await this.requireUser(em, userId);
+        const { token } = await this.insertToken(em, 'SYSTEM', user, null);
+        persist(token);
+        return true;
+      });
+    } catch (e) {
+      // Another instance bootstrapped the same database at the same moment.
+      if (isUniqueViolation(e)) return false;
+      throw e;
+    }
+  }
+
+  private async insertOrganization(em: EntityManager, caller: Caller, name: string, isDefault: boolean): Promise<CreateOrganizationResponseDto> {
+    if (await this.repo.organizationNameTaken(em, name)) throw ORG_EXISTS();
+    const id = newId(this.clock.now());
+    // Names are unique; their slugs may not be ("ACME" / "Acme!" / two non-Latin names): disambiguate the domain.
+    let domain = `${slug(name)}.${this.config.instance.domain}`;
+    if (await this.repo.domainTaken(em, domain)) domain = `${slug(name)}-${id.slice(-6)}.${this.config.instance.domain}`;
+    await this.repo.insertOrganization(em, { id, name, primaryDomain: domain, state: 'ACTIVE', isDefault, createdAt: this.clock.now() });
+    const e = await this.events.append(em, {
+      aggregateType: 'org',
+      aggregateId: id,
+      resourceOwner: id,
+      creator: creatorOf(caller),
+      eventType: 'org.added',
+      payload: { name },
+    });
+    return { organizationId: id, details: createDetails(e) };
+  }
+
+  private async insertUser(
+    em: EntityManager,
+    caller: Caller,
+    orgId: string,
+    username: string,
+    eventType: string,
+    fields: Partial<UserEntity>,
+  ): Promise<AddUserResponseDto> {
+    if (!(await this.repo.findOrganization(em, orgId))) throw ORG_NOT_FOUND();
+    const id = newId(this.clock.now());
+    await this.repo.insertUser(em, {
+      id,
+      orgId,
+      username,
+      state: 'ACTIVE',
+      givenName: null,
+      familyName: null,
+      preferredLanguage: null,
+      email: null,
+      emailVerified: false,
+      phone: null,
+      phoneVerified: false,
+      machineName: null,
+      createdAt: this.clock.now(),
+      type: 'human',
+      ...fields,
+    });
+    const e = await this.events.append(em, {
+      aggregateType: 'user',
+      aggregateId: id,
+      resourceOwner: orgId,
+      creator: creatorOf(caller),
+      eventType,
+      payload: { username },
+    });
+    return { userId: id, details: createDetails(e) };
+  }
+
+  private async insertToken(em: EntityManager, caller: Caller, user: UserEntity, expiresAt: number | null): Promise<AddPersonalAccessTokenResponseDto> {
+    const token = 'mfa_' + randomBytes(32).toString('base64url');
+    const tokenId = newId(this.clock.now());
+    await this.repo.insertToken(em, { id: tokenId, userId: user.id, tokenHash: hashToken(token), expiresAt, createdAt: this.clock.now() });
+    const e = await this.events.append(em, { ...userEvent(caller, user, 'user.pat.added'), payload: { tokenId, expiresAt } });
+    return { details: createDetails(e), tokenId, token };
+  }
+
+  private async saveMember(em: EntityManager, caller: Caller, scope: string, userId: string, roles: string[]): Promise<ObjectDetailsDto> {
+    const allowed: readonly string[] = scope === INSTANCE_SCOPE ? INSTANCE_ROLES : ORG_ROLES;
+    const clean = [...new Set(roles)].filter((r) => allowed.includes(r));
+    if (clean.length === 0) throw Errors.invalidArgument('IAM-4m0gf', 'At least one valid role is required');
+    const user = await this.requireUser(em, userId);
+    if (scope !== INSTANCE_SCOPE && !(await this.repo.findOrganization(em, scope))) throw ORG_NOT_FOUND();
+    if (scope === INSTANCE_SCOPE && !clean.includes('IAM_OWNER')) await this.assertOwnersRemain(em, user.id);
+    const existing = await this.repo.findMembership(em, user.id, scope);
+    await this.repo.saveMembership(em, user.id, scope, clean, this.clock.now());
+    const e = await this.events.append(em, memberEvent(caller, scope, existing ? 'member.changed' : 'member.added', { userId: user.id, roles: clean }));
+    return changeDetails(e);
+  }
+
+  private async requireUser(em: EntityManager, userId: string): Promise<UserEntity> {
+    const user = await this.repo.findUser(em, userId);
+    if (!user) throw USER_NOT_FOUND();
+    return user;
+  }
+
+  /**
+   * Acting on another user's tokens or existence needs every right that user holds: otherwise an
+   * ORG_USER_MANAGER could mint a token for its ORG_OWNER, or an ORG_OWNER of the default organisation
+   * one for the IAM_OWNER admin. Acting on oneself is always allowed. Unknown users fall through to 404.
+   */
+  private async assertMayActOn(caller: Caller, userId: string): Promise<void> {
+    if (caller === 'SYSTEM' || caller.userId === userId) return;
+    const target = await this.directory.rolesOfUser(userId);
+    if (target && !caller.covers(target)) throw PERMISSION_DENIED();
+  }
+
+  /** The instance must keep at least one active IAM_OWNER, or nobody could administer it again. */
+  private async assertOwnersRemain(em: EntityManager, leavingUserId: string): Promise<void> {
+    const owners = await this.repo.activeInstanceOwners(em);
+    if (owners.length === 1 && owners[0] === leavingUserId) throw LAST_OWNER();
+  }
+
+  /** Runs `work`; a unique-constraint violation (a concurrent duplicate) becomes `conflict`. */
+  private async uniquely<T>(conflict: () => Error, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (e) {
+      if (isUniqueViolation(e)) throw conflict();
+      throw e;
+    }
+  }
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function creatorOf(caller: Principal | 'SYSTEM'): string {
+  return caller === 'SYSTEM' ? 'SYSTEM' : caller.userId;
+}
+
+function userEvent(caller: Principal | 'SYSTEM', user: UserEntity, eventType: string) {
+  return { aggregateType: 'user', aggregateId: user.id, resourceOwner: user.orgId, creator: creatorOf(caller), eventType };
+}
+
+function memberEvent(caller: Principal | 'SYSTEM', scope: string, what: string, payload: Record<string, unknown>) {
+  const instance = scope === INSTANCE_SCOPE;
+  return {
+    aggregateType: instance ? 'instance' : 'org',
+    aggregateId: instance ? INSTANCE_AGGREGATE_ID : scope,
+    resourceOwner: instance ? INSTANCE_AGGREGATE_ID : scope,
+    creator: creatorOf(caller),
+    eventType: `${instance ? 'instance' : 'org'}.${what}`,
+    payload,
+  };
+}
+
+function slug(name: string): string {
+  const s = name
+    .normalize('NFKD')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 60);
+  return s || 'org';
+}
+
