@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { MyOtpController, TotpController } from './totp.controller';
+import { TotpRepository } from './totp.repository';
+import { TotpService } from './totp.service';
+
+/** TOTP second factor: ZITADEL User Service v2 and Auth API v1 life cycle, plus `_check` for login services. */
+@Module({
+  controllers: [TotpController, MyOtpController],
+  providers: [TotpService, TotpRepository],
+})
+export class TotpModule {}

@@ -1,0 +1,272 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Database, Statement } from 'better-sqlite3';
+import type { Pool } from 'pg';
+import { DataSource, EntityManager } from 'typeorm';
+import { dialectOf, rawQuery } from '../common/database/db-dialect';
+import { TransactionRunner } from '../common/database/transaction-runner';
+import { APPEND_AGGREGATE_SQL, AppendedEvent, EventStore, INSERT_EVENT_SQL } from '../common/events/event-store';
+import { TotpFactorEntity, TotpState } from './entities/totp-factor.entity';
+
+/** A factor as the service reads it. */
+export interface TotpFactor {
+  userId: string;
+  orgId: string;
+  state: TotpState;
+  secretSealed: string;
+  lastStep: number;
+  failedAttempts: number;
+  windowStartedAt: number;
+  lockouts: number;
+  lockedUntil: number;
+}
+
+/** What a counted attempt hands to the judge: the factor as the reservation left it. */
+export interface ReservedFactor {
+  userId: string;
+  orgId: string;
+  secretSealed: string;
+  lastStep: number;
+  /** Attempts in the window including this one. */
+  failedAttempts: number;
+  lockouts: number;
+}
+
+/** One code attempt against a factor; see TotpRepository.attempt. */
+export interface AttemptSpec {
+  userId: string;
+  now: number;
+  /** Only a factor in this state takes codes on this path. */
+  requiredState: TotpState;
+  maxAttempts: number;
+  windowMs: number;
+  /** The accepted time step, or undefined. Synchronous: on SQLite it runs inside the transaction. */
+  judge: (factor: ReservedFactor) => number | undefined;
+  /** How long to lock after the max-th failure, given the lockouts so far. */
+  lockMs: (lockouts: number) => number;
+  creator: string;
+  onSuccess: { state: TotpState; eventType: string };
+  /** Event appended on a failed attempt (none: failures are only counted). */
+  failureEventType?: string;
+}
+
+export type AttemptOutcome =
+  /** No factor in the required state takes codes now (missing, other state, locked or at the limit). */
+  | { kind: 'unavailable' }
+  | { kind: 'accepted'; event: AppendedEvent }
+  | { kind: 'rejected' };
+
+const FACTOR_COLUMNS = `user_id, org_id, secret_sealed, last_step, failed_attempts, lockouts`;
+
+/**
+ * Counts the attempt before the code is judged, in one conditional UPDATE: a new window starts when the
+ * previous one is over (or after a success); a factor that is locked or has used up its attempts in
+ * the window matches no row. Params: user_id, now, window cutoff, max attempts, required state.
+ */
+const RESERVE_SQL = `UPDATE totp_factors SET
+     failed_attempts = CASE WHEN failed_attempts = 0 OR window_started_at <= $3 THEN 1 ELSE failed_attempts + 1 END,
+     window_started_at = CASE WHEN failed_attempts = 0 OR window_started_at <= $3 THEN $2 ELSE window_started_at END
+   WHERE user_id = $1 AND state = $5 AND locked_until <= $2 AND (failed_attempts < $4 OR window_started_at <= $3)
+   RETURNING ${FACTOR_COLUMNS}`;
+
+/**
+ * Consumes the accepted step: only a later step than the last accepted one wins (replay protection),
+ * and a success clears the attempt counter and the lockout history.
+ * Params: user_id, step, new state, now, required state.
+ */
+const CONSUME_SQL = `UPDATE totp_factors SET state = $3, last_step = $2, failed_attempts = 0, window_started_at = 0,
+     lockouts = 0, locked_until = 0, updated_at = $4
+   WHERE user_id = $1 AND last_step < $2 AND state = $5`;
+
+/** Locks after the max-th failure (unless a success reset the counter meanwhile). Params: user_id, locked_until, now, max. */
+const LOCK_SQL = `UPDATE totp_factors SET locked_until = $2, lockouts = lockouts + 1, failed_attempts = 0,
+     window_started_at = 0, updated_at = $3
+   WHERE user_id = $1 AND failed_attempts >= $4`;
+
+/** PostgreSQL: consume and append the event in one statement (one round trip, atomic). */
+const PG_CONSUME_AND_APPEND_SQL = `WITH f AS (
+     ${CONSUME_SQL}
+     RETURNING user_id, org_id
+   ), a AS (
+     INSERT INTO aggregates (aggregate_type, aggregate_id, sequence, resource_owner, created_at, changed_at)
+     SELECT 'user', f.user_id, 1, f.org_id, $4, $4 FROM f
+     ON CONFLICT (aggregate_type, aggregate_id)
+     DO UPDATE SET sequence = aggregates.sequence + 1, changed_at = excluded.changed_at, resource_owner = excluded.resource_owner
+     RETURNING aggregate_id, resource_owner, sequence, created_at
+   )
+   INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, resource_owner, creator, payload, created_at)
+   SELECT 'user', a.aggregate_id, a.sequence, $6::varchar, a.resource_owner, $7::varchar, NULL, $4 FROM a
+   RETURNING aggregate_id, resource_owner, sequence, (SELECT created_at FROM a) AS aggregate_created_at`;
+
+interface FactorRow {
+  user_id: string;
+  org_id: string;
+  secret_sealed: string;
+  last_step: number | string;
+  failed_attempts: number;
+  lockouts: number;
+}
+
+const toReserved = (r: FactorRow): ReservedFactor => ({
+  userId: r.user_id,
+  orgId: r.org_id,
+  secretSealed: r.secret_sealed,
+  lastStep: Number(r.last_step),
+  failedAttempts: Number(r.failed_attempts),
+  lockouts: Number(r.lockouts),
+});
+
+/** The code path of one dialect: prepared statements through the driver. */
+interface HotPath {
+  attempt(spec: AttemptSpec): Promise<AttemptOutcome>;
+}
+
+/**
+ * TOTP factors. Life-cycle writes (register, remove) go through TypeORM in the caller's transaction;
+ * the code path (verify, check) runs on prepared driver statements: on SQLite one synchronous
+ * better-sqlite3 transaction, on PostgreSQL two round trips of named statements.
+ */
+@Injectable()
+export class TotpRepository {
+  private hotPath?: HotPath;
+
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly runner: TransactionRunner,
+    private readonly events: EventStore,
+  ) {}
+
+  async find(userId: string): Promise<TotpFactor | undefined> {
+    const e = await this.ds.getRepository(TotpFactorEntity).findOne({ where: { userId } });
+    if (!e) return undefined;
+    const { userId: id, orgId, state, secretSealed, lastStep, failedAttempts, windowStartedAt, lockouts, lockedUntil } = e;
+    return { userId: id, orgId, state, secretSealed, lastStep, failedAttempts, windowStartedAt, lockouts, lockedUntil };
+  }
+
+  /**
+   * Stores a new (not yet verified) secret, replacing an unverified one. Returns false, changing
+   * nothing, when the user's TOTP is already ready. Atomic: a racing verify cannot be overwritten.
+   */
+  async saveUnverified(em: EntityManager, userId: string, orgId: string, secretSealed: string, now: number): Promise<boolean> {
+    const { rows } = await rawQuery(
+      em,
+      `INSERT INTO totp_factors (user_id, org_id, state, secret_sealed, created_at, updated_at)
+       VALUES ($1, $2, 'NOT_READY', $3, $4, $4)
+       ON CONFLICT (user_id) DO UPDATE SET secret_sealed = excluded.secret_sealed, updated_at = excluded.updated_at
+       WHERE totp_factors.state = 'NOT_READY'
+       RETURNING user_id`,
+      [userId, orgId, secretSealed, now],
+    );
+    return rows.length === 1;
+  }
+
+  /** Deletes the user's TOTP; its organisation, or undefined when there was none. */
+  async remove(em: EntityManager, userId: string): Promise<{ orgId: string } | undefined> {
+    const { rows } = await rawQuery<{ org_id: string }>(em, `DELETE FROM totp_factors WHERE user_id = $1 RETURNING org_id`, [userId]);
+    return rows[0] ? { orgId: rows[0].org_id } : undefined;
+  }
+
+  /**
+   * One code attempt, atomic against concurrent attempts in this and other processes:
+   * 1. the attempt is counted (RESERVE_SQL) before the code is judged; no row → `unavailable`;
+   * 2. the judge names the matching step; the step is consumed only if later than the last one (CONSUME_SQL),
+   *    which also resets the counter, and the success event is appended with it → `accepted`;
+   * 3. otherwise the attempt stays counted, the max-th failure locks the factor, the failure event
+   *    (if any) is appended → `rejected`.
+   */
+  attempt(spec: AttemptSpec): Promise<AttemptOutcome> {
+    this.hotPath ??= dialectOf(this.ds) === 'sqlite' ? this.sqlitePath() : this.postgresPath();
+    return this.hotPath.attempt(spec);
+  }
+
+  private sqlitePath(): HotPath {
+    const db = (this.ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
+    // `$n` are named parameters to SQLite: bind them by number, so repeated placeholders work.
+    const prep = (sql: string) => {
+      const stmt: Statement = db.prepare(sql);
+      const named = (params: unknown[]) => Object.fromEntries(params.map((v, i) => [i + 1, v]));
+      return {
+        get: (...params: unknown[]) => stmt.get(named(params)),
+        run: (...params: unknown[]) => stmt.run(named(params)),
+      };
+    };
+    const reserve = prep(RESERVE_SQL);
+    const consume = prep(CONSUME_SQL);
+    const lock = prep(LOCK_SQL);
+    const appendAggregate = prep(APPEND_AGGREGATE_SQL);
+    const insertEvent = prep(INSERT_EVENT_SQL);
+    const append = (f: ReservedFactor, eventType: string, creator: string, now: number): AppendedEvent => {
+      const agg = appendAggregate.get('user', f.userId, f.orgId, now, now) as { sequence: number; created_at: number };
+      insertEvent.run('user', f.userId, agg.sequence, eventType, f.orgId, creator, null, now);
+      return { aggregateId: f.userId, resourceOwner: f.orgId, sequence: agg.sequence, createdAt: now, aggregateCreatedAt: agg.created_at };
+    };
+    const work = db.transaction((s: AttemptSpec): AttemptOutcome => {
+        const row = reserve.get(s.userId, s.now, s.now - s.windowMs, s.maxAttempts, s.requiredState) as FactorRow | undefined;
+        if (!row) return { kind: 'unavailable' };
+        const f = toReserved(row);
+        const step = s.judge(f);
+        if (step !== undefined && consume.run(s.userId, step, s.onSuccess.state, s.now, s.requiredState).changes === 1) {
+          return { kind: 'accepted', event: append(f, s.onSuccess.eventType, s.creator, s.now) };
+        }
+        if (f.failedAttempts >= s.maxAttempts) lock.run(s.userId, s.now + s.lockMs(f.lockouts), s.now, s.maxAttempts);
+        if (s.failureEventType) append(f, s.failureEventType, s.creator, s.now);
+        return { kind: 'rejected' };
+      });
+    // BEGIN IMMEDIATE: a second process on the same file waits for the write lock instead of failing later.
+    return { attempt: (spec) => this.runner.exclusive(() => work.immediate(spec)) };
+  }
+
+  private postgresPath(): HotPath {
+    const pool = (this.ds.driver as unknown as { master: Pool }).master;
+    const query = async <T>(name: string, text: string, values: unknown[]): Promise<T[]> =>
+      (await pool.query({ name, text, values })).rows as T[];
+    return {
+      attempt: async (s) => {
+        const [row] = await query<FactorRow>('totp_reserve', RESERVE_SQL, [
+          s.userId,
+          s.now,
+          s.now - s.windowMs,
+          s.maxAttempts,
+          s.requiredState,
+        ]);
+        if (!row) return { kind: 'unavailable' };
+        const f = toReserved(row);
+        const step = s.judge(f);
+        if (step !== undefined) {
+          const [e] = await query<{ aggregate_id: string; resource_owner: string; sequence: number; aggregate_created_at: string }>(
+            'totp_consume_append',
+            PG_CONSUME_AND_APPEND_SQL,
+            [s.userId, step, s.onSuccess.state, s.now, s.requiredState, s.onSuccess.eventType, s.creator],
+          );
+          if (e) {
+            return {
+              kind: 'accepted',
+              event: {
+                aggregateId: e.aggregate_id,
+                resourceOwner: e.resource_owner,
+                sequence: Number(e.sequence),
+                createdAt: s.now,
+                aggregateCreatedAt: Number(e.aggregate_created_at),
+              },
+            };
+          }
+        }
+        await this.runner.run(async (em) => {
+          if (f.failedAttempts >= s.maxAttempts) {
+            await rawQuery(em, LOCK_SQL, [s.userId, s.now + s.lockMs(f.lockouts), s.now, s.maxAttempts]);
+          }
+          if (s.failureEventType) {
+            await this.events.append(em, {
+              aggregateType: 'user',
+              aggregateId: f.userId,
+              resourceOwner: f.orgId,
+              creator: s.creator,
+              eventType: s.failureEventType,
+            });
+          }
+        });
+        return { kind: 'rejected' };
+      },
+    };
+  }
+}
