@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { OtpSmsController } from './otp-sms.controller';
+import { OtpSmsRepository } from './otp-sms.repository';
+import { OtpSmsService } from './otp-sms.service';
+import { SmsSenderProvider } from './sms/sms-sender.provider';
+
+/** OTP SMS authenticators (ZITADEL Resources v3alpha) with pluggable SMS delivery (SMS_PROVIDER). */
+@Module({
+  controllers: [OtpSmsController],
+  providers: [OtpSmsService, OtpSmsRepository, SmsSenderProvider],
+})
+export class OtpSmsModule {}

@@ -1,0 +1,459 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { PERMISSION_DENIED } from '../common/auth/auth.guard';
+import { Principal } from '../common/auth/principal';
+import { AppConfig } from '../common/config/app-config';
+import { CodeHasher, randomDigits } from '../common/crypto/code-hasher';
+import { SecretBox } from '../common/crypto/secret-box';
+import { isUniqueViolation } from '../common/database/db-dialect';
+import { newId } from '../common/database/id-generator';
+import { TransactionRunner } from '../common/database/transaction-runner';
+import { DomainError, Errors } from '../common/errors/domain-error';
+import { resourceDetails } from '../common/events/details';
+import { AppendedEvent, EventStore } from '../common/events/event-store';
+import { Clock } from '../common/time/clock';
+import { USER_NOT_FOUND } from '../identity/identity.service';
+import { UsersReader, UserView } from '../identity/users-reader';
+import {
+  AddOTPSMSAuthenticatorResponseDto,
+  CheckOTPSMSCodeResponseDto,
+  RemoveOTPSMSAuthenticatorResponseDto,
+  SendOTPSMSCodeRequestDto,
+  SendOTPSMSCodeResponseDto,
+  SetPhoneDto,
+  VerifyOTPSMSRegistrationResponseDto,
+} from './dto/otp-sms.dto';
+import { OtpSmsAuthenticatorEntity, OtpSmsState } from './entities/otp-sms-authenticator.entity';
+import { OtpSmsRepository } from './otp-sms.repository';
+import { maskPhone, normalizeE164 } from './phone-number';
+import { renderSmsText, SmsDeliveryError, SmsSender } from './sms/sms-sender';
+import { V3alphaScope } from './v3alpha-scope';
+
+const CODE_DIGITS = 8;
+const DAY_MS = 86_400_000;
+const EVENT = {
+  added: 'user.human.mfa.otp.sms.added',
+  codeAdded: 'user.human.mfa.otp.sms.code.added',
+  codeSent: 'user.human.mfa.otp.sms.code.sent',
+  verified: 'user.human.mfa.otp.sms.verified',
+  removed: 'user.human.mfa.otp.sms.removed',
+  checkSucceeded: 'user.human.mfa.otp.sms.check.succeeded',
+  checkFailed: 'user.human.mfa.otp.sms.check.failed',
+} as const;
+
+/** How a new code reaches the user. */
+type Delivery = 'send' | 'return';
+/** What a code is for: proving the number (PENDING) or signing in (READY). */
+type Purpose = 'registration' | 'sign-in';
+
+const E = {
+  instanceNotFound: () => Errors.notFound('QUERY-n0wng', 'Instance not found'),
+  userNotFound: USER_NOT_FOUND,
+  notFound: () => Errors.notFound('COMMAND-Sr3h3', "Multifactor OTP (OneTimePassword) doesn't exist"),
+  alreadyExists: () =>
+    Errors.alreadyExists('COMMAND-Ad3g2', 'Multifactor OTP (OneTimePassword) is already set up'),
+  alreadyReady: () =>
+    Errors.failedPrecondition('COMMAND-qx4ls', 'Multifactor OTP (OneTimePassword) is already set up'),
+  notReady: () => Errors.failedPrecondition('COMMAND-SFD52', "Multifactor OTP (OneTimePassword) isn't ready"),
+  phoneInvalid: () => Errors.invalidArgument('PHONE-so0wa', 'Phone is invalid'),
+  codeNotFound: () => Errors.failedPrecondition('COMMAND-S34gh', 'Code not found'),
+  codeExpired: () => Errors.failedPrecondition('CODE-QvUQ4P', 'Code is expired'),
+  codeInvalid: () => Errors.invalidArgument('CODE-woT0xc', 'Code is invalid'),
+  codeExhausted: () =>
+    Errors.failedPrecondition('OTPSMS-Att3mx', 'Too many wrong attempts for this code, request a new code'),
+  codeReplaced: () =>
+    Errors.failedPrecondition('OTPSMS-Rpl4cd', 'A newer code was issued at the same time, use that one'),
+  cooldown: (seconds: number) =>
+    Errors.resourceExhausted('OTPSMS-C00ld9', 'A code was sent recently, try again later', {
+      retryAfterSeconds: seconds,
+    }),
+  dailyLimit: (seconds: number) =>
+    Errors.resourceExhausted('OTPSMS-D4yl1m', 'Too many messages to this phone number today', {
+      retryAfterSeconds: seconds,
+    }),
+  unavailable: () => Errors.unavailable('OTPSMS-Snd503', 'The SMS could not be sent, try again later'),
+  oneVerification: () =>
+    Errors.invalidArgument(
+      undefined,
+      'invalid SetPhone.Verification: set at most one of sendCode, returnCode, isVerified',
+    ),
+  oneDelivery: () =>
+    Errors.invalidArgument(
+      undefined,
+      'invalid SendOTPSMSCodeRequest.Verification: set at most one of sendCode, returnCode',
+    ),
+};
+
+/** Why a code could not be used: decides the error and whether the failure is recorded. */
+type CodeFailure = 'notFound' | 'wrongState' | 'noCode' | 'expired' | 'exhausted' | 'invalid';
+
+/**
+ * OTP SMS authenticators (v3alpha): add with a code by SMS / returned / pre-verified, verify,
+ * resend, sign-in challenge and check, remove. Rules:
+ * - codes: 8 uniform digits, stored only as a keyed hash bound to `id:generation`, single use,
+ *   valid SMS_CODE_TTL_SECONDS, at most OTP_MAX_ATTEMPTS tries each (an attempt is spent before the
+ *   comparison, in one conditional UPDATE);
+ * - new codes: SMS_RESEND_COOLDOWN_SECONDS apart per authenticator; at most
+ *   SMS_DAILY_LIMIT_PER_NUMBER messages per number and UTC day (counters in the database);
+ * - the SMS is sent outside any transaction; if the provider fails the request fails with 503 and
+ *   nothing is created (add) or the previous code stays valid (resend / challenge). Claimed
+ *   cooldown slots and daily counts are not refunded: the provider may have delivered before failing.
+ */
+@Injectable()
+export class OtpSmsService {
+  private readonly logger = new Logger('OtpSms');
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+    private readonly runner: TransactionRunner,
+    private readonly repo: OtpSmsRepository,
+    private readonly events: EventStore,
+    private readonly users: UsersReader,
+    private readonly box: SecretBox,
+    private readonly hasher: CodeHasher,
+    private readonly sms: SmsSender,
+  ) {}
+
+  async add(
+    caller: Principal,
+    userId: string,
+    scope: V3alphaScope,
+    phone: SetPhoneDto,
+  ): Promise<AddOTPSMSAuthenticatorResponseDto> {
+    const user = await this.targetUser(userId, scope);
+    const set = [phone.sendCode, phone.returnCode, phone.isVerified].filter((v) => v !== undefined).length;
+    if (set > 1) throw E.oneVerification();
+    const mode: Delivery | 'verified' = phone.isVerified ? 'verified' : phone.returnCode ? 'return' : 'send';
+    if (mode === 'verified' && !this.actsForOther(caller, user)) throw PERMISSION_DENIED();
+    const number = normalizeE164(phone.number);
+    if (!number) throw E.phoneInvalid();
+    const numberHash = this.numberHash(number);
+    const now = this.clock.now();
+    const id = newId(now);
+    if (await this.runner.run((em) => this.repo.existsForNumber(em, user.id, numberHash)))
+      throw E.alreadyExists();
+
+    const code = mode === 'verified' ? undefined : randomDigits(CODE_DIGITS);
+    const expiresAt = now + this.config.sms.codeTtlSeconds * 1000;
+    if (mode === 'send') {
+      await this.runner.run((em) => this.countMessage(em, numberHash, now));
+      await this.deliver(number, code!, expiresAt);
+    }
+    let last: AppendedEvent;
+    try {
+      last = await this.runner.run(async (em) => {
+        await this.repo.insert(em, {
+          id,
+          userId: user.id,
+          numberHash,
+          numberSealed: this.box.seal(number, id),
+          state: mode === 'verified' ? 'READY' : 'PENDING',
+          codeHash: code ? this.hasher.hash(code, codeContext(id, 1)) : null,
+          codeGeneration: code ? 1 : 0,
+          codeExpiresAt: code ? expiresAt : null,
+          lastCodeAt: code ? now : null,
+          now,
+        });
+        await this.append(em, caller, user, EVENT.added, { otpSmsId: id });
+        if (mode === 'verified') return this.append(em, caller, user, EVENT.verified, { otpSmsId: id });
+        let e = await this.append(
+          em,
+          caller,
+          user,
+          EVENT.codeAdded,
+          codeAddedPayload(id, 'registration', mode, expiresAt),
+        );
+        if (mode === 'send') e = await this.append(em, caller, user, EVENT.codeSent, { otpSmsId: id });
+        return e;
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw E.alreadyExists();
+      throw err;
+    }
+    return {
+      details: resourceDetails(last, user.id, now),
+      otpSmsId: id,
+      ...(mode === 'return' ? { verificationCode: code } : {}),
+    };
+  }
+
+  async verify(
+    caller: Principal,
+    userId: string,
+    otpSmsId: string,
+    scope: V3alphaScope,
+    code: string,
+  ): Promise<VerifyOTPSMSRegistrationResponseDto> {
+    const user = await this.targetUser(userId, scope);
+    const outcome = await this.useCode(caller, user, otpSmsId, code, 'registration');
+    return { details: resourceDetails(outcome, user.id) };
+  }
+
+  async resend(
+    caller: Principal,
+    userId: string,
+    otpSmsId: string,
+    scope: V3alphaScope,
+    dto: SendOTPSMSCodeRequestDto,
+  ): Promise<SendOTPSMSCodeResponseDto> {
+    const user = await this.targetUser(userId, scope);
+    return this.issueCode(caller, user, otpSmsId, deliveryOf(dto), 'registration');
+  }
+
+  async challenge(
+    caller: Principal,
+    userId: string,
+    otpSmsId: string,
+    scope: V3alphaScope,
+    dto: SendOTPSMSCodeRequestDto,
+  ): Promise<SendOTPSMSCodeResponseDto> {
+    const user = await this.targetUser(userId, scope);
+    const delivery = deliveryOf(dto);
+    // A sign-in code handed to the user's own session would prove nothing about the phone.
+    if (delivery === 'return' && !this.actsForOther(caller, user)) throw PERMISSION_DENIED();
+    return this.issueCode(caller, user, otpSmsId, delivery, 'sign-in');
+  }
+
+  async check(
+    caller: Principal,
+    userId: string,
+    otpSmsId: string,
+    scope: V3alphaScope,
+    code: string,
+  ): Promise<CheckOTPSMSCodeResponseDto> {
+    const user = await this.targetUser(userId, scope);
+    const outcome = await this.useCode(caller, user, otpSmsId, code, 'sign-in');
+    return { details: resourceDetails(outcome, user.id) };
+  }
+
+  async remove(
+    caller: Principal,
+    userId: string,
+    otpSmsId: string,
+    scope: V3alphaScope,
+  ): Promise<RemoveOTPSMSAuthenticatorResponseDto> {
+    const user = await this.targetUser(userId, scope);
+    const e = await this.runner.run(async (em) => {
+      if (!(await this.repo.delete(em, user.id, otpSmsId))) throw E.notFound();
+      return this.append(em, caller, user, EVENT.removed, { otpSmsId });
+    });
+    return { details: resourceDetails(e, user.id) };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /** The user the request is about, after the v3alpha instance / organisation expectations. */
+  private async targetUser(userId: string, scope: V3alphaScope): Promise<UserView> {
+    const instance = this.config.instance;
+    if (scope.instanceId !== undefined && scope.instanceId !== instance.id) throw E.instanceNotFound();
+    if (scope.instanceDomain !== undefined && scope.instanceDomain.toLowerCase() !== instance.domain)
+      throw E.instanceNotFound();
+    const user = await this.users.findUser(userId);
+    if (!user || user.type !== 'human') throw E.userNotFound();
+    if (scope.orgId !== undefined && scope.orgId !== user.orgId) throw E.userNotFound();
+    if (scope.orgDomain !== undefined) {
+      const org = await this.users.findOrgByDomain(scope.orgDomain);
+      if (!org || org.id !== user.orgId) throw E.userNotFound();
+    }
+    return user;
+  }
+
+  /** The caller acts for another user and may write that user's credentials. */
+  private actsForOther(caller: Principal, user: UserView): boolean {
+    return caller.userId !== user.id && caller.can('user.credential.write', user.orgId);
+  }
+
+  private async issueCode(
+    caller: Principal,
+    user: UserView,
+    otpSmsId: string,
+    delivery: Delivery,
+    purpose: Purpose,
+  ): Promise<SendOTPSMSCodeResponseDto> {
+    const now = this.clock.now();
+    const auth = await this.runner.run(async (em) => {
+      const a = await this.repo.find(em, user.id, otpSmsId);
+      if (!a) throw E.notFound();
+      if (purpose === 'registration' && a.state === 'READY') throw E.alreadyReady();
+      if (purpose === 'sign-in' && a.state !== 'READY') throw E.notReady();
+      const cooldownMs = this.config.sms.resendCooldownSeconds * 1000;
+      if (!(await this.repo.claimCodeSlot(em, a.id, now, cooldownMs))) {
+        throw E.cooldown(((a.lastCodeAt ?? now) + cooldownMs - now) / 1000);
+      }
+      if (delivery === 'send') await this.countMessage(em, a.numberHash, now);
+      return a;
+    });
+    const generation = auth.codeGeneration + 1;
+    const code = randomDigits(CODE_DIGITS);
+    const expiresAt = now + this.config.sms.codeTtlSeconds * 1000;
+    if (delivery === 'send') await this.deliver(this.box.open(auth.numberSealed, auth.id), code, expiresAt);
+    const e = await this.runner.run(async (em) => {
+      const stored = await this.repo.storeCode(
+        em,
+        auth.id,
+        auth.codeGeneration,
+        this.hasher.hash(code, codeContext(auth.id, generation)),
+        expiresAt,
+        now,
+      );
+      if (!stored) throw E.codeReplaced();
+      let last = await this.append(
+        em,
+        caller,
+        user,
+        EVENT.codeAdded,
+        codeAddedPayload(auth.id, purpose, delivery, expiresAt),
+      );
+      if (delivery === 'send')
+        last = await this.append(em, caller, user, EVENT.codeSent, { otpSmsId: auth.id });
+      return last;
+    });
+    return {
+      details: resourceDetails(e, user.id),
+      ...(delivery === 'return' ? { verificationCode: code } : {}),
+    };
+  }
+
+  /**
+   * Verifies a registration code or checks a sign-in code. An attempt is spent (committed) before
+   * the comparison; a sign-in failure is recorded as `check.failed` in the same transaction, so
+   * the transaction returns the failure and the error is thrown after the commit.
+   */
+  private async useCode(
+    caller: Principal,
+    user: UserView,
+    otpSmsId: string,
+    code: string,
+    purpose: Purpose,
+  ): Promise<AppendedEvent> {
+    const state: OtpSmsState = purpose === 'registration' ? 'PENDING' : 'READY';
+    const result = await this.runner.run(async (em): Promise<AppendedEvent | CodeFailure> => {
+      const now = this.clock.now();
+      const taken = await this.repo.takeAttempt(
+        em,
+        user.id,
+        otpSmsId,
+        state,
+        now,
+        this.config.otp.maxAttempts,
+      );
+      let failure: CodeFailure | undefined;
+      if (!taken) {
+        failure = classify(
+          await this.repo.find(em, user.id, otpSmsId),
+          state,
+          now,
+          this.config.otp.maxAttempts,
+        );
+      } else if (!this.hasher.verify(code, codeContext(otpSmsId, taken.codeGeneration), taken.codeHash)) {
+        failure = 'invalid';
+      } else if (
+        !(await this.repo.consumeCode(em, otpSmsId, taken.codeGeneration, now, purpose === 'registration'))
+      ) {
+        failure = 'noCode';
+      }
+      if (failure === undefined) {
+        return this.append(
+          em,
+          caller,
+          user,
+          purpose === 'registration' ? EVENT.verified : EVENT.checkSucceeded,
+          { otpSmsId },
+        );
+      }
+      if (purpose === 'sign-in' && failure !== 'notFound' && failure !== 'wrongState') {
+        await this.append(em, caller, user, EVENT.checkFailed, { otpSmsId, reason: failure });
+      }
+      return failure;
+    });
+    if (typeof result !== 'string') return result;
+    throw failureError(result, purpose);
+  }
+
+  /** Counts one message to the number today; 429 with Retry-After (until the next UTC day) at the limit. */
+  private async countMessage(em: EntityManager, numberHash: string, now: number): Promise<void> {
+    const day = Math.floor(now / DAY_MS);
+    if (!(await this.repo.countMessage(em, numberHash, day, this.config.sms.dailyLimitPerNumber))) {
+      throw E.dailyLimit(((day + 1) * DAY_MS - now) / 1000);
+    }
+  }
+
+  private async deliver(number: string, code: string, expiresAt: number): Promise<void> {
+    const body = renderSmsText(this.config.sms.template, code, this.config.sms.codeTtlSeconds);
+    try {
+      await this.sms.send({ to: number, body, code, expiresAt });
+    } catch (err) {
+      const reason = err instanceof SmsDeliveryError ? err.message : 'unexpected error';
+      this.logger.warn(`SMS to ${maskPhone(number)} not sent: ${reason}`);
+      throw E.unavailable();
+    }
+  }
+
+  private numberHash(e164: string): string {
+    return this.hasher.hash(e164, 'otp-sms:number');
+  }
+
+  private append(
+    em: EntityManager,
+    caller: Principal,
+    user: UserView,
+    eventType: string,
+    payload: Record<string, unknown>,
+  ) {
+    return this.events.append(em, {
+      aggregateType: 'user',
+      aggregateId: user.id,
+      resourceOwner: user.orgId,
+      creator: caller.userId,
+      eventType,
+      payload,
+    });
+  }
+}
+
+/** The hash context of a code: the authenticator and the code's generation. */
+function codeContext(id: string, generation: number): string {
+  return `otp-sms:${id}:${generation}`;
+}
+
+function codeAddedPayload(otpSmsId: string, purpose: Purpose, delivery: Delivery, expiresAt: number) {
+  return { otpSmsId, purpose, delivery, expiresAt: new Date(expiresAt).toISOString() };
+}
+
+function deliveryOf(dto: SendOTPSMSCodeRequestDto): Delivery {
+  if (dto.sendCode !== undefined && dto.returnCode !== undefined) throw E.oneDelivery();
+  return dto.returnCode !== undefined ? 'return' : 'send';
+}
+
+/** Why no attempt could be taken, from the current row. */
+function classify(
+  a: OtpSmsAuthenticatorEntity | null,
+  state: OtpSmsState,
+  now: number,
+  maxAttempts: number,
+): CodeFailure {
+  if (!a) return 'notFound';
+  if (a.state !== state) return 'wrongState';
+  if (!a.codeHash || a.codeExpiresAt === null) return 'noCode';
+  if (a.codeExpiresAt < now) return 'expired';
+  if (a.codeAttempts >= maxAttempts) return 'exhausted';
+  return 'noCode';
+}
+
+function failureError(f: CodeFailure, purpose: Purpose): DomainError {
+  switch (f) {
+    case 'notFound':
+      return E.notFound();
+    case 'wrongState':
+      return purpose === 'registration' ? E.alreadyReady() : E.notReady();
+    case 'noCode':
+      return E.codeNotFound();
+    case 'expired':
+      return E.codeExpired();
+    case 'exhausted':
+      return E.codeExhausted();
+    case 'invalid':
+      return E.codeInvalid();
+  }
+}
