@@ -1,0 +1,199 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { rawQuery } from '../common/database/db-dialect';
+import { ID_PATTERN } from '../common/database/id-generator';
+import { EmailChallengeEntity, StoredStatus } from './entities/email-challenge.entity';
+
+/** A challenge as the service sees it (the entity never leaves this module). */
+export type ChallengeRow = Omit<EmailChallengeEntity, 'user'>;
+
+const COLUMNS = `id, user_id, org_id, operation, status, code_hash, generation, attempts, max_attempts, ttl_seconds,
+  expires_at, last_sent_at, verified_at, consumed_at, created_at`;
+
+interface RawRow {
+  id: string;
+  user_id: string;
+  org_id: string;
+  operation: string;
+  status: StoredStatus;
+  code_hash: string | null;
+  generation: number | string;
+  attempts: number | string;
+  max_attempts: number | string;
+  ttl_seconds: number | string;
+  expires_at: number | string;
+  last_sent_at: number | string;
+  verified_at: number | string | null;
+  consumed_at: number | string | null;
+  created_at: number | string;
+}
+
+const num = (v: number | string) => Number(v);
+const numOrNull = (v: number | string | null) => (v === null ? null : Number(v));
+
+function toRow(r: RawRow): ChallengeRow {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    orgId: r.org_id,
+    operation: r.operation,
+    status: r.status,
+    codeHash: r.code_hash,
+    generation: num(r.generation),
+    attempts: num(r.attempts),
+    maxAttempts: num(r.max_attempts),
+    ttlSeconds: num(r.ttl_seconds),
+    expiresAt: num(r.expires_at),
+    lastSentAt: num(r.last_sent_at),
+    verifiedAt: numOrNull(r.verified_at),
+    consumedAt: numOrNull(r.consumed_at),
+    createdAt: num(r.created_at),
+  };
+}
+
+/**
+ * Intent-named data access for email challenges. Every state change is one conditional UPDATE whose
+ * WHERE clause re-states the preconditions, so racing requests cannot both win.
+ */
+@Injectable()
+export class EmailChallengeRepository {
+  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+
+  async find(id: string, em?: EntityManager): Promise<ChallengeRow | undefined> {
+    if (!ID_PATTERN.test(id)) return undefined;
+    const { rows } = await rawQuery<RawRow>(em ?? this.ds, `SELECT ${COLUMNS} FROM email_challenges WHERE id = $1`, [id]);
+    return rows[0] ? toRow(rows[0]) : undefined;
+  }
+
+  async hasContext(id: string, em?: EntityManager): Promise<boolean> {
+    const { rows } = await rawQuery(em ?? this.ds, 'SELECT 1 AS one FROM email_challenge_contexts WHERE challenge_id = $1', [id]);
+    return rows.length > 0;
+  }
+
+  async insert(em: EntityManager, row: ChallengeRow, context: Record<string, unknown>): Promise<void> {
+    await em.insert(EmailChallengeEntity, row);
+    await rawQuery(em, 'INSERT INTO email_challenge_contexts (challenge_id, context) VALUES ($1, $2)', [
+      row.id,
+      JSON.stringify(context),
+    ]);
+  }
+
+  /** Removes a challenge whose code could not be sent (its context goes with it). */
+  async remove(em: EntityManager, id: string): Promise<void> {
+    await rawQuery(em, 'DELETE FROM email_challenge_contexts WHERE challenge_id = $1', [id]);
+    await rawQuery(em, 'DELETE FROM email_challenges WHERE id = $1', [id]);
+  }
+
+  /**
+   * Verify-and-consume of the code: PENDING → VERIFIED only if the stored hash is `codeHash`, the
+   * code has not expired and attempts remain. Returns the verification time, or undefined when the
+   * row did not qualify (someone else won, a resend replaced the code, it expired or locked).
+   */
+  async markVerified(em: EntityManager, id: string, codeHash: string, now: number): Promise<number | undefined> {
+    const { rows } = await rawQuery<{ verified_at: number | string }>(
+      em,
+      `UPDATE email_challenges SET status = 'VERIFIED', verified_at = $3, code_hash = NULL
+        WHERE id = $1 AND status = 'PENDING' AND code_hash = $2 AND expires_at > $3 AND attempts < max_attempts
+        RETURNING verified_at`,
+      [id, codeHash, now],
+    );
+    return rows[0] ? Number(rows[0].verified_at) : undefined;
+  }
+
+  /**
+   * Counts one wrong code, atomically; the attempt that exhausts the budget locks the challenge.
+   * Undefined when the challenge is no longer verifiable (the caller re-reads to say why).
+   */
+  async recordWrongCode(
+    em: EntityManager,
+    id: string,
+    now: number,
+  ): Promise<{ attempts: number; maxAttempts: number; status: StoredStatus } | undefined> {
+    const { rows } = await rawQuery<{ attempts: number | string; max_attempts: number | string; status: StoredStatus }>(
+      em,
+      `UPDATE email_challenges
+          SET attempts = attempts + 1,
+              status = CASE WHEN attempts + 1 >= max_attempts THEN 'LOCKED' ELSE status END,
+              code_hash = CASE WHEN attempts + 1 >= max_attempts THEN NULL ELSE code_hash END
+        WHERE id = $1 AND status = 'PENDING' AND expires_at > $2 AND attempts < max_attempts
+        RETURNING attempts, max_attempts, status`,
+      [id, now],
+    );
+    const r = rows[0];
+    return r ? { attempts: Number(r.attempts), maxAttempts: Number(r.max_attempts), status: r.status } : undefined;
+  }
+
+  /**
+   * Replaces the code of a PENDING challenge (old code dead), restarting its lifetime, if the
+   * resend cooldown has passed and nobody resent in between (`generation` unchanged).
+   */
+  async replaceCode(
+    em: EntityManager,
+    a: { id: string; generation: number; codeHash: string; now: number; expiresAt: number; cooldownMs: number },
+  ): Promise<boolean> {
+    const { rows } = await rawQuery(
+      em,
+      `UPDATE email_challenges SET code_hash = $3, generation = generation + 1, last_sent_at = $4, expires_at = $5
+        WHERE id = $1 AND generation = $2 AND status = 'PENDING' AND expires_at > $4 AND last_sent_at <= $6
+        RETURNING id`,
+      [a.id, a.generation, a.codeHash, a.now, a.expiresAt, a.now - a.cooldownMs],
+    );
+    return rows.length === 1;
+  }
+
+  /** After a failed resend: allow an immediate retry (the unsent code stays the only valid one). */
+  async resetSendTime(em: EntityManager, id: string, generation: number, lastSentAt: number): Promise<void> {
+    await rawQuery(em, 'UPDATE email_challenges SET last_sent_at = $3 WHERE id = $1 AND generation = $2', [id, generation, lastSentAt]);
+  }
+
+  /**
+   * VERIFIED → CONSUMED, once, and only while the request context still exists; optionally bound
+   * to a subject and operation (step-up). Returns the context, or undefined when it did not qualify.
+   */
+  async consume(
+    em: EntityManager,
+    id: string,
+    now: number,
+    bind?: { userId: string; operation: string },
+  ): Promise<Record<string, unknown> | undefined> {
+    const { rows } = await rawQuery(
+      em,
+      `UPDATE email_challenges SET status = 'CONSUMED', consumed_at = $2
+        WHERE id = $1 AND status = 'VERIFIED'
+          AND EXISTS (SELECT 1 FROM email_challenge_contexts c WHERE c.challenge_id = $1)
+          ${bind ? 'AND user_id = $3 AND operation = $4' : ''}
+        RETURNING id`,
+      bind ? [id, now, bind.userId, bind.operation] : [id, now],
+    );
+    if (rows.length !== 1) return undefined;
+    const taken = await rawQuery<{ context: string }>(
+      em,
+      'DELETE FROM email_challenge_contexts WHERE challenge_id = $1 RETURNING context',
+      [id],
+    );
+    return JSON.parse(taken.rows[0].context) as Record<string, unknown>;
+  }
+
+  /** Retention, phase 1: request contexts and code hashes of challenges created before `before`. */
+  async purgeContexts(em: EntityManager, before: number): Promise<number> {
+    const { affected } = await rawQuery(
+      em,
+      'DELETE FROM email_challenge_contexts WHERE challenge_id IN (SELECT id FROM email_challenges WHERE created_at < $1)',
+      [before],
+    );
+    await rawQuery(em, 'UPDATE email_challenges SET code_hash = NULL WHERE created_at < $1 AND code_hash IS NOT NULL', [before]);
+    return affected;
+  }
+
+  /** Retention, phase 2: the challenge rows themselves. */
+  async purgeChallenges(em: EntityManager, before: number): Promise<number> {
+    await rawQuery(
+      em,
+      'DELETE FROM email_challenge_contexts WHERE challenge_id IN (SELECT id FROM email_challenges WHERE created_at < $1)',
+      [before],
+    );
+    const { affected } = await rawQuery(em, 'DELETE FROM email_challenges WHERE created_at < $1', [before]);
+    return affected;
+  }
+}

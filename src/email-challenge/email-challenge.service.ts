@@ -1,0 +1,334 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { Principal } from '../common/auth/principal';
+import { StepUpOutcome, StepUpVerifier } from '../common/auth/step-up';
+import { AppConfig } from '../common/config/app-config';
+import { newId } from '../common/database/id-generator';
+import { TransactionRunner } from '../common/database/transaction-runner';
+import { CodeHasher, constantTimeEqual, randomDigits } from '../common/crypto/code-hasher';
+import { DomainError, Errors } from '../common/errors/domain-error';
+import { EventStore } from '../common/events/event-store';
+import { Clock } from '../common/time/clock';
+import { UsersReader, UserView } from '../identity/users-reader';
+import {
+  ChallengeStatus,
+  ConsumeEmailChallengeResponseDto,
+  CreateEmailChallengeRequestDto,
+  CreateEmailChallengeResponseDto,
+  EmailChallengeDto,
+  ResendEmailChallengeResponseDto,
+  VerifyEmailResponseDto,
+} from './dto/email-challenge.dto';
+import { ChallengeRow, EmailChallengeRepository } from './email-challenge.repository';
+import { MailSender } from './mail/mail-sender';
+import { maskEmail } from './mail/mask-email';
+
+export const CODE_DIGITS = 6;
+export const DEFAULT_TTL_SECONDS = 300;
+const AGGREGATE = 'email_challenge';
+
+/** The errors of the email-challenge API (issue 6 table); codes only from the seed's list. */
+export const ChallengeErrors = {
+  notFound: () => Errors.notFound(undefined, 'Challenge not found', { apiCode: 'CHALLENGE_NOT_FOUND' }),
+  userNotFound: () =>
+    Errors.notFound(undefined, 'User not found or without a verified email address', { apiCode: 'USER_NOT_FOUND' }),
+  notSubject: () =>
+    Errors.permissionDenied(undefined, 'Only the subject user of the challenge may verify it', {
+      apiCode: 'USER_ID_DOES_NOT_MATCH_WITH_CHALLENGE_SUBJECT_USER_ID',
+    }),
+  forbidden: () =>
+    Errors.permissionDenied(undefined, 'Only the subject user or a holder of mfa.challenge.write may access the challenge', {
+      apiCode: 'FORBIDDEN',
+    }),
+  gone: (status: Exclude<ChallengeStatus, 'PENDING'>) =>
+    Errors.gone(undefined, GONE_MESSAGES[status], { apiCode: 'CHALLENGE_NOT_FOUND' }),
+  invalidCode: (remaining: number) =>
+    Errors.invalidArgument(
+      undefined,
+      remaining > 0
+        ? `The code is invalid; ${remaining} attempt${remaining === 1 ? '' : 's'} remaining`
+        : 'The code is invalid; no attempts remain, the challenge is now locked',
+      { apiCode: 'INVALID_OTP' },
+    ),
+  notVerified: () =>
+    Errors.failedPrecondition(undefined, 'The challenge is not verified yet', { apiCode: 'BAD_REQUEST' }),
+  contextPurged: () =>
+    Errors.notFound(undefined, 'The step-up request context of the challenge is no longer available', {
+      apiCode: 'STEP_UP_REQUEST_CONTEXT_NOT_FOUND',
+    }),
+  cooldown: (retryAfterSeconds: number) =>
+    Errors.resourceExhausted(undefined, `A code was sent recently; retry in ${retryAfterSeconds} seconds`, {
+      apiCode: 'FORBIDDEN',
+      retryAfterSeconds,
+    }),
+  mailFailed: (cause?: unknown) =>
+    Errors.unavailable(undefined, 'The email with the code could not be sent; try again later', {
+      apiCode: 'INTERNAL_SERVER_ERROR',
+      cause,
+    }),
+};
+
+const GONE_MESSAGES: Record<Exclude<ChallengeStatus, 'PENDING'>, string> = {
+  EXPIRED: 'The challenge has expired',
+  VERIFIED: 'The challenge has already been verified',
+  CONSUMED: 'The challenge has already been consumed',
+  LOCKED: 'The challenge is locked after too many wrong codes',
+};
+
+/** The status a reader sees: a PENDING challenge past its expiry is EXPIRED (decided by the clock, not a job). */
+export function effectiveStatus(row: ChallengeRow, now: number): ChallengeStatus {
+  return row.status === 'PENDING' && row.expiresAt <= now ? 'EXPIRED' : row.status;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Step-up challenges by email: create (code mailed), verify (subject only), read, resend, consume
+ * (once). Also the StepUpVerifier that lets any route demand a verified challenge.
+ */
+@Injectable()
+export class EmailChallengeService extends StepUpVerifier {
+  constructor(
+    private readonly repo: EmailChallengeRepository,
+    private readonly tx: TransactionRunner,
+    private readonly events: EventStore,
+    private readonly users: UsersReader,
+    private readonly hasher: CodeHasher,
+    private readonly mail: MailSender,
+    private readonly clock: Clock,
+    private readonly config: AppConfig,
+  ) {
+    super();
+  }
+
+  async create(caller: Principal, dto: CreateEmailChallengeRequestDto): Promise<CreateEmailChallengeResponseDto> {
+    const user = await this.mailableUser(dto.userId);
+    const now = this.clock.now();
+    const id = newId(now);
+    const ttlSeconds = dto.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+    const code = randomDigits(CODE_DIGITS);
+    const row: ChallengeRow = {
+      id,
+      userId: user.id,
+      orgId: user.orgId,
+      operation: dto.operation,
+      status: 'PENDING',
+      codeHash: this.hasher.hash(code, codeContext(id, 1)),
+      generation: 1,
+      attempts: 0,
+      maxAttempts: this.config.otp.maxAttempts,
+      ttlSeconds,
+      expiresAt: now + ttlSeconds * 1000,
+      lastSentAt: now,
+      verifiedAt: null,
+      consumedAt: null,
+      createdAt: now,
+    };
+    await this.tx.run(async (em) => {
+      await this.repo.insert(em, row, dto.context ?? {});
+      await this.append(em, row, caller.userId, 'mfa.email_challenge.added', { operation: row.operation, ttlSeconds });
+    });
+    try {
+      await this.mail.send({ to: user.email!, challengeId: id, code, operation: row.operation, expiresAt: row.expiresAt, ttlSeconds });
+    } catch (e) {
+      // The caller never learns the id: remove the challenge so nothing half-made stays usable.
+      await this.tx.run(async (em) => {
+        await this.repo.remove(em, id);
+        await this.append(em, row, caller.userId, 'mfa.email_challenge.removed', { reason: 'mail.failed' });
+      });
+      throw ChallengeErrors.mailFailed(e);
+    }
+    return { challengeId: id, status: 'PENDING', expiresAt: iso(row.expiresAt), maskedEmail: maskEmail(user.email!) };
+  }
+
+  async verify(caller: Principal, challengeId: string, totp: string): Promise<VerifyEmailResponseDto> {
+    const row = await this.repo.find(challengeId);
+    if (!row) throw ChallengeErrors.notFound();
+    if (row.userId !== caller.userId) throw ChallengeErrors.notSubject();
+    const now = this.clock.now();
+    this.assertVerifiable(row, now);
+    // Same work on a hit as on a miss: hash, constant-time compare, one conditional UPDATE.
+    const hash = this.hasher.hash(totp.trim(), codeContext(row.id, row.generation));
+    const match = row.codeHash !== null && constantTimeEqual(hash, row.codeHash);
+    const outcome = await this.tx.run(async (em) => {
+      if (match) {
+        const verifiedAt = await this.repo.markVerified(em, row.id, hash, now);
+        if (verifiedAt !== undefined) {
+          await this.append(em, row, caller.userId, 'mfa.email_challenge.verified');
+          return { kind: 'verified' as const, verifiedAt };
+        }
+      }
+      const counted = await this.repo.recordWrongCode(em, row.id, now);
+      if (!counted) return { kind: 'changed' as const };
+      await this.append(em, row, caller.userId, 'mfa.email_challenge.check.failed', { attempts: counted.attempts });
+      if (counted.status === 'LOCKED') await this.append(em, row, caller.userId, 'mfa.email_challenge.locked');
+      return { kind: 'wrong' as const, remaining: counted.maxAttempts - counted.attempts };
+    });
+    switch (outcome.kind) {
+      case 'verified':
+        return { challengeId: row.id, status: 'VERIFIED', verifiedAt: iso(outcome.verifiedAt) };
+      case 'wrong':
+        throw ChallengeErrors.invalidCode(outcome.remaining);
+      case 'changed':
+        // Another request changed the challenge between our read and our update: say what it is now.
+        throw this.goneOrNotFound(await this.repo.find(row.id), now);
+    }
+  }
+
+  async get(caller: Principal, challengeId: string): Promise<EmailChallengeDto> {
+    const row = await this.readable(caller, challengeId);
+    const now = this.clock.now();
+    return {
+      challengeId: row.id,
+      userId: row.userId,
+      operation: row.operation,
+      status: effectiveStatus(row, now),
+      expiresAt: iso(row.expiresAt),
+      ...(row.verifiedAt !== null ? { verifiedAt: iso(row.verifiedAt) } : {}),
+      attemptsRemaining: Math.max(0, row.maxAttempts - row.attempts),
+    };
+  }
+
+  async resend(caller: Principal, challengeId: string): Promise<ResendEmailChallengeResponseDto> {
+    const row = await this.readable(caller, challengeId);
+    const now = this.clock.now();
+    this.assertVerifiable(row, now);
+    const cooldownMs = this.config.mail.resendCooldownSeconds * 1000;
+    if (row.lastSentAt > now - cooldownMs) throw ChallengeErrors.cooldown(Math.ceil((row.lastSentAt + cooldownMs - now) / 1000));
+    const user = await this.mailableUser(row.userId);
+    const code = randomDigits(CODE_DIGITS);
+    const generation = row.generation + 1;
+    const expiresAt = now + row.ttlSeconds * 1000;
+    const codeHash = this.hasher.hash(code, codeContext(row.id, generation));
+    const replaced = await this.tx.run(async (em) => {
+      const ok = await this.repo.replaceCode(em, { id: row.id, generation: row.generation, codeHash, now, expiresAt, cooldownMs });
+      if (ok) await this.append(em, row, caller.userId, 'mfa.email_challenge.code.resent', { generation });
+      return ok;
+    });
+    if (!replaced) {
+      const fresh = await this.repo.find(row.id);
+      if (fresh && effectiveStatus(fresh, now) === 'PENDING') {
+        throw ChallengeErrors.cooldown(Math.max(1, Math.ceil((fresh.lastSentAt + cooldownMs - now) / 1000)));
+      }
+      throw this.goneOrNotFound(fresh, now);
+    }
+    try {
+      await this.mail.send({ to: user.email!, challengeId: row.id, code, operation: row.operation, expiresAt, ttlSeconds: row.ttlSeconds });
+    } catch (e) {
+      // The old code is dead and the new one never arrived: let the caller retry at once.
+      await this.tx.run((em) => this.repo.resetSendTime(em, row.id, generation, row.lastSentAt));
+      throw ChallengeErrors.mailFailed(e);
+    }
+    return { challengeId: row.id, expiresAt: iso(expiresAt) };
+  }
+
+  /** For holders of mfa.challenge.write (checked by the guard): the verified challenge's context, once. */
+  async consume(caller: Principal, challengeId: string): Promise<ConsumeEmailChallengeResponseDto> {
+    const row = await this.repo.find(challengeId);
+    if (!row) throw ChallengeErrors.notFound();
+    const now = this.clock.now();
+    this.assertConsumable(row, now);
+    const context = await this.tx.run(async (em) => {
+      const taken = await this.repo.consume(em, row.id, now);
+      if (taken) await this.append(em, row, caller.userId, 'mfa.email_challenge.consumed', { by: 'api' });
+      return taken;
+    });
+    if (!context) {
+      const fresh = await this.repo.find(row.id);
+      if (!fresh) throw ChallengeErrors.notFound();
+      this.assertConsumable(fresh, now);
+      throw ChallengeErrors.contextPurged();
+    }
+    return { challengeId: row.id, userId: row.userId, operation: row.operation, context };
+  }
+
+  /** StepUpVerifier: consume a VERIFIED challenge of `userId` for `operation` (e.g. before removing a factor). */
+  async consumeStepUp(challengeId: string, userId: string, operation: string): Promise<StepUpOutcome> {
+    const row = await this.repo.find(challengeId);
+    if (!row) return { ok: false, reason: 'unknown' };
+    if (row.userId !== userId) return { ok: false, reason: 'other-user' };
+    if (row.operation !== operation) return { ok: false, reason: 'other-operation' };
+    const now = this.clock.now();
+    const refusal = stepUpRefusal(effectiveStatus(row, now));
+    if (refusal) return { ok: false, reason: refusal };
+    const consumed = await this.tx.run(async (em) => {
+      const taken = await this.repo.consume(em, row.id, now, { userId, operation });
+      if (taken) await this.append(em, row, userId, 'mfa.email_challenge.consumed', { by: 'step-up' });
+      return taken !== undefined;
+    });
+    if (consumed) return { ok: true };
+    const fresh = await this.repo.find(row.id);
+    if (!fresh) return { ok: false, reason: 'unknown' };
+    return { ok: false, reason: stepUpRefusal(effectiveStatus(fresh, now)) ?? 'context-purged' };
+  }
+
+  // ---- rules ----
+
+  /** The subject, or a holder of mfa.challenge.write on the subject's organisation. Unknown ids: 404 only for instance-wide holders. */
+  private async readable(caller: Principal, challengeId: string): Promise<ChallengeRow> {
+    const row = await this.repo.find(challengeId);
+    if (!row) {
+      if (caller.canOnInstance('mfa.challenge.write')) throw ChallengeErrors.notFound();
+      throw ChallengeErrors.forbidden();
+    }
+    if (row.userId !== caller.userId && !caller.can('mfa.challenge.write', row.orgId)) throw ChallengeErrors.forbidden();
+    return row;
+  }
+
+  /** A human, active user with a verified email address; anything else is USER_NOT_FOUND. */
+  private async mailableUser(userId: string): Promise<UserView> {
+    const user = await this.users.findUser(userId);
+    if (!user || user.type !== 'human' || user.state !== 'ACTIVE' || !user.email || !user.emailVerified) {
+      throw ChallengeErrors.userNotFound();
+    }
+    return user;
+  }
+
+  private assertVerifiable(row: ChallengeRow, now: number): void {
+    const status = effectiveStatus(row, now);
+    if (status !== 'PENDING') throw ChallengeErrors.gone(status);
+  }
+
+  private assertConsumable(row: ChallengeRow, now: number): void {
+    const status = effectiveStatus(row, now);
+    if (status === 'PENDING') throw ChallengeErrors.notVerified();
+    if (status !== 'VERIFIED') throw ChallengeErrors.gone(status);
+  }
+
+  private goneOrNotFound(row: ChallengeRow | undefined, now: number): DomainError {
+    if (!row) return ChallengeErrors.notFound();
+    const status = effectiveStatus(row, now);
+    // Still PENDING yet not updatable: the attempt budget ran out in a concurrent request.
+    return ChallengeErrors.gone(status === 'PENDING' ? 'LOCKED' : status);
+  }
+
+  private append(
+    em: EntityManager,
+    row: ChallengeRow,
+    creator: string,
+    eventType: string,
+    payload?: Record<string, unknown>,
+  ) {
+    return this.events.append(em, { aggregateType: AGGREGATE, aggregateId: row.id, resourceOwner: row.orgId, creator, eventType, payload });
+  }
+}
+
+/** The HMAC context of a code: the challenge and the sending it belongs to. */
+export function codeContext(challengeId: string, generation: number): string {
+  return `email-challenge:${challengeId}:${generation}`;
+}
+
+function stepUpRefusal(status: ChallengeStatus): Exclude<StepUpOutcome, { ok: true }>['reason'] | undefined {
+  switch (status) {
+    case 'VERIFIED':
+      return undefined;
+    case 'PENDING':
+      return 'not-verified';
+    case 'EXPIRED':
+      return 'expired';
+    case 'LOCKED':
+      return 'locked';
+    case 'CONSUMED':
+      return 'already-consumed';
+  }
+}
