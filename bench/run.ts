@@ -1,0 +1,17 @@
+/**
+ * `npm run bench`: the TOTP verify micro-benchmark (otplib vs the node:crypto routine) and the `_check`
+ * load test against the raw baseline (SQLite, plus PostgreSQL when TEST_DATABASE_URL is set).
+ * Not part of `npm test`; nothing here asserts a time.
+ */
+import { runCheckBench } from './totp-check.bench';
+import { runVerifyBench } from './totp-verify.bench';
+
+async function main(): Promise<void> {
+  runVerifyBench();
+  await runCheckBench();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
