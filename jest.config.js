@@ -1,16 +1,18 @@
 /**
- * Projects: unit specs beside the code; e2e specs in test/ against SQLite, and again against
- * PostgreSQL when TEST_DATABASE_URL names a server (CI sets it), each test file in its own schema.
+ * Projects: unit specs beside the code; e2e specs in test/ against SQLite (on the Express and on the
+ * Fastify adapter), and again against PostgreSQL when TEST_DATABASE_URL names a server (CI sets it),
+ * each test file in its own schema.
  */
 const base = {
   testEnvironment: 'node',
   moduleFileExtensions: ['ts', 'js', 'json'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { diagnostics: false }],
-    // otplib's default plugins depend on ESM-only packages (@scure/base, @noble/hashes): compile them to CommonJS.
+    // ESM-only dependencies (otplib's @scure/base and @noble/hashes, @fastify/static's content-disposition)
+    // are compiled to CommonJS; Node itself loads them with require(esm).
     '^.+\\.js$': ['ts-jest', { diagnostics: false, tsconfig: { allowJs: true } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(@scure/base|@noble/hashes)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(@scure/base|@noble/hashes|content-disposition)/)'],
   rootDir: __dirname,
 };
 const e2e = (name, db) => ({
@@ -26,6 +28,8 @@ module.exports = {
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
     e2e('e2e-sqlite', 'sqlite'),
+    // The same suites on the Fastify adapter (HTTP_ADAPTER=fastify), on SQLite.
+    e2e('e2e-fastify', 'sqlite-fastify'),
     ...(process.env.TEST_DATABASE_URL ? [e2e('e2e-postgres', 'postgres')] : []),
   ],
 };

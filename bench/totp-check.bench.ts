@@ -305,6 +305,7 @@ export async function benchDatabase(db: 'sqlite' | 'postgres'): Promise<{ app: L
     DATA_DIR: dir,
     MASTER_KEY: masterKey,
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+    HTTP_ADAPTER: process.env.BENCH_HTTP_ADAPTER ?? 'fastify',
   });
   try {
     const appUrl = `http://127.0.0.1:${appPort}`;

@@ -1,9 +1,14 @@
 import { INestApplication, LoggerService } from '@nestjs/common';
+import { AbstractHttpAdapter } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { stringify } from 'yaml';
 import { AppConfig } from './common/config/app-config';
-import { assignRequestId } from './common/http/request-id';
+import { DomainError } from './common/errors/domain-error';
+import { assignRequestId, REQUEST_ID_HEADER, requestIdFromHeaders } from './common/http/request-id';
 import { buildOpenApiDocument } from './common/openapi/openapi';
 
 interface BodyParserApp {
@@ -22,26 +27,86 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
 }
 
 /**
- * The request pipeline ahead of Nest's own middleware. Middleware registered here runs before the
- * modules' middleware (pino-http among them), so the request id is assigned first: errors the body
- * parser raises (malformed JSON, oversize body) carry it in the header and the error body too.
- * Only raw node request/response objects are touched, which every Nest adapter passes to `use`.
+ * The Nest HTTP platform named by HTTP_ADAPTER. Express is the default; Fastify answers the same
+ * routes with the same bodies and errors at less framework cost per request. Bootstrap is the only
+ * place that knows which one runs.
+ */
+export function createHttpAdapter(config: AppConfig): AbstractHttpAdapter {
+  if (config.httpAdapter === 'express') return new ExpressAdapter();
+  return new FastifyAdapter({
+    bodyLimit: config.bodyLimitBytes,
+    // As Express: "/path/" finds "/path".
+    routerOptions: { ignoreTrailingSlash: true },
+    // The request id is assigned before anything else runs, kept on the raw request for pino-http.
+    genReqId: (req: unknown) => {
+      const raw = req as IncomingMessage & { id?: unknown };
+      const id = requestIdFromHeaders(raw);
+      raw.id = id;
+      return id;
+    },
+    logger: false,
+  });
+}
+
+/**
+ * The request pipeline ahead of Nest's own middleware: request ids first (so errors the body parser
+ * raises – malformed JSON, oversize body – carry it in the header and the error body too), then body
+ * parsing with the size limit.
  */
 export function configureHttp(app: INestApplication, config: AppConfig): void {
-  // Express only (bootstrap is the one place that may know the adapter): API answers are not cached
-  // by clients, so hashing every body for an ETag is wasted work, and X-Powered-By only advertises.
-  const instance = app.getHttpAdapter().getInstance() as { set?: (k: string, v: unknown) => void };
-  if (typeof instance.set === 'function') {
-    instance.set('etag', false);
-    instance.set('x-powered-by', false);
-  }
+  const instance: unknown = app.getHttpAdapter().getInstance();
+  if (config.httpAdapter === 'fastify') configureFastify(instance as FastifyInstance, config);
+  else configureExpress(app, instance as { set(k: string, v: unknown): void }, config);
+}
+
+function configureExpress(app: INestApplication, express: { set(k: string, v: unknown): void }, config: AppConfig): void {
+  // API answers are not cached by clients, so hashing every body for an ETag is wasted work, and
+  // X-Powered-By only advertises.
+  express.set('etag', false);
+  express.set('x-powered-by', false);
   app.use((req: IncomingMessage & { id?: unknown }, res: ServerResponse, next: () => void) => {
     req.id = assignRequestId(req, res);
     next();
   });
   // `strict: false`: the v3alpha verify body is a bare JSON string, as grpc-gateway's `body: "code"`.
-  // Both the Express and the Fastify application offer useBodyParser; the type lives on each adapter's app.
   (app as unknown as BodyParserApp).useBodyParser('json', { limit: config.bodyLimitBytes, strict: false });
+}
+
+function configureFastify(fastify: FastifyInstance, config: AppConfig): void {
+  fastify.addHook('onRequest', (request: FastifyRequest, reply, done) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+    done();
+  });
+  // Routes are written for Express 5 (path-to-regexp); the one construct find-my-way reads
+  // differently is the AIP-136 custom method suffix, `:challengeId\\:verify`.
+  fastify.addHook('onRoute', (route) => {
+    route.url = toFastifyPath(route.url);
+    route.path = route.url;
+  });
+  // Bodies as Express parses them: JSON of any kind (a bare string too), empty as {}; text/plain is
+  // not a body here (Fastify would hand it over as a string), so it is an unsupported media type.
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: config.bodyLimitBytes },
+    (_req: unknown, body: string | Buffer, done: (err: Error | null, value?: unknown) => void) => {
+      if (body.length === 0) return done(null, {});
+      try {
+        done(null, JSON.parse(body as string));
+      } catch {
+        done(new DomainError('INVALID_ARGUMENT', undefined, 'request body is not valid JSON'));
+      }
+    },
+  );
+}
+
+/**
+ * Express 5 path → find-my-way path. `:name\\:verb` (a parameter followed by a literal `:verb` in
+ * one segment) becomes `:name(^[^:/]+)::verb`: the parameter may not contain a colon and `::` is
+ * find-my-way's literal colon. Everything else is written the same in both.
+ */
+export function toFastifyPath(path: string): string {
+  return path.replace(/:([A-Za-z_$][\w$]*)\\:/g, ':$1(^[^:/]+)::');
 }
 
 /** `/openapi.json`, `/openapi.yaml` and Swagger UI at `/docs` (its assets come from swagger-ui-dist, no CDN). */

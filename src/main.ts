@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { AddressInfo } from 'node:net';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
-import { configureApp, enableGracefulShutdown } from './bootstrap';
+import { configureApp, createHttpAdapter, enableGracefulShutdown } from './bootstrap';
 import { ConfigError, loadConfig } from './common/config/app-config';
 
 /** Exit code for a configuration error (EX_CONFIG from sysexits.h). */
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   }
   const { config, warnings } = loaded;
   // abortOnError: false – a failing start (e.g. database unreachable) rejects here instead of process.abort().
-  const app = await NestFactory.create(AppModule.forRoot(config), {
+  const app = await NestFactory.create(AppModule.forRoot(config), createHttpAdapter(config), {
     bufferLogs: true,
     bodyParser: false,
     abortOnError: false,
@@ -35,7 +35,10 @@ async function main(): Promise<void> {
   await app.listen(config.port, config.host);
   // The bound port, not the configured one: PORT=0 picks a free port (the process tests read it here).
   const { port } = app.getHttpServer().address() as AddressInfo;
-  logger.log(`listening on http://${config.host}:${port} (database: ${config.database.type})`, 'Bootstrap');
+  logger.log(
+    `listening on http://${config.host}:${port} (database: ${config.database.type}, http: ${config.httpAdapter})`,
+    'Bootstrap',
+  );
 }
 
 main().catch((e: unknown) => {

@@ -72,6 +72,8 @@ describe(`the server process (${E2E_DB})`, () => {
     });
     try {
       const port = await listeningPort(server);
+      const adapter = process.env.E2E_HTTP_ADAPTER ?? 'express';
+      expect(server.stdout.join('\n')).toContain(`http: ${adapter})`);
       expect(await get(port, '/readyz')).toEqual({ status: 200, body: '{"status":"ok","database":"up"}' });
       const token = fs.readFileSync(path.join(dir, 'admin.pat'), 'utf8').trim();
 

@@ -17,12 +17,17 @@ export interface ServerProcess {
 /**
  * Runs src/main.ts as `npm start` would run the built file, compiled on the fly (ts-node, transpile
  * only: a `tsc` build per test run would be slow and racy between the parallel e2e projects). Only
- * `env` (plus PATH and HOME) reaches the process.
+ * `env` (plus PATH and HOME, and the e2e-fastify project's HTTP_ADAPTER) reaches the process.
  */
 export function spawnServer(env: Record<string, string>): ServerProcess {
   const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      ...(process.env.E2E_HTTP_ADAPTER ? { HTTP_ADAPTER: process.env.E2E_HTTP_ADAPTER } : {}),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stdout: string[] = [];

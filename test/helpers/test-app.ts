@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { Client } from 'pg';
 import request from 'supertest';
 import { AppModule } from '../../src/app.module';
-import { configureApp } from '../../src/bootstrap';
+import { configureApp, createHttpAdapter } from '../../src/bootstrap';
 import { AppConfig, loadConfig } from '../../src/common/config/app-config';
 import { Clock, FakeClock } from '../../src/common/time/clock';
 
@@ -85,6 +85,8 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     DATA_DIR: dir,
     LOG_LEVEL: 'debug',
     TOKEN_CACHE_SECONDS: '10',
+    // The e2e-fastify project runs every suite again on the Fastify adapter.
+    ...(process.env.E2E_HTTP_ADAPTER ? { HTTP_ADAPTER: process.env.E2E_HTTP_ADAPTER } : {}),
     ...dbEnv,
     ...(opts.env ?? {}),
   };
@@ -100,7 +102,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     .overrideProvider(Clock)
     .useValue(clock)
     .compile();
-  const app = moduleRef.createNestApplication({ bodyParser: false, bufferLogs: true });
+  const app = moduleRef.createNestApplication(createHttpAdapter(config), { bodyParser: false, bufferLogs: true });
   app.useLogger(app.get(Logger));
   configureApp(app, config);
   await app.listen(0, '127.0.0.1');

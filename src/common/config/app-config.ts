@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
-import { EnvDto, LOG_LEVELS, MAIL_TRANSPORTS, SMS_PROVIDERS } from './env.dto';
+import { EnvDto, HTTP_ADAPTERS, LOG_LEVELS, MAIL_TRANSPORTS, SMS_PROVIDERS } from './env.dto';
 
 export type DatabaseConfig =
   | { type: 'sqlite'; path: string }
@@ -13,6 +13,8 @@ export type DatabaseConfig =
 export class AppConfig {
   port: number;
   host: string;
+  /** The Nest HTTP platform: Express (default) or Fastify (less framework cost per request). */
+  httpAdapter: (typeof HTTP_ADAPTERS)[number];
   dataDir: string;
   /** This instance: its id and the domain under which organisations get their primary domains. */
   instance: { id: string; domain: string };
@@ -115,6 +117,7 @@ export function loadConfig(env: Record<string, string | undefined>): { config: A
   const config: AppConfig = {
     port: dto.PORT ?? 8080,
     host: dto.HOST ?? '0.0.0.0',
+    httpAdapter: dto.HTTP_ADAPTER ?? 'express',
     dataDir,
     instance: { id: dto.INSTANCE_ID ?? 'default', domain: dto.EXTERNAL_DOMAIN ?? 'localhost' },
     database,

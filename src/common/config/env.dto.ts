@@ -23,6 +23,7 @@ const toBool = ({ value }: { value: unknown }) => {
   return value;
 };
 
+export const HTTP_ADAPTERS = ['express', 'fastify'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const SMS_PROVIDERS = ['log', 'webhook', 'twilio'] as const;
 export const MAIL_TRANSPORTS = ['log', 'smtp'] as const;
@@ -38,6 +39,9 @@ export class EnvDto {
 
   @IsOptional() @IsString() @MinLength(1)
   HOST?: string;
+
+  @IsOptional() @IsIn(HTTP_ADAPTERS)
+  HTTP_ADAPTER?: (typeof HTTP_ADAPTERS)[number];
 
   @IsOptional() @IsString() @Matches(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, {
     message: 'must be sqlite:<path> or postgres://user@host:port/db',

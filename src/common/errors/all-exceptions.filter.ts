@@ -23,7 +23,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
-    const req = http.getRequest<{ method: string; url: string; originalUrl?: string; log?: unknown }>();
+    const req = http.getRequest<{ method: string; url: string; originalUrl?: string; raw?: { log?: unknown } }>();
     const res = http.getResponse<unknown>();
     const adapter = this.adapterHost.httpAdapter;
     const url: string = req.originalUrl ?? req.url ?? '/';
@@ -35,7 +35,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (err.kind === 'INTERNAL') {
       const stack = exception instanceof Error ? exception.stack : String(exception);
       this.logger.error({ requestId, err: { message: safeMessage(exception), stack } }, 'unexpected error');
-    } else if (req.log === undefined) {
+    } else if (((req.raw ?? req) as { log?: unknown }).log === undefined) {
       // Rejected before the logging middleware ran (malformed JSON, oversize body): no access log follows.
       this.logger.log({ requestId, method: req.method, path, statusCode: err.status }, 'request rejected');
     }

@@ -5,14 +5,20 @@ const SANE = /^[A-Za-z0-9._:-]{8,128}$/;
 export const REQUEST_ID_HEADER = 'X-Request-Id';
 
 /**
- * pino-http's genReqId: take the caller's X-Request-Id when it is a sane value, else make one;
- * echo it on the response. Works on the raw node objects every Nest adapter exposes.
+ * pino-http's genReqId: keep an id already assigned to the request (the Fastify adapter assigns one
+ * before any middleware runs), else take the caller's X-Request-Id when it is a sane value, else make
+ * one; echo it on the response. Works on the raw node objects every Nest adapter exposes.
  */
-export function assignRequestId(req: IncomingMessage, res: ServerResponse): string {
-  const given = req.headers['x-request-id'];
-  const id = typeof given === 'string' && SANE.test(given) ? given : randomUUID();
+export function assignRequestId(req: IncomingMessage & { id?: unknown }, res: ServerResponse): string {
+  const id = typeof req.id === 'string' && req.id ? req.id : requestIdFromHeaders(req);
   res.setHeader(REQUEST_ID_HEADER, id);
   return id;
+}
+
+/** The caller's X-Request-Id when it is a sane value, else a new UUID. */
+export function requestIdFromHeaders(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && SANE.test(given) ? given : randomUUID();
 }
 
 /** The request id of a request (Express or Fastify request, or the raw node request). */
