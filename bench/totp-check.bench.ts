@@ -10,7 +10,8 @@
  * in the database (same columns, new ids, own sealed secrets, READY), and the load generator hands
  * out each user's steps T-1, T, T+1 at most once.
  * Env: BENCH_USERS (default 25000), BENCH_ENROL (default 200), BENCH_SECONDS (10),
- * BENCH_LOG_LEVEL (the service's LOG_LEVEL, default info), BENCH_DB (sqlite | postgres: only that one).
+ * BENCH_LOG_LEVEL (the service's LOG_LEVEL, default info), BENCH_DB (sqlite | postgres: only that one),
+ * BENCH_ADAPTERS (HTTP adapters to load, default `fastify,express`).
  */
 import autocannon from 'autocannon';
 import { ChildProcess, execFileSync, fork } from 'node:child_process';
@@ -290,43 +291,56 @@ function line(name: string, r: LoadResult): string {
   );
 }
 
-export async function benchDatabase(db: 'sqlite' | 'postgres'): Promise<{ app: LoadResult; raw: LoadResult }> {
+/** The HTTP adapters to load, in order (BENCH_ADAPTERS, default both, Fastify first). */
+const ADAPTERS = (process.env.BENCH_ADAPTERS ?? 'fastify,express').split(',').map((a) => a.trim()).filter(Boolean);
+
+export async function benchDatabase(db: 'sqlite' | 'postgres'): Promise<{ app: Record<string, LoadResult>; raw: LoadResult }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mfa-bench-'));
   const schema = `bench_${process.pid}_${randomBytes(3).toString('hex')}`;
   const pgUrl = process.env.TEST_DATABASE_URL ?? '';
   const dbEnv: Record<string, string> =
     db === 'sqlite' ? { DATABASE_URL: `sqlite:${path.join(dir, 'mfa.sqlite')}` } : { DATABASE_URL: pgUrl, DATABASE_SCHEMA: schema };
   const masterKey = randomBytes(32).toString('base64');
-  const appPort = await freePort();
-  const app = start('src/main.js', {
-    ...dbEnv,
-    PORT: String(appPort),
-    HOST: '127.0.0.1',
-    DATA_DIR: dir,
-    MASTER_KEY: masterKey,
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
-    HTTP_ADAPTER: process.env.BENCH_HTTP_ADAPTER ?? 'fastify',
-  });
+  const startApp = async (adapter: string): Promise<{ child: ChildProcess; url: string }> => {
+    const port = await freePort();
+    const child = start('src/main.js', {
+      ...dbEnv,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: dir,
+      MASTER_KEY: masterKey,
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+      HTTP_ADAPTER: adapter,
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await waitReady(`${url}/healthz`, child);
+    return { child, url };
+  };
+  let app = await startApp(ADAPTERS[0]);
   try {
-    const appUrl = `http://127.0.0.1:${appPort}`;
-    await waitReady(`${appUrl}/healthz`, app);
     const token = fs.readFileSync(path.join(dir, 'admin.pat'), 'utf8').trim();
-    const orgRes = await fetch(`${appUrl}/v2/organizations`, {
+    const orgRes = await fetch(`${app.url}/v2/organizations`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ name: `bench-${randomBytes(3).toString('hex')}` }),
     });
     const { organizationId } = (await orgRes.json()) as { organizationId: string };
-    console.log(`\n${db}: enrolling ${ENROL} users through the API, cloning ${3 * USERS} …`);
-    const { users: enrolled, report } = await enrol(appUrl, token, organizationId, ENROL);
+    const pools = ADAPTERS.length + 2;
+    console.log(`\n${db}: enrolling ${ENROL} users through the API (${ADAPTERS[0]}), cloning ${pools * USERS} …`);
+    const { users: enrolled, report } = await enrol(app.url, token, organizationId, ENROL);
     console.log(report);
-    const users = await cloneUsers(dbEnv, masterKey, enrolled[0].userId, 3 * USERS);
-    const appSource = new CodeSource(users.slice(0, USERS));
-    const rawSource = new CodeSource(users.slice(USERS));
+    const users = await cloneUsers(dbEnv, masterKey, enrolled[0].userId, pools * USERS);
 
-    const appResult = await load(appUrl, app.pid!, appSource, token);
-    await stop(app);
-
+    const results: Record<string, LoadResult> = {};
+    const sources: CodeSource[] = [];
+    for (const [i, adapter] of ADAPTERS.entries()) {
+      if (i > 0) app = await startApp(adapter);
+      sources.push(new CodeSource(users.slice(i * USERS, (i + 1) * USERS)));
+      results[adapter] = await load(app.url, app.child.pid!, sources[i], token);
+      await stop(app.child);
+    }
+    const rawSource = new CodeSource(users.slice(ADAPTERS.length * USERS));
+    sources.push(rawSource);
     const rawPort = await freePort();
     const raw = start('bench/raw-baseline.js', { ...dbEnv, PORT: String(rawPort), MASTER_KEY: masterKey });
     let rawResult: LoadResult;
@@ -339,18 +353,21 @@ export async function benchDatabase(db: 'sqlite' | 'postgres'): Promise<{ app: L
     } finally {
       await stop(raw);
     }
-    console.log(line('service POST …/totp/_check', appResult));
+    for (const adapter of ADAPTERS) console.log(line(`service _check (${adapter})`, results[adapter]));
     console.log(line('raw baseline (node:http + driver)', rawResult));
-    console.log(
-      `  ratio service/raw: ${(appResult.rps / rawResult.rps).toFixed(2)}x req/s, ` +
-        `${(rawResult.cpuUs / appResult.cpuUs).toFixed(2)}x by server CPU per request (load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores)`,
-    );
-    if (appSource.exhausted + rawSource.exhausted > 0) {
-      console.log(`  note: ${appSource.exhausted + rawSource.exhausted} requests had no fresh code left; raise BENCH_USERS`);
+    for (const adapter of ADAPTERS) {
+      const r = results[adapter];
+      console.log(
+        `  ratio service (${adapter})/raw: ${(r.rps / rawResult.rps).toFixed(2)}x req/s, ` +
+          `${(rawResult.cpuUs / r.cpuUs).toFixed(2)}x by server CPU per request`,
+      );
     }
-    return { app: appResult, raw: rawResult };
+    console.log(`  load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores`);
+    const exhausted = sources.reduce((n, src) => n + src.exhausted, 0);
+    if (exhausted > 0) console.log(`  note: ${exhausted} requests had no fresh code left; raise BENCH_USERS`);
+    return { app: results, raw: rawResult };
   } finally {
-    await stop(app);
+    await stop(app.child);
     fs.rmSync(dir, { recursive: true, force: true });
     if (db === 'postgres') {
       const c = new Client({ connectionString: pgUrl });
@@ -362,7 +379,9 @@ export async function benchDatabase(db: 'sqlite' | 'postgres'): Promise<{ app: L
 }
 
 export async function runCheckBench(): Promise<void> {
-  console.log(`\nPOST /v2/users/{id}/totp/_check: ${CONNECTIONS} connections, ${SECONDS} s, ${USERS} users for the service, ${2 * USERS} for the baseline`);
+  console.log(
+    `\nPOST /v2/users/{id}/totp/_check: ${CONNECTIONS} connections, ${SECONDS} s each; ${USERS} users per service run, ${2 * USERS} for the baseline`,
+  );
   compile();
   const only = process.env.BENCH_DB; // sqlite | postgres: run just one
   if (only !== 'postgres') await benchDatabase('sqlite');
