@@ -23,6 +23,8 @@ interface Store {
 function sqliteStore(file: string): Store {
   const db = new Database(file, { timeout: 10_000 });
   db.pragma('journal_mode = WAL');
+  // the service's setting (SQLITE_SYNCHRONOUS, default full), so both pay the same for a commit
+  db.pragma(`synchronous = ${(process.env.SQLITE_SYNCHRONOUS ?? 'full').toUpperCase()}`);
   // `$n` are named parameters to SQLite, bound by number
   const read = db.prepare(READ);
   const write = db.prepare(WRITE);

@@ -11,7 +11,8 @@
  * out each user's steps T-1, T, T+1 at most once.
  * Env: BENCH_USERS (default 25000), BENCH_ENROL (default 200), BENCH_SECONDS (10),
  * BENCH_LOG_LEVEL (the service's LOG_LEVEL, default info), BENCH_DB (sqlite | postgres: only that one),
- * BENCH_ADAPTERS (HTTP adapters to load, default `fastify,express`).
+ * BENCH_ADAPTERS (HTTP adapters to load, default `fastify,express`), BENCH_FLOOR=0 (skip the HTTP stack
+ * floor), BENCH_FLOOR_SECONDS (5).
  */
 import autocannon from 'autocannon';
 import { ChildProcess, execFileSync, fork } from 'node:child_process';
@@ -78,7 +79,7 @@ function compile(): void {
   execFileSync(tsc, ['-p', 'tsconfig.build.json', '--outDir', BUILD, '--rootDir', '.', '--sourceMap', 'false'], { cwd: ROOT, stdio: 'inherit' });
   execFileSync(
     tsc,
-    ['bench/raw-baseline.ts', '--outDir', BUILD, '--rootDir', '.', '--target', 'ES2022', '--module', 'commonjs', '--esModuleInterop',
+    ['bench/raw-baseline.ts', 'bench/floor-server.ts', '--outDir', BUILD, '--rootDir', '.', '--target', 'ES2022', '--module', 'commonjs', '--esModuleInterop',
       '--experimentalDecorators', '--emitDecoratorMetadata', '--skipLibCheck', '--types', 'node'],
     { cwd: ROOT, stdio: 'inherit' },
   );
@@ -147,14 +148,14 @@ interface LoadResult {
   rssMb: number;
 }
 
-async function load(baseUrl: string, pid: number, source: CodeSource, token?: string): Promise<LoadResult> {
+async function load(baseUrl: string, pid: number, source: CodeSource, token?: string, seconds = SECONDS): Promise<LoadResult> {
   let maxRss = rssMb(pid);
   const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssMb(pid))), 250);
   const cpu0 = cpuMs(pid);
   const result = await autocannon({
     url: baseUrl,
     connections: CONNECTIONS,
-    duration: SECONDS,
+    duration: seconds,
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     requests: [
@@ -378,11 +379,39 @@ export async function benchDatabase(db: 'sqlite' | 'postgres'): Promise<{ app: R
   }
 }
 
+const FLOOR_STACKS = ['node-http', 'fastify', 'nest-fastify', 'nest-express'] as const;
+
+/**
+ * The floor of each HTTP stack on this machine: the same request answered with a constant after
+ * parsing its JSON body (bench/floor-server.ts). What a stack costs before any work of ours starts.
+ */
+export async function runFloor(seconds = Number(process.env.BENCH_FLOOR_SECONDS ?? 5)): Promise<Record<string, LoadResult>> {
+  console.log(`\nHTTP stack floor (POST …/totp/_check answered with a constant, ${CONNECTIONS} connections, ${seconds} s each):`);
+  const dummy = Array.from({ length: 1000 }, (_, i) => ({ userId: String(10n ** 17n + BigInt(i)), key: randomBytes(20), lastStep: 0 }));
+  const results: Record<string, LoadResult> = {};
+  for (const stack of FLOOR_STACKS) {
+    const port = await freePort();
+    const child = start('bench/floor-server.js', { PORT: String(port), FLOOR_STACK: stack });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.once('message', () => resolve());
+        child.once('exit', (c) => reject(new Error(`floor server ${stack} exited with ${c}`)));
+      });
+      results[stack] = await load(`http://127.0.0.1:${port}`, child.pid!, new CodeSource(dummy), undefined, seconds);
+      console.log(line(`floor ${stack}`, results[stack]));
+    } finally {
+      await stop(child);
+    }
+  }
+  return results;
+}
+
 export async function runCheckBench(): Promise<void> {
   console.log(
     `\nPOST /v2/users/{id}/totp/_check: ${CONNECTIONS} connections, ${SECONDS} s each; ${USERS} users per service run, ${2 * USERS} for the baseline`,
   );
   compile();
+  if (process.env.BENCH_FLOOR !== '0') await runFloor();
   const only = process.env.BENCH_DB; // sqlite | postgres: run just one
   if (only !== 'postgres') await benchDatabase('sqlite');
   if (process.env.TEST_DATABASE_URL && only !== 'sqlite') await benchDatabase('postgres');

@@ -28,7 +28,7 @@ describe('loadConfig', () => {
     const { config } = loadConfig({ DATA_DIR: dir, MASTER_KEY: KEY });
     expect(config.port).toBe(8080);
     expect(config.host).toBe('0.0.0.0');
-    expect(config.database).toEqual({ type: 'sqlite', path: path.join(dir, 'mfa.sqlite') });
+    expect(config.database).toEqual({ type: 'sqlite', path: path.join(dir, 'mfa.sqlite'), synchronous: 'full' });
     expect(config.logLevel).toBe('info');
     expect(config.bodyLimitBytes).toBe(64 * 1024);
     expect(config.auth.bootstrapPatPath).toBe(path.join(dir, 'admin.pat'));
@@ -39,7 +39,7 @@ describe('loadConfig', () => {
   it('defaults DATA_DIR to ./data', () => {
     const { config } = loadConfig({ MASTER_KEY: KEY });
     expect(config.dataDir).toBe(path.resolve('data'));
-    expect(config.database).toEqual({ type: 'sqlite', path: path.resolve('data/mfa.sqlite') });
+    expect(config.database).toEqual({ type: 'sqlite', path: path.resolve('data/mfa.sqlite'), synchronous: 'full' });
   });
 
   it('reads PostgreSQL settings', () => {

@@ -3,10 +3,10 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
-import { EnvDto, HTTP_ADAPTERS, LOG_LEVELS, MAIL_TRANSPORTS, SMS_PROVIDERS } from './env.dto';
+import { EnvDto, HTTP_ADAPTERS, LOG_LEVELS, MAIL_TRANSPORTS, SMS_PROVIDERS, SQLITE_SYNCHRONOUS_MODES } from './env.dto';
 
 export type DatabaseConfig =
-  | { type: 'sqlite'; path: string }
+  | { type: 'sqlite'; path: string; synchronous?: (typeof SQLITE_SYNCHRONOUS_MODES)[number] }
   | { type: 'postgres'; url: string; schema?: string; poolSize: number };
 
 /** The one typed configuration object. Built from the environment once, at boot. */
@@ -174,7 +174,7 @@ function parseDatabase(dto: EnvDto, dataDir: string): DatabaseConfig {
   const url = dto.DATABASE_URL ?? `sqlite:${path.join(dataDir, 'mfa.sqlite')}`;
   if (url.startsWith('sqlite:')) {
     const p = url.slice('sqlite:'.length);
-    return { type: 'sqlite', path: p === ':memory:' ? p : path.resolve(p) };
+    return { type: 'sqlite', path: p === ':memory:' ? p : path.resolve(p), synchronous: dto.SQLITE_SYNCHRONOUS ?? 'full' };
   }
   return { type: 'postgres', url, schema: dto.DATABASE_SCHEMA, poolSize: dto.DATABASE_POOL_SIZE ?? 10 };
 }

@@ -23,6 +23,7 @@ const toBool = ({ value }: { value: unknown }) => {
   return value;
 };
 
+export const SQLITE_SYNCHRONOUS_MODES = ['full', 'normal'] as const;
 export const HTTP_ADAPTERS = ['express', 'fastify'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const SMS_PROVIDERS = ['log', 'webhook', 'twilio'] as const;
@@ -53,6 +54,9 @@ export class EnvDto {
 
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(200)
   DATABASE_POOL_SIZE?: number;
+
+  @IsOptional() @IsIn(SQLITE_SYNCHRONOUS_MODES)
+  SQLITE_SYNCHRONOUS?: (typeof SQLITE_SYNCHRONOUS_MODES)[number];
 
   @IsOptional() @IsIn(LOG_LEVELS)
   LOG_LEVEL?: (typeof LOG_LEVELS)[number];

@@ -15,7 +15,18 @@ export function buildDataSourceOptions(
   const common = { entities, migrations, synchronize: false, migrationsRun: false, logging: false } as const;
   if (db.type === 'sqlite') {
     if (db.path !== ':memory:') fs.mkdirSync(path.dirname(db.path), { recursive: true });
-    return { ...common, type: 'better-sqlite3', database: db.path, enableWAL: true, timeout: 10_000 };
+    return {
+      ...common,
+      type: 'better-sqlite3',
+      database: db.path,
+      enableWAL: true,
+      timeout: 10_000,
+      // FULL: every commit is on disk before the answer (an accepted code's step survives a power cut).
+      // NORMAL: WAL's lighter mode, safe against corruption and process crashes, not against power loss.
+      prepareDatabase: (conn: { pragma(sql: string): unknown }) => {
+        conn.pragma(`synchronous = ${(db.synchronous ?? 'full').toUpperCase()}`);
+      },
+    };
   }
   return {
     ...common,
