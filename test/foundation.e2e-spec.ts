@@ -45,6 +45,26 @@ describe('foundation: errors, request ids, health', () => {
     expect(res.headers['x-request-id']).toBe('malformed-json-0001');
   });
 
+  it('refuses a body that is not JSON with a 4xx in the ZITADEL format, creating nothing', async () => {
+    const count = async () =>
+      Number(((await t.app.get(DataSource).query('SELECT COUNT(*) AS n FROM organizations')) as { n: number | string }[])[0].n);
+    const before = await count();
+    const res = await t.http
+      .post('/v2/organizations')
+      .set(bearer(t.adminToken))
+      .set('Content-Type', 'text/plain')
+      .send(JSON.stringify({ name: 'Plain Text Org' }));
+    // Express leaves other media types unparsed (the missing name is the error); Fastify refuses them.
+    if (t.config.httpAdapter === 'fastify') {
+      expect(res.status).toBe(415);
+      expect(res.body).toEqual({ code: 3, message: 'unsupported media type' });
+    } else {
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({ code: 3, message: expect.stringContaining('CreateOrganizationRequest.Name') });
+    }
+    expect(await count()).toBe(before);
+  });
+
   it('answers unknown routes with 404 and wrong methods with 405', async () => {
     const nf = await t.http.get('/v2/nothing-here').set(bearer(t.adminToken));
     expect(nf.status).toBe(404);
