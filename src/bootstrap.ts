@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { stringify } from 'yaml';
 import { AppConfig } from './common/config/app-config';
-import { DomainError } from './common/errors/domain-error';
+import { INVALID_JSON_BODY } from './common/errors/all-exceptions.filter';
 import { assignRequestId, REQUEST_ID_HEADER, requestIdFromHeaders } from './common/http/request-id';
 import { buildOpenApiDocument } from './common/openapi/openapi';
 
@@ -94,7 +94,7 @@ function configureFastify(fastify: FastifyInstance, config: AppConfig): void {
       try {
         done(null, JSON.parse(body as string));
       } catch {
-        done(new DomainError('INVALID_ARGUMENT', undefined, 'request body is not valid JSON'));
+        done(INVALID_JSON_BODY());
       }
     },
   );

@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { createHuman, createOrg } from './helpers/factories';
 import { settleLogs } from './helpers/logs';
 import { bearer, createTestApp, TestApp } from './helpers/test-app';
 
@@ -63,6 +64,14 @@ describe('foundation: errors, request ids, health', () => {
       expect(res.body).toEqual({ code: 3, message: expect.stringContaining('CreateOrganizationRequest.Name') });
     }
     expect(await count()).toBe(before);
+  });
+
+  it('reads an empty JSON body as {} and ignores a trailing slash, on either adapter', async () => {
+    const user = await createHuman(t, await createOrg(t));
+    // A client that always sends Content-Type: application/json, also without a body (Fastify alone would refuse it).
+    const res = await t.http.post(`/v2/users/${user.userId}/totp/`).set(bearer(user.token)).set('Content-Type', 'application/json');
+    expect(res.status).toBe(200);
+    expect(res.body.uri).toMatch(/^otpauth:\/\/totp\//);
   });
 
   it('answers unknown routes with 404 and wrong methods with 405', async () => {

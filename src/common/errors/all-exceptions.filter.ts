@@ -6,6 +6,9 @@ import { RENDERERS } from './error-renderers';
 import { RouteRegistry } from './route-registry';
 import { ensureRequestId } from '../http/request-id';
 
+/** A request body that does not parse as JSON, whichever parser (body-parser, the Fastify adapter's) found it. */
+export const INVALID_JSON_BODY = () => new DomainError('INVALID_ARGUMENT', undefined, 'request body is not valid JSON');
+
 /**
  * The one place errors become HTTP. Domain errors keep their kind; framework errors (unknown route,
  * malformed JSON, oversize body) are translated to a kind; anything else is a generic 500 whose
@@ -84,7 +87,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
         // Nest turns body-parser's SyntaxError (and Express' URIError) into a bare BadRequestException.
         const text = exception.message;
         if (/JSON|Unexpected (token|end|non-whitespace)|position \d+/i.test(text)) {
-          return new DomainError('INVALID_ARGUMENT', undefined, 'request body is not valid JSON');
+          return INVALID_JSON_BODY();
         }
         return new DomainError('INVALID_ARGUMENT', undefined, 'invalid request');
       }
@@ -102,7 +105,7 @@ function bodyParserError(e: unknown): DomainError | undefined {
   const type = (e as { type?: unknown }).type;
   switch (type) {
     case 'entity.parse.failed':
-      return new DomainError('INVALID_ARGUMENT', undefined, 'request body is not valid JSON');
+      return INVALID_JSON_BODY();
     case 'entity.too.large':
       return new DomainError('PAYLOAD_TOO_LARGE', undefined, 'request body too large');
     case 'encoding.unsupported':
