@@ -277,6 +277,9 @@ async function cloneUsers(dbEnv: Record<string, string>, masterKey: string, temp
         await c.query(insert('totp_factors', batch[0].factor, batch.length), batch.flatMap((r) => Object.values(r.factor)));
       }
       await c.query('COMMIT');
+      // what autovacuum does within a minute of a bulk load: without it the planner takes the grown
+      // tables for the few rows it last saw and reads them whole
+      await c.query('ANALYZE users, totp_factors');
     } finally {
       await c.end();
     }

@@ -221,6 +221,32 @@ describe('TOTP (v2 User Service, v1 Auth API, _check)', () => {
       t.clock.advance(30_000);
     });
 
+    it('parallel checks of many users (answered in batches): each code is judged for its own user', async () => {
+      const users: (HumanFixture & { secret: string })[] = [];
+      for (let i = 0; i < 8; i++) {
+        const h = await createHuman(t, orgId);
+        users.push({ ...h, secret: await readyTotp(t, h.userId, h.token) });
+      }
+      t.clock.advance(30_000);
+      const check = (x: HumanFixture, code: string) => t.http.post(v2(x.userId, '/_check')).set(bearer(x.token)).send({ code });
+      // each user sends its own current code and, at the same time, the next user's current code
+      const results = await Promise.all(
+        users.flatMap((x, i) => [check(x, codeAt(t, x.secret)), check(x, codeAt(t, users[(i + 1) % users.length].secret))]),
+      );
+      for (const [i, x] of users.entries()) {
+        const [own, foreign] = [results[2 * i], results[2 * i + 1]];
+        expect([own.status, foreign.status]).toEqual([200, 400]);
+        expect(foreign.body).toEqual(INVALID_CODE);
+        const [event] = await sql<{ sequence: number | string }>(
+          t,
+          `SELECT sequence FROM events WHERE aggregate_id = $1 AND event_type = 'user.human.mfa.otp.check.succeeded'`,
+          [x.userId],
+        );
+        expect(own.body.details).toEqual({ sequence: String(event.sequence), changeDate: expect.any(String), resourceOwner: orgId });
+      }
+      t.clock.advance(30_000);
+    });
+
     it('20 parallel verifications of a registration with one valid code: exactly one 200', async () => {
       const v = await createHuman(t, orgId);
       const reg = await t.http.post(v2(v.userId)).set(bearer(v.token)).send({});

@@ -4,6 +4,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import type { Pool } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import { dialectOf, rawQuery } from '../common/database/db-dialect';
+import { MicroBatcher } from '../common/database/micro-batcher';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { APPEND_AGGREGATE_SQL, AppendedEvent, EventStore, INSERT_EVENT_SQL } from '../common/events/event-store';
 import { TotpFactorEntity, TotpState } from './entities/totp-factor.entity';
@@ -56,47 +57,75 @@ export type AttemptOutcome =
   | { kind: 'accepted'; event: AppendedEvent }
   | { kind: 'rejected' };
 
-const FACTOR_COLUMNS = `user_id, org_id, secret_sealed, last_step, failed_attempts, lockouts`;
+/** The operands of a statement: SQLite binds them as parameters, PostgreSQL reads a batch's from `unnest`ed rows. */
+type Operands<K extends string> = Record<K, string>;
 
 /**
  * Counts the attempt before the code is judged, in one conditional UPDATE: a new window starts when the
  * previous one is over (or after a success); a factor that is locked or has used up its attempts in
- * the window matches no row. Params: user_id, now, window cutoff, max attempts, required state.
+ * the window matches no row.
  */
-const RESERVE_SQL = `UPDATE totp_factors SET
-     failed_attempts = CASE WHEN failed_attempts = 0 OR window_started_at <= $3 THEN 1 ELSE failed_attempts + 1 END,
-     window_started_at = CASE WHEN failed_attempts = 0 OR window_started_at <= $3 THEN $2 ELSE window_started_at END
-   WHERE user_id = $1 AND state = $5 AND locked_until <= $2 AND (failed_attempts < $4 OR window_started_at <= $3)
-   RETURNING ${FACTOR_COLUMNS}`;
+const reserveSql = (o: Operands<'userId' | 'now' | 'cutoff' | 'max' | 'state'>, from = '') => `UPDATE totp_factors SET
+     failed_attempts = CASE WHEN failed_attempts = 0 OR window_started_at <= ${o.cutoff} THEN 1 ELSE failed_attempts + 1 END,
+     window_started_at = CASE WHEN failed_attempts = 0 OR window_started_at <= ${o.cutoff} THEN ${o.now} ELSE window_started_at END${from}
+   WHERE totp_factors.user_id = ${o.userId} AND state = ${o.state} AND locked_until <= ${o.now}
+     AND (failed_attempts < ${o.max} OR window_started_at <= ${o.cutoff})
+   RETURNING totp_factors.user_id, org_id, secret_sealed, last_step, failed_attempts, lockouts`;
 
 /**
  * Consumes the accepted step: only a later step than the last accepted one wins (replay protection),
  * and a success clears the attempt counter and the lockout history.
- * Params: user_id, step, new state, now, required state.
  */
-const CONSUME_SQL = `UPDATE totp_factors SET state = $3, last_step = $2, failed_attempts = 0, window_started_at = 0,
-     lockouts = 0, locked_until = 0, updated_at = $4
-   WHERE user_id = $1 AND last_step < $2 AND state = $5`;
+const consumeSql = (o: Operands<'userId' | 'step' | 'newState' | 'now' | 'state'>, from = '') => `UPDATE totp_factors
+   SET state = ${o.newState}, last_step = ${o.step}, failed_attempts = 0, window_started_at = 0, lockouts = 0,
+     locked_until = 0, updated_at = ${o.now}${from}
+   WHERE totp_factors.user_id = ${o.userId} AND last_step < ${o.step} AND state = ${o.state}`;
+
+/** SQLite: params user_id, now, window cutoff, max attempts, required state. */
+const RESERVE_SQL = reserveSql({ userId: '$1', now: '$2', cutoff: '$3', max: '$4', state: '$5' });
+
+/** SQLite: params user_id, step, new state, now, required state. */
+const CONSUME_SQL = consumeSql({ userId: '$1', step: '$2', newState: '$3', now: '$4', state: '$5' });
 
 /** Locks after the max-th failure (unless a success reset the counter meanwhile). Params: user_id, locked_until, now, max. */
 const LOCK_SQL = `UPDATE totp_factors SET locked_until = $2, lockouts = lockouts + 1, failed_attempts = 0,
      window_started_at = 0, updated_at = $3
    WHERE user_id = $1 AND failed_attempts >= $4`;
 
-/** PostgreSQL: consume and append the event in one statement (one round trip, atomic). */
-const PG_CONSUME_AND_APPEND_SQL = `WITH f AS (
-     ${CONSUME_SQL}
-     RETURNING user_id, org_id
+/** PostgreSQL: reserves a batch of attempts (one per user) in one statement. Params: arrays of RESERVE_SQL's params. */
+const PG_RESERVE_BATCH_SQL = reserveSql(
+  { userId: 'b.user_id', now: 'b.at', cutoff: 'b.cutoff', max: 'b.max_attempts', state: 'b.required_state' },
+  `
+   FROM unnest($1::varchar[], $2::bigint[], $3::bigint[], $4::int[], $5::varchar[])
+     AS b(user_id, at, cutoff, max_attempts, required_state)`,
+);
+
+/**
+ * PostgreSQL: consumes a batch of accepted steps (one per user) and appends each one's event, in one
+ * statement (one round trip, atomic). Params: arrays of user_id, step, new state, now, required state,
+ * event type, creator.
+ */
+const PG_CONSUME_AND_APPEND_BATCH_SQL = `WITH b AS (
+     SELECT * FROM unnest($1::varchar[], $2::bigint[], $3::varchar[], $4::bigint[], $5::varchar[], $6::varchar[], $7::varchar[])
+       AS b(user_id, step, new_state, at, required_state, event_type, creator)
+   ), f AS (
+     ${consumeSql({ userId: 'b.user_id', step: 'b.step', newState: 'b.new_state', now: 'b.at', state: 'b.required_state' }, ' FROM b')}
+     RETURNING totp_factors.user_id, org_id, b.at, b.event_type, b.creator
    ), a AS (
      INSERT INTO aggregates (aggregate_type, aggregate_id, sequence, resource_owner, created_at, changed_at)
-     SELECT 'user', f.user_id, 1, f.org_id, $4, $4 FROM f
+     SELECT 'user', f.user_id, 1, f.org_id, f.at, f.at FROM f
      ON CONFLICT (aggregate_type, aggregate_id)
      DO UPDATE SET sequence = aggregates.sequence + 1, changed_at = excluded.changed_at, resource_owner = excluded.resource_owner
      RETURNING aggregate_id, resource_owner, sequence, created_at
    )
    INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, resource_owner, creator, payload, created_at)
-   SELECT 'user', a.aggregate_id, a.sequence, $6::varchar, a.resource_owner, $7::varchar, NULL, $4 FROM a
-   RETURNING aggregate_id, resource_owner, sequence, (SELECT created_at FROM a) AS aggregate_created_at`;
+   SELECT 'user', a.aggregate_id, a.sequence, f.event_type, a.resource_owner, f.creator, NULL, f.at
+   FROM a JOIN f ON f.user_id = a.aggregate_id
+   RETURNING aggregate_id, resource_owner, sequence,
+     (SELECT a.created_at FROM a WHERE a.aggregate_id = events.aggregate_id) AS aggregate_created_at`;
+
+/** Attempts per PostgreSQL batch at most. */
+const PG_BATCH = 64;
 
 interface FactorRow {
   user_id: string;
@@ -200,56 +229,95 @@ export class TotpRepository {
       insertEvent.run('user', f.userId, agg.sequence, eventType, f.orgId, creator, null, now);
       return { aggregateId: f.userId, resourceOwner: f.orgId, sequence: agg.sequence, createdAt: now, aggregateCreatedAt: agg.created_at };
     };
-    const work = db.transaction((s: AttemptSpec): AttemptOutcome => {
-        const row = reserve.get(s.userId, s.now, s.now - s.windowMs, s.maxAttempts, s.requiredState) as FactorRow | undefined;
-        if (!row) return { kind: 'unavailable' };
-        const f = toReserved(row);
-        const step = s.judge(f);
-        if (step !== undefined && consume.run(s.userId, step, s.onSuccess.state, s.now, s.requiredState).changes === 1) {
-          return { kind: 'accepted', event: append(f, s.onSuccess.eventType, s.creator, s.now) };
-        }
-        if (f.failedAttempts >= s.maxAttempts) lock.run(s.userId, s.now + s.lockMs(f.lockouts), s.now, s.maxAttempts);
-        if (s.failureEventType) append(f, s.failureEventType, s.creator, s.now);
-        return { kind: 'rejected' };
-      });
-    // BEGIN IMMEDIATE: a second process on the same file waits for the write lock instead of failing later.
-    return { attempt: (spec) => this.runner.exclusive(() => work.immediate(spec)) };
+    // one unit of a group commit (TransactionRunner.grouped): its own savepoint in a BEGIN IMMEDIATE transaction
+    const work = (s: AttemptSpec): AttemptOutcome => {
+      const row = reserve.get(s.userId, s.now, s.now - s.windowMs, s.maxAttempts, s.requiredState) as FactorRow | undefined;
+      if (!row) return { kind: 'unavailable' };
+      const f = toReserved(row);
+      const step = s.judge(f);
+      if (step !== undefined && consume.run(s.userId, step, s.onSuccess.state, s.now, s.requiredState).changes === 1) {
+        return { kind: 'accepted', event: append(f, s.onSuccess.eventType, s.creator, s.now) };
+      }
+      if (f.failedAttempts >= s.maxAttempts) lock.run(s.userId, s.now + s.lockMs(f.lockouts), s.now, s.maxAttempts);
+      if (s.failureEventType) append(f, s.failureEventType, s.creator, s.now);
+      return { kind: 'rejected' };
+    };
+    return { attempt: (spec) => this.runner.grouped(() => work(spec)) };
   }
 
+  /**
+   * PostgreSQL: the attempts that arrive together are reserved in one statement and, once judged, the
+   * accepted ones consumed with their events in another (MicroBatcher), so a busy service pays two
+   * round trips per batch instead of two per attempt. A batch holds one attempt per user; rows are
+   * visited in user id order, and a batch that still meets a deadlock (another writer's order) is retried.
+   */
   private postgresPath(): HotPath {
     const pool = (this.ds.driver as unknown as { master: Pool }).master;
-    const query = async <T>(name: string, text: string, values: unknown[]): Promise<T[]> =>
-      (await pool.query({ name, text, values })).rows as T[];
+    const query = async <T>(name: string, text: string, values: unknown[]): Promise<T[]> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return (await pool.query({ name, text, values })).rows as T[];
+        } catch (e) {
+          // a failed statement changed nothing, so it can simply run again
+          if ((e as { code?: string }).code !== '40P01' || attempt >= 3) throw e;
+        }
+      }
+    };
+    const byUser = <T extends { userId: string }>(items: T[]) => [...items].sort((x, y) => (x.userId < y.userId ? -1 : 1));
+    const reserved = new MicroBatcher<AttemptSpec, FactorRow | undefined>(
+      async (batch) => {
+        const sorted = byUser(batch);
+        const rows = await query<FactorRow>('totp_reserve_batch', PG_RESERVE_BATCH_SQL, [
+          sorted.map((s) => s.userId),
+          sorted.map((s) => s.now),
+          sorted.map((s) => s.now - s.windowMs),
+          sorted.map((s) => s.maxAttempts),
+          sorted.map((s) => s.requiredState),
+        ]);
+        const found = new Map(rows.map((r) => [r.user_id, r]));
+        return batch.map((s) => found.get(s.userId));
+      },
+      { key: (s) => s.userId, maxSize: PG_BATCH },
+    );
+    const consumed = new MicroBatcher<{ userId: string; spec: AttemptSpec; step: number }, AppendedEvent | undefined>(
+      async (batch) => {
+        const sorted = byUser(batch);
+        const rows = await query<{ aggregate_id: string; resource_owner: string; sequence: number; aggregate_created_at: string }>(
+          'totp_consume_append_batch',
+          PG_CONSUME_AND_APPEND_BATCH_SQL,
+          [
+            sorted.map((c) => c.userId),
+            sorted.map((c) => c.step),
+            sorted.map((c) => c.spec.onSuccess.state),
+            sorted.map((c) => c.spec.now),
+            sorted.map((c) => c.spec.requiredState),
+            sorted.map((c) => c.spec.onSuccess.eventType),
+            sorted.map((c) => c.spec.creator),
+          ],
+        );
+        const appended = new Map(rows.map((e) => [e.aggregate_id, e]));
+        return batch.map(({ userId, spec }): AppendedEvent | undefined => {
+          const e = appended.get(userId);
+          return e && {
+            aggregateId: e.aggregate_id,
+            resourceOwner: e.resource_owner,
+            sequence: Number(e.sequence),
+            createdAt: spec.now,
+            aggregateCreatedAt: Number(e.aggregate_created_at),
+          };
+        });
+      },
+      { key: (c) => c.userId, maxSize: PG_BATCH },
+    );
     return {
       attempt: async (s) => {
-        const [row] = await query<FactorRow>('totp_reserve', RESERVE_SQL, [
-          s.userId,
-          s.now,
-          s.now - s.windowMs,
-          s.maxAttempts,
-          s.requiredState,
-        ]);
+        const row = await reserved.submit(s);
         if (!row) return { kind: 'unavailable' };
         const f = toReserved(row);
         const step = s.judge(f);
         if (step !== undefined) {
-          const [e] = await query<{ aggregate_id: string; resource_owner: string; sequence: number; aggregate_created_at: string }>(
-            'totp_consume_append',
-            PG_CONSUME_AND_APPEND_SQL,
-            [s.userId, step, s.onSuccess.state, s.now, s.requiredState, s.onSuccess.eventType, s.creator],
-          );
-          if (e) {
-            return {
-              kind: 'accepted',
-              event: {
-                aggregateId: e.aggregate_id,
-                resourceOwner: e.resource_owner,
-                sequence: Number(e.sequence),
-                createdAt: s.now,
-                aggregateCreatedAt: Number(e.aggregate_created_at),
-              },
-            };
-          }
+          const event = await consumed.submit({ userId: s.userId, spec: s, step });
+          if (event) return { kind: 'accepted', event };
         }
         await this.runner.run(async (em) => {
           if (f.failedAttempts >= s.maxAttempts) {

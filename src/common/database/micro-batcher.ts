@@ -1,0 +1,77 @@
+/** How a MicroBatcher forms its batches. */
+export interface BatchOptions<I> {
+  /** Items with equal keys never share a batch: a later one waits for the next batch. */
+  key?: (item: I) => string;
+  /** Items per batch at most. */
+  maxSize: number;
+}
+
+interface Pending<I, O> {
+  item: I;
+  resolve: (value: O) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Gathers the items submitted in one turn of the event loop and hands them to `flush` as one batch:
+ * under load, the requests that arrived together share one database round trip (or one commit)
+ * instead of paying for one each; alone, an item waits no longer than the end of the turn.
+ * `flush` answers one result per item, in order; if it throws, every item of the batch fails with
+ * its error. Batches run concurrently; one item's key appears at most once per batch.
+ */
+export class MicroBatcher<I, O> {
+  private pending: Pending<I, O>[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly flush: (items: I[]) => O[] | Promise<O[]>,
+    private readonly options: BatchOptions<I>,
+  ) {}
+
+  submit(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // after the I/O callbacks of this turn, so that what arrived with this item can join it
+    setImmediate(() => {
+      this.scheduled = false;
+      this.drain();
+    });
+  }
+
+  private drain(): void {
+    const batch: Pending<I, O>[] = [];
+    const rest: Pending<I, O>[] = [];
+    const keys = new Set<string>();
+    for (const p of this.pending) {
+      const key = this.options.key?.(p.item);
+      if (batch.length >= this.options.maxSize || (key !== undefined && keys.has(key))) {
+        rest.push(p);
+        continue;
+      }
+      if (key !== undefined) keys.add(key);
+      batch.push(p);
+    }
+    this.pending = rest;
+    if (rest.length > 0) this.schedule();
+    void this.run(batch);
+  }
+
+  private async run(batch: Pending<I, O>[]): Promise<void> {
+    let results: O[];
+    try {
+      results = await this.flush(batch.map((p) => p.item));
+      if (results.length !== batch.length) throw new Error(`batch of ${batch.length} answered ${results.length} results`);
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    batch.forEach((p, i) => p.resolve(results[i]));
+  }
+}
