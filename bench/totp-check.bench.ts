@@ -85,12 +85,20 @@ function compile(): void {
   );
 }
 
+/**
+ * The Node.js flags of `npm start` (package.json), so the service runs here as in production; the
+ * baseline and the floor servers get the same ones, so the comparison stays fair.
+ */
+const NODE_FLAGS = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+  .split(/\s+/)
+  .filter((arg) => arg.startsWith('--'));
+
 function start(script: string, env: Record<string, string>): ChildProcess {
   return fork(path.join(BUILD, script), [], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     // BENCH_PROFILE=<dir>: write a V8 CPU profile of each server there (for finding the hot spots)
-    execArgv: process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [],
+    execArgv: [...NODE_FLAGS, ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [])],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
 }
