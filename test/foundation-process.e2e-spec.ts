@@ -126,9 +126,13 @@ describe(`the server process (${E2E_DB})`, () => {
 
       const { code, signal } = await server.exited;
       expect({ code, signal }).toEqual({ code: 0, signal: null });
+      // In the order they were logged: under load, a line can reach the pipe after a later one (seen in CI
+      // with the access line of the in-flight request), so the line order alone would make this test flaky.
       const messages = server.stdout
         .filter((l) => l.startsWith('{'))
-        .map((l) => (JSON.parse(l) as { msg: string }).msg);
+        .map((l) => JSON.parse(l) as { msg: string; time: number })
+        .sort((a, b) => a.time - b.time)
+        .map((l) => l.msg);
       const completed = messages.findIndex((m) => m === 'request completed');
       const sigterm = messages.findIndex((m) => /SIGTERM received/.test(m));
       expect(messages[messages.length - 1]).toBe('shutdown complete');
