@@ -1,17 +1,9 @@
 import { Body, Controller, Delete, HttpCode, Param, Post } from '@nestjs/common';
-import {
-  ApiBody,
-  ApiConsumes,
-  ApiOkResponse,
-  ApiOperation,
-  ApiParam,
-  ApiProduces,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Principal, RequirePermission, userParam } from '../common/auth/decorators';
 import { Principal as Caller } from '../common/auth/principal';
 import { RequireStepUpForFactorRemoval } from '../common/auth/step-up';
-import { ZitadelErrorResponses } from '../common/openapi/responses';
+import { ZitadelErrorResponses, ZitadelMediaTypes } from '../common/openapi/responses';
 import { BareCodeBodyPipe } from './code-body.pipe';
 import {
   AddOTPSMSAuthenticatorResponseDto,
@@ -25,7 +17,6 @@ import {
 import { OtpSmsService } from './otp-sms.service';
 import { ApiV3alphaScopeQuery, V3alphaScope, V3alphaScopeParam } from './v3alpha-scope';
 
-const CONTENT_TYPES = ['application/json', 'application/grpc', 'application/grpc-web+proto'];
 const USER_ID = { name: 'id', description: 'unique identifier of the user.', example: '69629026806489455' };
 const OTP_SMS_ID = {
   name: 'otpSmsId',
@@ -45,8 +36,7 @@ const CREDENTIAL_WRITE = { self: true, target: userParam('id') };
 /** ZITADEL Resources v3alpha – OTP SMS authenticator (upstream declares it, we implement it). */
 @ApiTags('User Service v3alpha – OTP SMS')
 @ZitadelErrorResponses()
-@ApiConsumes(...CONTENT_TYPES)
-@ApiProduces(...CONTENT_TYPES)
+@ZitadelMediaTypes()
 @ApiV3alphaScopeQuery()
 @Controller('resources/v3alpha/users/:id/otp_sms')
 export class OtpSmsController {

@@ -1,9 +1,9 @@
 import { Body, Controller, Delete, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Principal, RequirePermission, userParam } from '../common/auth/decorators';
 import { Principal as Caller } from '../common/auth/principal';
 import { RequireStepUpForFactorRemoval } from '../common/auth/step-up';
-import { ZitadelDefaultResponse, ZitadelErrorResponses } from '../common/openapi/responses';
+import { ZitadelDefaultResponse, ZitadelErrorResponses, ZitadelMediaTypes } from '../common/openapi/responses';
 import {
   AddMyAuthFactorOTPResponseDto,
   CheckTOTPRequestDto,
@@ -17,13 +17,11 @@ import {
 } from './dto/totp.dto';
 import { TotpService } from './totp.service';
 
-const MEDIA = ['application/json', 'application/grpc', 'application/grpc-web+proto'];
 const USER_ID = { name: 'userId', required: true, example: '163840776835432705', schema: { type: 'string' as const, minLength: 1, maxLength: 200 } };
 
 /** ZITADEL User Service v2: the TOTP of any user (self, or with the permission on the user's organisation). */
 @ApiTags('User Service')
-@ApiConsumes(...MEDIA)
-@ApiProduces(...MEDIA)
+@ZitadelMediaTypes()
 @ZitadelErrorResponses()
 @Controller('v2/users/:userId/totp')
 export class TotpController {
@@ -86,8 +84,7 @@ export class TotpController {
 
 /** ZITADEL Auth API v1: the OTP factor of the authenticated user. */
 @ApiTags('User Authentication Factor')
-@ApiConsumes(...MEDIA)
-@ApiProduces(...MEDIA)
+@ZitadelMediaTypes()
 @ZitadelDefaultResponse()
 @Controller('auth/v1/users/me/auth_factors/otp')
 export class MyOtpController {

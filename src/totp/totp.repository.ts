@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Database, Statement } from 'better-sqlite3';
 import type { Pool } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
-import { dialectOf, rawQuery } from '../common/database/db-dialect';
+import { dialectOf, rawQuery, retryOnDeadlock } from '../common/database/db-dialect';
 import { MicroBatcher } from '../common/database/micro-batcher';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { APPEND_AGGREGATE_SQL, AppendedEvent, EventStore, INSERT_EVENT_SQL } from '../common/events/event-store';
@@ -248,21 +248,14 @@ export class TotpRepository {
   /**
    * PostgreSQL: the attempts that arrive together are reserved in one statement and, once judged, the
    * accepted ones consumed with their events in another (MicroBatcher), so a busy service pays two
-   * round trips per batch instead of two per attempt. A batch holds one attempt per user; rows are
-   * visited in user id order, and a batch that still meets a deadlock (another writer's order) is retried.
+   * round trips per batch instead of two per attempt. A batch holds one attempt per user, sent in user id
+   * order so that concurrent batches usually lock rows in one order; a statement that still loses a
+   * deadlock is retried (retryOnDeadlock).
    */
   private postgresPath(): HotPath {
     const pool = (this.ds.driver as unknown as { master: Pool }).master;
-    const query = async <T>(name: string, text: string, values: unknown[]): Promise<T[]> => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return (await pool.query({ name, text, values })).rows as T[];
-        } catch (e) {
-          // a failed statement changed nothing, so it can simply run again
-          if ((e as { code?: string }).code !== '40P01' || attempt >= 3) throw e;
-        }
-      }
-    };
+    const query = async <T>(name: string, text: string, values: unknown[]): Promise<T[]> =>
+      retryOnDeadlock(async () => (await pool.query({ name, text, values })).rows as T[]);
     const byUser = <T extends { userId: string }>(items: T[]) => [...items].sort((x, y) => (x.userId < y.userId ? -1 : 1));
     const reserved = new MicroBatcher<AttemptSpec, FactorRow | undefined>(
       async (batch) => {

@@ -1,4 +1,4 @@
-import { portableQuery } from './db-dialect';
+import { portableQuery, retryOnDeadlock } from './db-dialect';
 
 describe('portableQuery', () => {
   it('passes PostgreSQL text and parameters through', () => {
@@ -11,5 +11,28 @@ describe('portableQuery', () => {
     ]);
     expect(q.sql).toBe('UPDATE t SET a = ? WHERE id = ? AND b = ? AND c > ? AND d = ?');
     expect(q.params).toEqual([3, 'id', 'b', 3, 'ten']);
+  });
+});
+
+describe('retryOnDeadlock', () => {
+  const deadlock = Object.assign(new Error('deadlock detected'), { code: '40P01' });
+
+  it('runs a statement that lost a deadlock again', async () => {
+    const statement = jest.fn().mockRejectedValueOnce(deadlock).mockResolvedValueOnce(['row']);
+    await expect(retryOnDeadlock(statement)).resolves.toEqual(['row']);
+    expect(statement).toHaveBeenCalledTimes(2);
+  });
+
+  it('gives up after the last attempt with the deadlock error', async () => {
+    const statement = jest.fn().mockRejectedValue(deadlock);
+    await expect(retryOnDeadlock(statement, 3)).rejects.toBe(deadlock);
+    expect(statement).toHaveBeenCalledTimes(3);
+  });
+
+  it('does not run a statement again for any other error', async () => {
+    const other = Object.assign(new Error('unique violation'), { code: '23505' });
+    const statement = jest.fn().mockRejectedValue(other);
+    await expect(retryOnDeadlock(statement)).rejects.toBe(other);
+    expect(statement).toHaveBeenCalledTimes(1);
   });
 });

@@ -49,3 +49,17 @@ export function isUniqueViolation(e: unknown): boolean {
   const code = err?.driverError?.code ?? err?.code;
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
+
+/**
+ * Runs a single PostgreSQL statement again when it lost a deadlock (40P01): the statement was rolled
+ * back whole, so running it again is safe. Other errors, and the last attempt's, go to the caller.
+ */
+export async function retryOnDeadlock<T>(statement: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await statement();
+    } catch (e) {
+      if ((e as { code?: string }).code !== '40P01' || attempt >= attempts) throw e;
+    }
+  }
+}

@@ -1,5 +1,14 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiDefaultResponse, ApiExtraModels, ApiForbiddenResponse, ApiNotFoundResponse, ApiProperty, getSchemaPath } from '@nestjs/swagger';
+import {
+  ApiConsumes,
+  ApiDefaultResponse,
+  ApiExtraModels,
+  ApiForbiddenResponse,
+  ApiNotFoundResponse,
+  ApiProduces,
+  ApiProperty,
+  getSchemaPath,
+} from '@nestjs/swagger';
 
 /** `protobufAny` as protoc-gen-openapiv2 emits it. */
 export class ProtobufAnyDto {
@@ -36,4 +45,11 @@ export function ZitadelDefaultResponse() {
     ApiExtraModels(RpcStatusDto, ProtobufAnyDto),
     ApiDefaultResponse({ description: 'An unexpected error response.', ...rpcStatus() }),
   );
+}
+
+/** The media types every ZITADEL operation consumes and produces (grpc-gateway's JSON, gRPC, gRPC-Web). */
+const ZITADEL_MEDIA_TYPES = ['application/json', 'application/grpc', 'application/grpc-web+proto'];
+
+export function ZitadelMediaTypes() {
+  return applyDecorators(ApiConsumes(...ZITADEL_MEDIA_TYPES), ApiProduces(...ZITADEL_MEDIA_TYPES));
 }
