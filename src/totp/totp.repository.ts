@@ -5,6 +5,7 @@ import type { Pool } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import { dialectOf, rawQuery, retryOnDeadlock } from '../common/database/db-dialect';
 import { MicroBatcher } from '../common/database/micro-batcher';
+import { mayBeOneRowsFault } from '../common/database/pg-errors';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { APPEND_AGGREGATE_SQL, AppendedEvent, EventStore, INSERT_EVENT_SQL } from '../common/events/event-store';
 import { TotpFactorEntity, TotpState } from './entities/totp-factor.entity';
@@ -250,7 +251,8 @@ export class TotpRepository {
    * accepted ones consumed with their events in another (MicroBatcher), so a busy service pays two
    * round trips per batch instead of two per attempt. A batch holds one attempt per user, sent in user id
    * order so that concurrent batches usually lock rows in one order; a statement that still loses a
-   * deadlock is retried (retryOnDeadlock).
+   * deadlock is retried (retryOnDeadlock). A statement that fails for what one attempt held (a value
+   * the database refuses) is run again per attempt, so that attempt alone fails, not its batch.
    */
   private postgresPath(): HotPath {
     const pool = (this.ds.driver as unknown as { master: Pool }).master;
@@ -270,7 +272,7 @@ export class TotpRepository {
         const found = new Map(rows.map((r) => [r.user_id, r]));
         return batch.map((s) => found.get(s.userId));
       },
-      { key: (s) => s.userId, maxSize: PG_BATCH },
+      { key: (s) => s.userId, maxSize: PG_BATCH, isolate: mayBeOneRowsFault },
     );
     const consumed = new MicroBatcher<{ userId: string; spec: AttemptSpec; step: number }, AppendedEvent | undefined>(
       async (batch) => {
@@ -300,7 +302,7 @@ export class TotpRepository {
           };
         });
       },
-      { key: (c) => c.userId, maxSize: PG_BATCH },
+      { key: (c) => c.userId, maxSize: PG_BATCH, isolate: mayBeOneRowsFault },
     );
     return {
       attempt: async (s) => {

@@ -58,6 +58,43 @@ describe('MicroBatcher', () => {
     expect((settled[0] as PromiseRejectedResult).reason).toEqual(new Error('database gone'));
   });
 
+  describe('isolate: a batch one item made fail', () => {
+    /** A flush whose statement fails whenever the batch holds a negative item, as a database refuses a bad value. */
+    function poisonable(isolate?: (e: unknown) => boolean) {
+      const batches: number[][] = [];
+      const batcher = new MicroBatcher<number, number>(
+        async (items) => {
+          batches.push(items);
+          if (items.some((n) => n < 0)) throw Object.assign(new Error('invalid byte sequence'), { code: '22021' });
+          return items.map((n) => n * 10);
+        },
+        { maxSize: 100, isolate },
+      );
+      return { batches, batcher };
+    }
+
+    it('flushes the items again one by one, so only the bad one fails', async () => {
+      const { batches, batcher } = poisonable(() => true);
+      const settled = await Promise.allSettled([1, 2, -1, 3].map((n) => batcher.submit(n)));
+      expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : 'failed'))).toEqual([10, 20, 'failed', 30]);
+      expect((settled[2] as PromiseRejectedResult).reason).toMatchObject({ code: '22021' });
+      expect(batches).toEqual([[1, 2, -1, 3], [1], [2], [-1], [3]]);
+    });
+
+    it('not for errors it does not accept: the whole batch fails, nothing is flushed again', async () => {
+      const { batches, batcher } = poisonable((e) => (e as { code?: string }).code !== '22021');
+      const settled = await Promise.allSettled([1, -1].map((n) => batcher.submit(n)));
+      expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected']);
+      expect(batches).toEqual([[1, -1]]);
+    });
+
+    it('without the option every item fails with its batch', async () => {
+      const { batcher } = poisonable();
+      const settled = await Promise.allSettled([1, -1].map((n) => batcher.submit(n)));
+      expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected']);
+    });
+  });
+
   it('fails the batch when flush answers the wrong number of results, rather than mismatching them', async () => {
     const batcher = new MicroBatcher<number, number>(async (items) => items.slice(1), { maxSize: 10 });
     const settled = await Promise.allSettled([1, 2].map((n) => batcher.submit(n)));

@@ -4,6 +4,13 @@ export interface BatchOptions<I> {
   key?: (item: I) => string;
   /** Items per batch at most. */
   maxSize: number;
+  /**
+   * When a batch of several items fails with an error this accepts (one that one item's data may
+   * have caused), its items are flushed again one by one: an item that makes the batch fail then
+   * fails alone, and the others get their own results. Without it, every item fails with the batch.
+   * Only for flushes that change nothing when they fail (one atomic statement, say).
+   */
+  isolate?: (error: unknown) => boolean;
 }
 
 interface Pending<I, O> {
@@ -17,7 +24,8 @@ interface Pending<I, O> {
  * under load, the requests that arrived together share one database round trip (or one commit)
  * instead of paying for one each; alone, an item waits no longer than the end of the turn.
  * `flush` answers one result per item, in order; if it throws, every item of the batch fails with
- * its error. Batches run concurrently; one item's key appears at most once per batch.
+ * its error, unless `isolate` has the items flushed again one by one. Batches run concurrently; one
+ * item's key appears at most once per batch.
  */
 export class MicroBatcher<I, O> {
   private pending: Pending<I, O>[] = [];
@@ -69,6 +77,11 @@ export class MicroBatcher<I, O> {
       results = await this.flush(batch.map((p) => p.item));
       if (results.length !== batch.length) throw new Error(`batch of ${batch.length} answered ${results.length} results`);
     } catch (error) {
+      if (batch.length > 1 && this.options.isolate?.(error)) {
+        // one after the other: a rare path, and it should not crowd the pool the batch saved
+        for (const p of batch) await this.run([p]);
+        return;
+      }
       for (const p of batch) p.reject(error);
       return;
     }
