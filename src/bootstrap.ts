@@ -3,11 +3,13 @@ import { AbstractHttpAdapter } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { stringify } from 'yaml';
 import { AppConfig } from './common/config/app-config';
 import { INVALID_JSON_BODY } from './common/errors/all-exceptions.filter';
+import { fastifyFrameworkErrors, renderFrameworkErrorsWith } from './common/http/framework-errors';
+import { screenJsonBody, screenRequestHead } from './common/http/input-screen';
 import { assignRequestId, REQUEST_ID_HEADER, requestIdFromHeaders } from './common/http/request-id';
 import { buildOpenApiDocument } from './common/openapi/openapi';
 
@@ -35,8 +37,11 @@ export function createHttpAdapter(config: AppConfig): AbstractHttpAdapter {
   if (config.httpAdapter === 'express') return new ExpressAdapter();
   return new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
-    // As Express: "/path/" finds "/path".
-    routerOptions: { ignoreTrailingSlash: true },
+    // As Express: "/path/" finds "/path"; and path parameters of any length (Express has no limit;
+    // none can be longer than the 16 KiB of headers Node accepts).
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16 * 1024 },
+    // Errors of the router itself (a path it cannot decode) go through the one exception filter too.
+    frameworkErrors: fastifyFrameworkErrors,
     // The request id is assigned before anything else runs, kept on the raw request for pino-http.
     genReqId: (req: unknown) => {
       const raw = req as IncomingMessage & { id?: unknown };
@@ -55,8 +60,10 @@ export function createHttpAdapter(config: AppConfig): AbstractHttpAdapter {
  */
 export function configureHttp(app: INestApplication, config: AppConfig): void {
   const instance: unknown = app.getHttpAdapter().getInstance();
-  if (config.httpAdapter === 'fastify') configureFastify(instance as FastifyInstance, config);
-  else configureExpress(app, instance as { set(k: string, v: unknown): void }, config);
+  if (config.httpAdapter === 'fastify') {
+    configureFastify(instance as FastifyInstance, config);
+    renderFrameworkErrorsWith(app);
+  } else configureExpress(app, instance as { set(k: string, v: unknown): void }, config);
 }
 
 function configureExpress(app: INestApplication, express: { set(k: string, v: unknown): void }, config: AppConfig): void {
@@ -68,14 +75,20 @@ function configureExpress(app: INestApplication, express: { set(k: string, v: un
     req.id = assignRequestId(req, res);
     next();
   });
+  // Content encodings, NUL and malformed paths: refused before the body is read (input-screen.ts).
+  app.use((req: IncomingMessage, _res: ServerResponse, next: (err?: unknown) => void) => next(screenRequestHead(req)));
   // `strict: false`: the v3alpha verify body is a bare JSON string, as grpc-gateway's `body: "code"`.
   (app as unknown as BodyParserApp).useBodyParser('json', { limit: config.bodyLimitBytes, strict: false });
+  app.use((req: IncomingMessage & { body?: unknown }, _res: ServerResponse, next: (err?: unknown) => void) =>
+    next(screenJsonBody(req.body)),
+  );
 }
 
 function configureFastify(fastify: FastifyInstance, config: AppConfig): void {
   fastify.addHook('onRequest', (request: FastifyRequest, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
-    done();
+    // Content encodings, NUL and malformed paths, as on Express (input-screen.ts).
+    done(screenRequestHead(request.raw) as FastifyError | undefined);
   });
   // Routes are written for Express 5 (path-to-regexp); the one construct find-my-way reads
   // differently is the AIP-136 custom method suffix, `:challengeId\\:verify`.
@@ -91,11 +104,13 @@ function configureFastify(fastify: FastifyInstance, config: AppConfig): void {
     { parseAs: 'string', bodyLimit: config.bodyLimitBytes },
     (_req: unknown, body: string | Buffer, done: (err: Error | null, value?: unknown) => void) => {
       if (body.length === 0) return done(null, {});
+      let value: unknown;
       try {
-        done(null, JSON.parse(body as string));
+        value = JSON.parse(body as string);
       } catch {
-        done(INVALID_JSON_BODY());
+        return done(INVALID_JSON_BODY());
       }
+      done(screenJsonBody(value) ?? null, value);
     },
   );
 }
