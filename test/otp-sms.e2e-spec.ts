@@ -206,9 +206,18 @@ describe('OTP SMS (v3alpha) with the webhook provider', () => {
 
   it('accepts isVerified only from another user holding user.credential.write', async () => {
     const user = await createHuman(t, orgId);
-    const self = await add(user.token, user.userId, { number: newNumber(), isVerified: true });
+    const number = newNumber();
+    const self = await add(user.token, user.userId, { number, isVerified: true });
     expect(self.status).toBe(403);
-    expect(self.body.code).toBe(7);
+    const why =
+      'No matching permissions found: isVerified is only for a caller acting on another user with user.credential.write; verify your own number with the code sent to it';
+    expect(self.body).toEqual({
+      code: 7,
+      message: `${why} (AUTH-AWfge)`,
+      details: [{ ...detailId('AUTH-AWfge'), message: why }],
+    });
+    // nothing was created: the same number can be added normally afterwards
+    expect((await add(user.token, user.userId, { number, returnCode: {} })).status).toBe(200);
 
     const before = sms.received.length;
     const byOwner = await add(owner.token, user.userId, { number: newNumber(), isVerified: true });
@@ -394,7 +403,15 @@ describe('OTP SMS (v3alpha) with the webhook provider', () => {
 
     const r = await ready();
     t.clock.advance(31_000);
-    expect((await challenge(r.user.token, r.user.userId, r.id, { returnCode: {} })).status).toBe(403);
+    const self = await challenge(r.user.token, r.user.userId, r.id, { returnCode: {} });
+    expect(self.status).toBe(403);
+    const why =
+      'No matching permissions found: returnCode is only for a caller acting on another user with user.credential.write; have the code sent by SMS instead';
+    expect(self.body).toEqual({
+      code: 7,
+      message: `${why} (AUTH-AWfge)`,
+      details: [{ ...detailId('AUTH-AWfge'), message: why }],
+    });
     const byOwner = await challenge(owner.token, r.user.userId, r.id, { returnCode: {} });
     expect(byOwner.status).toBe(200);
     seenCodes.add(byOwner.body.verificationCode);
@@ -621,16 +638,29 @@ describe('OTP SMS (v3alpha) with the webhook provider', () => {
       const p = await pending();
       const message =
         'invalid VerifyOTPSMSRegistrationRequest.Code: value length must be between 1 and 200 runes, inclusive';
-      for (const body of ['', 'x'.repeat(201), { code: p.code }, 12345678, null]) {
+      for (const body of ['', 'x'.repeat(201)]) {
         const res = await verify(p.user.token, p.user.userId, p.id, body);
         expect(res.status).toBe(400);
         expect(res.body).toEqual({ code: 3, message });
       }
+      // Not a string at all: the message says what the body is.
+      const notString =
+        'invalid VerifyOTPSMSRegistrationRequest.Code: the body must be the code as a JSON string, e.g. "12345678"';
+      for (const body of [{ code: p.code }, Number(p.code), null]) {
+        const res = await verify(p.user.token, p.user.userId, p.id, body);
+        expect(res.status).toBe(400);
+        expect(res.body).toEqual({ code: 3, message: notString });
+      }
       const empty = await t.http.post(`${base(p.user.userId)}/${p.id}/_verify`).set(bearer(p.user.token));
-      expect(empty.body).toEqual({ code: 3, message });
+      expect(empty.body).toEqual({ code: 3, message: notString });
       const check = await postCode(p.user.token, p.user.userId, p.id, '_check', '');
       expect(check.body.message).toBe(
         'invalid CheckOTPSMSCodeRequest.Code: value length must be between 1 and 200 runes, inclusive',
+      );
+      expect(
+        (await postCode(p.user.token, p.user.userId, p.id, '_check', { code: p.code })).body.message,
+      ).toBe(
+        'invalid CheckOTPSMSCodeRequest.Code: the body must be the code as a JSON string, e.g. "12345678"',
       );
       // none of these spent an attempt
       expect((await verify(p.user.token, p.user.userId, p.id, p.code)).status).toBe(200);
