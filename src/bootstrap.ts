@@ -140,10 +140,12 @@ export function serveApiDocs(app: INestApplication): void {
     http.reply(res, yaml, 200);
   });
   // validatorUrl: null – Swagger UI would otherwise ask validator.swagger.io about the document.
+  // The filter box finds operations by tag; the token given to Authorize survives a reload (it is kept
+  // in the browser's localStorage); deep links (#/tag/operationId) open one operation.
   SwaggerModule.setup('docs', app, doc, {
     raw: false,
     customSiteTitle: 'MFA service API',
-    swaggerOptions: { validatorUrl: null },
+    swaggerOptions: { validatorUrl: null, filter: true, persistAuthorization: true, deepLinking: true },
   });
 }
 

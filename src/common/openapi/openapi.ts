@@ -1,5 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { API_TAGS } from './tags';
 
 /** Builds the OpenAPI document. Operation ids are the handler names (ZITADEL rpc names), so they are stable. */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
@@ -14,6 +15,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const doc = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (_controllerKey: string, methodKey: string) => methodKey,
   });
+  doc.tags = API_TAGS;
   return sortKeys(doc) as OpenAPIObject;
 }
 
