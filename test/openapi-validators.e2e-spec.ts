@@ -174,3 +174,95 @@ describe('OpenAPI: every status an operation answers is documented', () => {
     expect(missing).toEqual([]);
   });
 });
+
+type Schema = { type?: string; properties?: Record<string, Schema>; required?: string[]; items?: Schema; $ref?: string; allOf?: Schema[]; enum?: unknown[] };
+
+describe('OpenAPI: error schemas and examples match the wire', () => {
+  let t: TestApp;
+  let doc: OpenAPIObject;
+  beforeAll(async () => {
+    t = await createTestApp();
+    doc = (await t.http.get('/openapi.json').expect(200)).body as OpenAPIObject;
+  });
+  afterAll(async () => t?.close());
+
+  const schemas = () => doc.components!.schemas as Record<string, Schema>;
+  const deref = (s: Schema): Schema => (s.$ref ? schemas()[s.$ref.split('/').pop()!] : s.allOf?.length === 1 ? deref(s.allOf[0]) : s);
+
+  /** Where `value` breaks `schema`: a missing required property, an undeclared one, a wrong type or enum value. */
+  function violations(value: unknown, schema: Schema, at = '$'): string[] {
+    const s = deref(schema);
+    if (s.enum && !s.enum.includes(value)) return [`${at}: ${JSON.stringify(value)} not in enum`];
+    if (s.type === 'array') {
+      if (!Array.isArray(value)) return [`${at}: not an array`];
+      return value.flatMap((v, i) => violations(v, s.items!, `${at}[${i}]`));
+    }
+    if (s.type === 'object' || s.properties) {
+      if (!value || typeof value !== 'object') return [`${at}: not an object`];
+      const v = value as Record<string, unknown>;
+      return [
+        ...(s.required ?? []).filter((k) => !(k in v)).map((k) => `${at}.${k}: required, missing`),
+        ...Object.keys(v).filter((k) => !(k in (s.properties ?? {}))).map((k) => `${at}.${k}: not declared`),
+        ...Object.entries(v).flatMap(([k, x]) => (s.properties?.[k] ? violations(x, s.properties[k], `${at}.${k}`) : [])),
+      ];
+    }
+    if (s.type === 'integer') return Number.isInteger(value) ? [] : [`${at}: not an integer`];
+    if (s.type && typeof value !== s.type) return [`${at}: not a ${s.type}`];
+    return [];
+  }
+
+  it('rpcStatus: details optional, detail items declare id and message; real ZITADEL errors conform', async () => {
+    expect(schemas().RpcStatusDto.required).toEqual(['code', 'message']);
+    expect(Object.keys(schemas().ProtobufAnyDto.properties!)).toEqual(['@type', 'id', 'message']);
+    expect(schemas().ProtobufAnyDto.required).toEqual(['@type']);
+    const rpc = { $ref: '#/components/schemas/RpcStatusDto' };
+    const org = await createOrg(t);
+    const alice = await createHuman(t, org);
+    const bodies = {
+      'no Authorization header (401)': (await t.http.post(`/v2/users/${alice.userId}/totp`)).body,
+      'a bad token (401, with details)': (await t.http.post(`/v2/users/${alice.userId}/totp`).set(bearer('nope'))).body,
+      'a validation error (400)': (await t.http.post(`/v2/users/${alice.userId}/totp/verify`).set(bearer(alice.token)).send({ code: 5 })).body,
+      'an unknown route (404)': (await t.http.get('/v2/nothing-here').set(bearer(alice.token))).body,
+      'a domain error (404, with details)': (await t.http.post('/auth/v1/users/me/auth_factors/otp/_verify').set(bearer(alice.token)).send({ code: '123456' })).body,
+    };
+    expect(Object.values(bodies).filter((b: { details?: unknown }) => b.details)).toHaveLength(2);
+    for (const [what, body] of Object.entries(bodies)) expect({ what, body, violations: violations(body, rpc) }).toEqual({ what, body, violations: [] });
+  });
+
+  it('every example of an error response conforms to its schema and shows its own status', () => {
+    for (const [p, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item as Record<string, { responses?: Record<string, { content?: Record<string, { schema: Schema; example?: unknown }> }> }>)) {
+        for (const [status, response] of Object.entries(op.responses ?? {})) {
+          for (const [media, content] of Object.entries(response.content ?? {})) {
+            if (content.example === undefined || status.startsWith('2')) continue;
+            const at = `${method} ${p} ${status} ${media}`;
+            expect({ at, violations: violations(content.example, content.schema) }).toEqual({ at, violations: [] });
+            const example = content.example as { status?: number };
+            if ('status' in example) expect({ at, status: example.status }).toEqual({ at, status: Number(status) });
+          }
+        }
+      }
+    }
+  });
+
+  it('verifyEmail: the reference statuses and texts, then 401/403/404; its 410 and 500 examples show 410 and 500', () => {
+    const op = (doc.paths['/internal/v1/mfa/totp-email/{challengeId}:verify'] as Record<string, { responses: Record<string, { description: string; content: Record<string, { example: { status: number; code: string } }> }> }>).post;
+    expect(Object.keys(op.responses)).toEqual(['200', '400', '401', '403', '404', '410', '500']);
+    expect([op.responses['400'].description, op.responses['410'].description, op.responses['500'].description]).toEqual(['Bad Request', '', 'Internal Server Error']);
+    const example = (s: string) => op.responses[s].content['application/json'].example;
+    expect(example('410')).toMatchObject({ status: 410, code: 'urn:plmr:mfa-totp:api:CHALLENGE_NOT_FOUND' });
+    expect(example('500')).toMatchObject({ status: 500, code: 'urn:plmr:mfa-totp:api:INTERNAL_SERVER_ERROR' });
+    expect(example('401')).toMatchObject({ status: 401, code: 'urn:plmr:mfa-totp:api:UNAUTHORIZED' });
+  });
+
+  it('the OTP SMS code bodies: JSON first, with a JSON string of 8 digits as example', () => {
+    for (const verb of ['_verify', '_check']) {
+      const content = (doc.paths[`/resources/v3alpha/users/{id}/otp_sms/{otpSmsId}/${verb}`] as Record<string, { requestBody: { content: Record<string, { schema: { type: string; example?: unknown }; example?: unknown }> } }>).post.requestBody.content;
+      expect(Object.keys(content)[0]).toBe('application/json');
+      const json = content['application/json'];
+      const example = json.example ?? json.schema.example;
+      expect({ verb, type: json.schema.type, example }).toEqual({ verb, type: 'string', example: '12345678' });
+      expect(JSON.stringify(example)).toBe('"12345678"');
+    }
+  });
+});
