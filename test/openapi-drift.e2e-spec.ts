@@ -52,7 +52,8 @@ describe('OpenAPI document and Swagger UI', () => {
     const port = new URL(t.baseUrl).port;
     expect(text).not.toContain(`127.0.0.1:${port}`);
     expect(text).not.toContain(t.config.dataDir);
-    expect(served.servers ?? []).toEqual([]);
+    // one relative server: the API is where the document is
+    expect(served.servers).toEqual([{ url: '/', description: 'This service' }]);
     // A second app with other settings serves the identical document.
     const other = await createTestApp({ env: { TOKEN_CACHE_SECONDS: '0', EXTERNAL_DOMAIN: 'example.org' } });
     try {

@@ -128,12 +128,16 @@ describe('OpenAPI of the TOTP seed operations', () => {
     expect(byId('CheckTOTP')).toMatchObject({ path: '/v2/users/{userId}/totp/_check', method: 'post' });
     expect(byId('AddMyAuthFactorOTP').op.summary).toBe('Add One-Time-Password (OTP)');
     expect(byId('RemoveMyAuthFactorOTP').op.summary).toBe('Remove One-Time-Password (OTP)');
-    for (const id of ['RegisterTOTP', 'RemoveTOTP', 'CheckTOTP']) {
-      expect(Object.keys(byId(id).op.responses as Json).sort()).toEqual(['200', '403', '404', 'default']);
-    }
-    for (const id of ['AddMyAuthFactorOTP', 'RemoveMyAuthFactorOTP']) {
-      expect(Object.keys(byId(id).op.responses as Json).sort()).toEqual(['200', 'default']);
-    }
+    const statuses = (id: string) => Object.keys(byId(id).op.responses as Json);
+    // the v2 global responses, plus 400/401 and what the route itself adds
+    expect(statuses('RegisterTOTP')).toEqual(['200', '400', '401', '403', '404', '409', 'default']);
+    expect(statuses('VerifyTOTPRegistration')).toEqual(['200', '400', '401', '403', '404', '429', 'default']);
+    expect(statuses('RemoveTOTP')).toEqual(['200', '400', '401', '403', '404', 'default']);
+    expect(statuses('CheckTOTP')).toEqual(['200', '400', '401', '403', '404', '429', 'default']);
+    // v1 declares only default upstream; the statuses these routes answer are added
+    expect(statuses('AddMyAuthFactorOTP')).toEqual(['200', '400', '401', '409', 'default']);
+    expect(statuses('VerifyMyAuthFactorOTP')).toEqual(['200', '400', '401', '404', '429', 'default']);
+    expect(statuses('RemoveMyAuthFactorOTP')).toEqual(['200', '400', '401', '403', '404', 'default']);
     const add = deref(((byId('AddMyAuthFactorOTP').op.responses as Record<string, Json>)['200'].content as Record<string, Json>)['application/json'].schema as Json);
     expect(Object.keys(add.properties as Json).sort()).toEqual(['details', 'secret', 'url']);
   });

@@ -10,11 +10,15 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       'Enrol and verify second factors: TOTP (ZITADEL User Service v2 and Auth API v1), OTP SMS (ZITADEL v3alpha user resources) and email step-up challenges.',
     )
     .setVersion('1.0')
+    // Relative: the API is served where this document is (Swagger UI and clients resolve it against its URL).
+    .addServer('/', 'This service')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'Personal access token or OIDC access token (JWT)' }, 'bearer')
     .build();
   const doc = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (_controllerKey: string, methodKey: string) => methodKey,
   });
+  // The package's licence (package.json: UNLICENSED, i.e. proprietary).
+  doc.info.license = { name: 'UNLICENSED' };
   doc.tags = API_TAGS;
   return canonicalOpenApi(doc);
 }
