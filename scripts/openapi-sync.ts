@@ -2,8 +2,8 @@
  * npm run openapi:sync [-- --check]
  *
  * Builds the OpenAPI document exactly as the running service serves it (the real AppModule on a
- * throw-away SQLite database, never listening) and writes it, keys sorted, to openapi.json at the
- * repository root. `--check` writes nothing and exits 1 when the committed file is out of date.
+ * throw-away SQLite database, never listening) and writes it to openapi.json at the repository root
+ * (paths and component names sorted, everything else in declaration order). `--check` writes nothing and exits 1 when the committed file is out of date.
  * The document holds nothing that varies between runs (no dates, ports, hosts or random ids), so the
  * committed file only changes when the API does; test/openapi-drift.e2e-spec.ts enforces it.
  */

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { stringify } from 'yaml';
 import { AppConfig } from './common/config/app-config';
 import { INVALID_JSON_BODY } from './common/errors/all-exceptions.filter';
+import { checkBodyMediaType, unsupportedMediaType } from './common/http/body-media-type';
 import { fastifyFrameworkErrors, renderFrameworkErrorsWith } from './common/http/framework-errors';
 import { screenJsonBody, screenRequestHead } from './common/http/input-screen';
 import { assignRequestId, REQUEST_ID_HEADER, requestIdFromHeaders } from './common/http/request-id';
@@ -77,6 +78,10 @@ function configureExpress(app: INestApplication, express: { set(k: string, v: un
   });
   // Content encodings, NUL and malformed paths: refused before the body is read (input-screen.ts).
   app.use((req: IncomingMessage, _res: ServerResponse, next: (err?: unknown) => void) => next(screenRequestHead(req)));
+  // body-parser would skip a body of another type and leave the route to report a missing field.
+  app.use((req: IncomingMessage, _res: ServerResponse, next: (err?: unknown) => void) => {
+    next(checkBodyMediaType(req.method ?? 'GET', req.headers));
+  });
   // `strict: false`: the v3alpha verify body is a bare JSON string, as grpc-gateway's `body: "code"`.
   (app as unknown as BodyParserApp).useBodyParser('json', { limit: config.bodyLimitBytes, strict: false });
   app.use((req: IncomingMessage & { body?: unknown }, _res: ServerResponse, next: (err?: unknown) => void) =>
@@ -96,9 +101,21 @@ function configureFastify(fastify: FastifyInstance, config: AppConfig): void {
     route.url = toFastifyPath(route.url);
     route.path = route.url;
   });
-  // Bodies as Express parses them: JSON of any kind (a bare string too), empty as {}; text/plain is
-  // not a body here (Fastify would hand it over as a string), so it is an unsupported media type.
+  // The same media-type rule as on Express, before any parser runs.
+  fastify.addHook('preParsing', (request: FastifyRequest, _reply, payload, done) => {
+    const err = checkBodyMediaType(request.method, request.headers);
+    if (err) done(err);
+    else done(null, payload);
+  });
+  // Bodies as Express parses them: JSON of any kind (a bare string too), empty as {}. Other types
+  // reach a parser only when empty (the hook refused the rest), and read as {} too.
   fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser(
+    '*',
+    { parseAs: 'string', bodyLimit: config.bodyLimitBytes },
+    (_req: unknown, body: string | Buffer, done: (err: Error | null, value?: unknown) => void) =>
+      body.length === 0 ? done(null, {}) : done(unsupportedMediaType()),
+  );
   fastify.addContentTypeParser(
     'application/json',
     { parseAs: 'string', bodyLimit: config.bodyLimitBytes },
@@ -138,10 +155,12 @@ export function serveApiDocs(app: INestApplication): void {
     http.reply(res, yaml, 200);
   });
   // validatorUrl: null – Swagger UI would otherwise ask validator.swagger.io about the document.
+  // The filter box finds operations by tag; the token given to Authorize survives a reload (it is kept
+  // in the browser's localStorage); deep links (#/tag/operationId) open one operation.
   SwaggerModule.setup('docs', app, doc, {
     raw: false,
     customSiteTitle: 'MFA service API',
-    swaggerOptions: { validatorUrl: null },
+    swaggerOptions: { validatorUrl: null, filter: true, persistAuthorization: true, deepLinking: true },
   });
 }
 

@@ -1,12 +1,11 @@
 import { Controller, Delete, Module, Param } from '@nestjs/common';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Response } from 'supertest';
 import { DataSource } from 'typeorm';
 import { Principal, RequirePermission, userParam } from '../src/common/auth/decorators';
 import { RequireStepUpForFactorRemoval } from '../src/common/auth/step-up';
 import { Principal as Caller } from '../src/common/auth/principal';
 import { EmailChallengeSweeper } from '../src/email-challenge/email-challenge.sweeper';
+import { VERIFY_EMAIL } from './fixtures/seeds';
 import { createHuman, createMachine, createOrg, grantInstanceRoles, HumanFixture } from './helpers/factories';
 import { codeIn, startSmtpSink, SmtpSink } from './helpers/smtp-sink';
 import { bearer, createTestApp, TestApp } from './helpers/test-app';
@@ -417,43 +416,30 @@ describe('email challenges (SMTP transport)', () => {
     expect((await get(issuer.token, fresh.id)).status).toBe(200);
   });
 
-  it('documents verifyEmail in /openapi.json exactly as seed 003', async () => {
-    const seedDir = path.resolve(__dirname, '../../shared/seeds');
-    const seedFile = fs.readdirSync(seedDir).find((f) => f.startsWith('003_'));
-    expect(seedFile).toBeDefined();
-    const seed = fs.readFileSync(path.join(seedDir, seedFile!), 'utf8');
-    const lines = seed.split('\n').map((l) => l.trim());
-    const summary = lines[2];
-    const overview = lines.indexOf('Overview');
-    const post = lines.findIndex((l) => l.startsWith('POST ('));
-    const description = lines.slice(overview + 1, post).filter(Boolean).join('\n\n');
-    const urns = /Allowed values: (.*)/.exec(seed)![1].trim().split(/\s+/);
-    const paramDescription = /challengeId \(path\) \(required\): (.*)/.exec(seed)![1].trim();
-    const totpDescription = lines[lines.indexOf('required') + 2];
-    const seedPath = /POST \((.*)\)/.exec(seed)![1];
+  it('documents verifyEmail in /openapi.json exactly as its reference page', async () => {
+    const facts = VERIFY_EMAIL;
+    const urns = [...facts.errorCodes];
     expect(urns).toHaveLength(10);
 
     const doc = (await t.http.get('/openapi.json')).body;
-    const op = doc.paths[seedPath]?.post;
+    const op = doc.paths[facts.path]?.[facts.method];
     expect(op).toBeDefined();
-    expect(op.operationId).toBe('verifyEmail');
-    expect(op.summary).toBe(summary);
-    expect(op.description).toBe(description);
+    expect(op.operationId).toBe(facts.operationId);
+    expect(op.summary).toBe(facts.summary);
+    expect(op.description).toBe(facts.description);
     expect(op.description).toContain('user’s mail address');
-    expect(op.parameters).toEqual([
-      expect.objectContaining({ name: 'challengeId', in: 'path', required: true, description: paramDescription }),
-    ]);
+    expect(op.parameters).toEqual([expect.objectContaining({ ...facts.pathParameters[0], in: 'path' })]);
     const bodyRef: string = op.requestBody.content['application/json'].schema.$ref;
     const body = doc.components.schemas[bodyRef.split('/').pop()!];
-    expect(Object.keys(body.properties)).toEqual(['totp']);
-    expect(body.required).toEqual(['totp']);
-    expect(body.properties.totp).toMatchObject({ type: 'string', description: totpDescription });
-    expect(Object.keys(op.responses).sort()).toEqual(['200', '400', '410', '500']);
-    for (const status of ['400', '410', '500']) {
+    expect(Object.keys(body.properties)).toEqual(facts.body.properties);
+    expect(body.required).toEqual(facts.body.required);
+    expect(body.properties.totp).toMatchObject(facts.body.totp);
+    for (const [status, text] of Object.entries(facts.responses)) {
+      expect({ status, description: op.responses[status]?.description }).toEqual({ status, description: text });
       const ref: string = op.responses[status].content['application/json'].schema.$ref;
       const schema = doc.components.schemas[ref.split('/').pop()!];
-      expect(Object.keys(schema.properties)).toHaveLength(7);
-      expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['code', 'message', 'requestId', 'fieldErrors']));
+      expect(Object.keys(schema.properties)).toHaveLength(facts.errorPropertyCount);
+      expect(Object.keys(schema.properties).slice(0, 4)).toEqual(facts.errorProperties);
       const codeSchema = schema.properties.code.$ref
         ? doc.components.schemas[schema.properties.code.$ref.split('/').pop()]
         : schema.properties.code;

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as vm from 'node:vm';
 import { parse } from 'yaml';
 import { OpenAPIObject } from '@nestjs/swagger';
 import { serialiseOpenApi } from '../src/common/openapi/openapi';
@@ -51,7 +52,8 @@ describe('OpenAPI document and Swagger UI', () => {
     const port = new URL(t.baseUrl).port;
     expect(text).not.toContain(`127.0.0.1:${port}`);
     expect(text).not.toContain(t.config.dataDir);
-    expect(served.servers ?? []).toEqual([]);
+    // one relative server: the API is where the document is
+    expect(served.servers).toEqual([{ url: '/', description: 'This service' }]);
     // A second app with other settings serves the identical document.
     const other = await createTestApp({ env: { TOKEN_CACHE_SECONDS: '0', EXTERNAL_DOMAIN: 'example.org' } });
     try {
@@ -74,6 +76,49 @@ describe('OpenAPI document and Swagger UI', () => {
     expect(ids.length).toBeGreaterThan(0);
     expect(new Set(ids).size).toBe(ids.length);
     expect(served.components?.securitySchemes?.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+  });
+
+  it('keeps the declared order of media types, schema properties and example keys (served and committed)', async () => {
+    const committed = JSON.parse(fs.readFileSync(COMMITTED, 'utf8')) as OpenAPIObject;
+    const yaml = parse((await t.http.get('/openapi.yaml').expect(200)).text) as OpenAPIObject;
+    const init = (await t.http.get('/docs/swagger-ui-init.js').expect(200)).text;
+    // the options object the init script hands to Swagger UI, evaluated as the page would
+    const options = vm.runInNewContext(`(${/let options = (\{[\s\S]*?\});\n/.exec(init)![1]})`) as { swaggerDoc: OpenAPIObject };
+    const swaggerUi = options.swaggerDoc;
+    const media = ['application/json', 'application/grpc', 'application/grpc-web+proto'];
+    const keysAt = (doc: unknown, ...path: string[]) =>
+      Object.keys(path.reduce((v, k) => (v as Record<string, unknown>)[k], doc) as object);
+    const verify = ['paths', '/v2/users/{userId}/totp/verify', 'post'];
+    for (const [name, doc] of Object.entries({ served, committed, yaml, swaggerUi })) {
+      // Swagger UI sends the first request media type: it must be JSON.
+      expect({ name, body: keysAt(doc, ...verify, 'requestBody', 'content') }).toEqual({ name, body: media });
+      expect({ name, ok: keysAt(doc, ...verify, 'responses', '200', 'content') }).toEqual({ name, ok: media });
+      expect({ name, example: keysAt(doc, ...verify, 'responses', '200', 'content', 'application/json', 'example', 'details') }).toEqual({
+        name,
+        example: ['sequence', 'changeDate', 'resourceOwner', 'creationDate'],
+      });
+      const schemas = doc.components!.schemas!;
+      expect({ name, props: keysAt(schemas, 'RpcStatusDto', 'properties') }).toEqual({ name, props: ['code', 'message', 'details'] });
+      expect({ name, props: keysAt(schemas, 'SetPhoneDto', 'properties') }).toEqual({
+        name,
+        props: ['number', 'sendCode', 'returnCode', 'isVerified'],
+      });
+      // only paths and component names are sorted
+      expect(Object.keys(doc.paths)).toEqual(Object.keys(doc.paths).sort());
+      expect(Object.keys(schemas)).toEqual(Object.keys(schemas).sort());
+    }
+  });
+
+  it('names every referenced schema (empty proto messages too)', () => {
+    const refs = [...JSON.stringify(served).matchAll(/"\$ref":"([^"]*)"/g)].map((m) => m[1]);
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of refs) expect(served.components!.schemas![ref.replace('#/components/schemas/', '')]).toBeDefined();
+    expect(refs).not.toContain('#/components/schemas/');
+    const setPhone = served.components!.schemas!.SetPhoneDto as { properties: Record<string, unknown> };
+    expect(setPhone.properties.returnCode).toEqual({
+      description: 'Get the code back to provide it to the user in your preferred mechanism.',
+      allOf: [{ $ref: '#/components/schemas/ReturnPhoneVerificationCodeDto' }],
+    });
   });
 
   it('serves the same document as YAML', async () => {

@@ -1,8 +1,7 @@
 import { createHmac } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { DataSource } from 'typeorm';
 import { UsersReader } from '../src/identity/users-reader';
+import { VERIFY_OTP_SMS_REGISTRATION } from './fixtures/seeds';
 import { createHuman, createMachine, createOrg, grantOrgRoles, HumanFixture } from './helpers/factories';
 import { FakeSmsProvider } from './helpers/fake-sms-provider';
 import { settleLogs } from './helpers/logs';
@@ -206,9 +205,18 @@ describe('OTP SMS (v3alpha) with the webhook provider', () => {
 
   it('accepts isVerified only from another user holding user.credential.write', async () => {
     const user = await createHuman(t, orgId);
-    const self = await add(user.token, user.userId, { number: newNumber(), isVerified: true });
+    const number = newNumber();
+    const self = await add(user.token, user.userId, { number, isVerified: true });
     expect(self.status).toBe(403);
-    expect(self.body.code).toBe(7);
+    const why =
+      'No matching permissions found: isVerified is only for a caller acting on another user with user.credential.write; verify your own number with the code sent to it';
+    expect(self.body).toEqual({
+      code: 7,
+      message: `${why} (AUTH-AWfge)`,
+      details: [{ ...detailId('AUTH-AWfge'), message: why }],
+    });
+    // nothing was created: the same number can be added normally afterwards
+    expect((await add(user.token, user.userId, { number, returnCode: {} })).status).toBe(200);
 
     const before = sms.received.length;
     const byOwner = await add(owner.token, user.userId, { number: newNumber(), isVerified: true });
@@ -394,7 +402,15 @@ describe('OTP SMS (v3alpha) with the webhook provider', () => {
 
     const r = await ready();
     t.clock.advance(31_000);
-    expect((await challenge(r.user.token, r.user.userId, r.id, { returnCode: {} })).status).toBe(403);
+    const self = await challenge(r.user.token, r.user.userId, r.id, { returnCode: {} });
+    expect(self.status).toBe(403);
+    const why =
+      'No matching permissions found: returnCode is only for a caller acting on another user with user.credential.write; have the code sent by SMS instead';
+    expect(self.body).toEqual({
+      code: 7,
+      message: `${why} (AUTH-AWfge)`,
+      details: [{ ...detailId('AUTH-AWfge'), message: why }],
+    });
     const byOwner = await challenge(owner.token, r.user.userId, r.id, { returnCode: {} });
     expect(byOwner.status).toBe(200);
     seenCodes.add(byOwner.body.verificationCode);
@@ -621,16 +637,29 @@ describe('OTP SMS (v3alpha) with the webhook provider', () => {
       const p = await pending();
       const message =
         'invalid VerifyOTPSMSRegistrationRequest.Code: value length must be between 1 and 200 runes, inclusive';
-      for (const body of ['', 'x'.repeat(201), { code: p.code }, 12345678, null]) {
+      for (const body of ['', 'x'.repeat(201)]) {
         const res = await verify(p.user.token, p.user.userId, p.id, body);
         expect(res.status).toBe(400);
         expect(res.body).toEqual({ code: 3, message });
       }
+      // Not a string at all: the message says what the body is.
+      const notString =
+        'invalid VerifyOTPSMSRegistrationRequest.Code: the body must be the code as a JSON string, e.g. "12345678"';
+      for (const body of [{ code: p.code }, Number(p.code), null]) {
+        const res = await verify(p.user.token, p.user.userId, p.id, body);
+        expect(res.status).toBe(400);
+        expect(res.body).toEqual({ code: 3, message: notString });
+      }
       const empty = await t.http.post(`${base(p.user.userId)}/${p.id}/_verify`).set(bearer(p.user.token));
-      expect(empty.body).toEqual({ code: 3, message });
+      expect(empty.body).toEqual({ code: 3, message: notString });
       const check = await postCode(p.user.token, p.user.userId, p.id, '_check', '');
       expect(check.body.message).toBe(
         'invalid CheckOTPSMSCodeRequest.Code: value length must be between 1 and 200 runes, inclusive',
+      );
+      expect(
+        (await postCode(p.user.token, p.user.userId, p.id, '_check', { code: p.code })).body.message,
+      ).toBe(
+        'invalid CheckOTPSMSCodeRequest.Code: the body must be the code as a JSON string, e.g. "12345678"',
       );
       // none of these spent an attempt
       expect((await verify(p.user.token, p.user.userId, p.id, p.code)).status).toBe(200);
@@ -677,17 +706,14 @@ describe('OTP SMS (v3alpha) with the webhook provider', () => {
   });
 
   describe('OpenAPI', () => {
-    it('documents VerifyOTPSMSRegistration as the seed does', async () => {
-      const seedDir = path.resolve(__dirname, '../../shared/seeds');
-      const seedFile = fs.readdirSync(seedDir).find((f) => f.startsWith('002_'))!;
-      const seed = fs.readFileSync(path.join(seedDir, seedFile), 'utf8').split('\n');
+    it('documents VerifyOTPSMSRegistration as its reference page does', async () => {
+      const facts = VERIFY_OTP_SMS_REGISTRATION;
       const doc = (await t.http.get('/openapi.json')).body;
-      const op = doc.paths['/resources/v3alpha/users/{id}/otp_sms/{otpSmsId}/_verify'].post;
-      expect(seed[0]).toBe('Verify OTP SMS registration');
-      expect(seed[1]).toBe('POST/resources/v3alpha/users/:id/otp_sms/:otpSmsId/_verify');
-      expect(op.summary).toBe(seed[0]);
-      expect(op.description).toBe(seed[2]);
-      expect(op.operationId).toBe('VerifyOTPSMSRegistration');
+      expect(facts.route.replace(/:(\w+)/g, '{$1}')).toBe(facts.path);
+      const op = doc.paths[facts.path][facts.method];
+      expect(op.summary).toBe(facts.summary);
+      expect(op.description).toBe(facts.description);
+      expect(op.operationId).toBe(facts.operationId);
 
       const params = op.parameters as {
         name: string;
@@ -696,15 +722,9 @@ describe('OTP SMS (v3alpha) with the webhook provider', () => {
         required?: boolean;
       }[];
       const pathParams = params.filter((p) => p.in === 'path');
-      expect(pathParams.map((p) => [p.name, p.description, p.required])).toEqual([
-        ['id', 'unique identifier of the user.', true],
-        [
-          'otpSmsId',
-          'unique identifier of the OTP SMS registration, which was returned in the add OTP SMS.',
-          true,
-        ],
-      ]);
-      for (const p of pathParams) expect(seed).toContain(p.description);
+      expect(pathParams.map((p) => ({ name: p.name, description: p.description }))).toEqual(facts.pathParameters);
+      for (const p of pathParams) expect(p.required).toBe(true);
+      expect(facts.queryParameters).toBe(true);
       expect(
         params
           .filter((p) => p.in === 'query')
@@ -712,37 +732,24 @@ describe('OTP SMS (v3alpha) with the webhook provider', () => {
           .sort(),
       ).toEqual(['instance.domain', 'instance.id', 'organization.orgDomain', 'organization.orgId'].sort());
 
-      const contentTypes = ['application/json', 'application/grpc', 'application/grpc-web+proto'];
-      for (const ct of contentTypes) expect(seed).toContain(`- ${ct}`);
-      const bodyDesc = 'Set the verification code generated during the add OTP SMS request.';
-      expect(seed).toContain(bodyDesc);
-      expect(op.requestBody.required).toBe(true);
-      expect(Object.keys(op.requestBody.content).sort()).toEqual([...contentTypes].sort());
+      const contentTypes = [...facts.mediaTypes];
+      expect(op.requestBody.required).toBe(facts.body.required);
+      expect(Object.keys(op.requestBody.content)).toEqual(contentTypes);
       for (const ct of contentTypes) {
         expect(op.requestBody.content[ct].schema).toMatchObject({
-          type: 'string',
-          description: bodyDesc,
-          minLength: 1,
-          maxLength: 200,
+          type: facts.body.type,
+          description: facts.body.description,
+          minLength: facts.body.minLength,
+          maxLength: facts.body.maxLength,
         });
       }
 
-      expect(Object.keys(op.responses).sort()).toEqual(['200', '403', '404', 'default']);
-      const okDesc = 'OTP SMS authenticator successfully verified';
-      expect(seed).toContain(okDesc);
-      expect(op.responses['200'].description).toBe(okDesc);
-      expect(Object.keys(op.responses['200'].content).sort()).toEqual([...contentTypes].sort());
-      expect(op.responses['403'].description).toBe(
-        'Returned when the user does not have permission to access the resource.',
-      );
-      expect(op.responses['404'].description).toBe('Returned when the resource does not exist.');
-      expect(op.responses.default.description).toBe('An unexpected error response.');
-      for (const code of ['403', '404', 'default']) {
-        expect(seed).toContain(op.responses[code].description);
-        expect(Object.keys(op.responses[code].content).sort()).toEqual([...contentTypes].sort());
-        expect(op.responses[code].content['application/json'].schema.$ref).toBe(
-          '#/components/schemas/RpcStatusDto',
-        );
+      for (const [status, text] of Object.entries(facts.responses)) {
+        expect({ status, description: op.responses[status]?.description }).toEqual({ status, description: text });
+        expect(Object.keys(op.responses[status].content)).toEqual(contentTypes);
+        if (status === '200') continue;
+        expect(op.responses[status].content['application/json'].schema.$ref).toBe('#/components/schemas/RpcStatusDto');
+        expect(op.responses[status].content['application/json'].example).toEqual(facts.errorExample);
       }
 
       const schemas = doc.components.schemas;
@@ -751,30 +758,17 @@ describe('OTP SMS (v3alpha) with the webhook provider', () => {
       const details = resolve(
         okSchema.properties.details.$ref ?? okSchema.properties.details.allOf?.[0]?.$ref,
       );
-      expect(Object.keys(details.properties).sort()).toEqual(['changed', 'created', 'id', 'owner']);
-      expect(details.properties.created.description).toBe(
-        'the timestamp of the first event applied to the object.',
-      );
-      expect(details.properties.changed.description).toBe(
-        'the timestamp of the last event applied to the object.',
-      );
-      expect(seed).toContain(details.properties.created.description);
-      expect(seed).toContain(details.properties.changed.description);
+      expect(Object.keys(details.properties)).toEqual(facts.details.fields);
+      expect(details.properties.created.description).toBe(facts.details.created);
+      expect(details.properties.changed.description).toBe(facts.details.changed);
       const ownerProp = details.properties.owner;
-      expect(ownerProp.description).toBe('the parent object representing the returned objects context.');
-      expect(seed).toContain(ownerProp.description);
+      expect(ownerProp.description).toBe(facts.details.owner);
       const owner = resolve(ownerProp.$ref ?? ownerProp.allOf[0].$ref);
       const typeProp = owner.properties.type;
       const typeRef = typeProp.$ref ?? typeProp.allOf?.[0]?.$ref;
       const ownerType = typeRef ? resolve(typeRef) : typeProp;
-      expect(ownerType.enum).toEqual([
-        'OWNER_TYPE_UNSPECIFIED',
-        'OWNER_TYPE_SYSTEM',
-        'OWNER_TYPE_INSTANCE',
-        'OWNER_TYPE_ORG',
-      ]);
-      expect(typeProp.default ?? ownerType.default).toBe('OWNER_TYPE_UNSPECIFIED');
-      expect(seed).toContain('Default value: OWNER_TYPE_UNSPECIFIED');
+      expect(ownerType.enum).toEqual(facts.details.ownerType.enum);
+      expect(typeProp.default ?? ownerType.default).toBe(facts.details.ownerType.default);
     });
 
     it('documents the siblings with the upstream texts', async () => {

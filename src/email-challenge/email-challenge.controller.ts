@@ -15,6 +15,7 @@ import {
 import { E, EmailChallengeErrorResponses } from './email-challenge.openapi';
 import { EmailChallengeService } from './email-challenge.service';
 
+const BASE = '/internal/v1/mfa/totp-email';
 const CHALLENGE_ID = {
   name: 'challengeId',
   required: true,
@@ -41,7 +42,14 @@ export class EmailChallengeController {
       'Allowed for holders of mfa.challenge.write and for the subject user itself.',
   })
   @ApiCreatedResponse({ type: CreateEmailChallengeResponseDto, description: 'Created: the code was sent.' })
-  @EmailChallengeErrorResponses({ 400: E.badRequest, 401: E.unauthorized, 403: E.forbidden, 404: E.userNotFound, 500: E.internal, 503: E.unavailable })
+  @EmailChallengeErrorResponses(BASE, {
+    400: E.badRequest,
+    401: E.unauthorized,
+    403: E.forbidden,
+    404: { description: E.userNotFound, code: 'USER_NOT_FOUND', message: 'User not found or without a verified email address' },
+    500: E.internal,
+    503: E.unavailable,
+  })
   createEmailChallenge(@Principal() caller: Caller, @Body() dto: CreateEmailChallengeRequestDto) {
     return this.challenges.create(caller, dto);
   }
@@ -57,7 +65,15 @@ export class EmailChallengeController {
   })
   @ApiParam(CHALLENGE_ID)
   @ApiOkResponse({ type: VerifyEmailResponseDto, description: 'OK' })
-  @EmailChallengeErrorResponses({ 400: 'Bad Request', 410: '', 500: 'Internal Server Error' })
+  // The reference page's three responses and texts, then the rest this route answers.
+  @EmailChallengeErrorResponses(`${BASE}/312909075212468632:verify`, {
+    400: { description: 'Bad Request', code: 'INVALID_OTP', message: 'The code is invalid; 4 attempts remaining' },
+    410: '',
+    500: 'Internal Server Error',
+    401: E.unauthorized,
+    403: { description: E.notSubject, code: 'USER_ID_DOES_NOT_MATCH_WITH_CHALLENGE_SUBJECT_USER_ID', message: 'Only the subject user of the challenge may verify it' },
+    404: E.notFound,
+  })
   verifyEmail(@Principal() caller: Caller, @Param('challengeId') challengeId: string, @Body() dto: VerifyEmailRequestDto) {
     return this.challenges.verify(caller, challengeId, dto.totp);
   }
@@ -70,7 +86,7 @@ export class EmailChallengeController {
   })
   @ApiParam(CHALLENGE_ID)
   @ApiOkResponse({ type: EmailChallengeDto, description: 'OK' })
-  @EmailChallengeErrorResponses({ 401: E.unauthorized, 403: E.forbidden, 404: E.notFound, 500: E.internal })
+  @EmailChallengeErrorResponses(`${BASE}/312909075212468632`, { 401: E.unauthorized, 403: E.forbidden, 404: E.notFound, 500: E.internal })
   getEmailChallenge(@Principal() caller: Caller, @Param('challengeId') challengeId: string) {
     return this.challenges.get(caller, challengeId);
   }
@@ -86,7 +102,7 @@ export class EmailChallengeController {
   })
   @ApiParam(CHALLENGE_ID)
   @ApiOkResponse({ type: ResendEmailChallengeResponseDto, description: 'OK: a new code was sent.' })
-  @EmailChallengeErrorResponses({
+  @EmailChallengeErrorResponses(`${BASE}/312909075212468632:resend`, {
     401: E.unauthorized,
     403: E.forbidden,
     404: E.notFound,
@@ -110,8 +126,8 @@ export class EmailChallengeController {
   })
   @ApiParam(CHALLENGE_ID)
   @ApiOkResponse({ type: ConsumeEmailChallengeResponseDto, description: 'OK' })
-  @EmailChallengeErrorResponses({
-    400: E.badRequest,
+  @EmailChallengeErrorResponses(`${BASE}/312909075212468632:consume`, {
+    400: { description: E.badRequest, code: 'BAD_REQUEST', message: 'The challenge is not verified yet' },
     401: E.unauthorized,
     403: E.forbidden,
     404: E.consumeNotFound,

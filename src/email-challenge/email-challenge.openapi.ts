@@ -1,14 +1,49 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiExtraModels, ApiResponse } from '@nestjs/swagger';
+import { EMAIL_API_CODE_PREFIX, EmailApiCode } from '../common/errors/domain-error';
 import { EmailChallengeErrorDto, EmailChallengeFieldErrorDto } from './dto/email-challenge-error.dto';
 
-/** Documents error responses of an email-challenge route, all with the 7-property error body. */
-export function EmailChallengeErrorResponses(responses: Record<number, string>) {
+/** One error response: its description, and the code and message of its example (defaults per status below). */
+export type EmailErrorResponse = string | { description: string; code: EmailApiCode; message: string };
+
+/** What each status usually carries; a route names another code where it differs. */
+const DEFAULT_EXAMPLES: Record<number, { code: EmailApiCode; message: string }> = {
+  400: { code: 'BAD_REQUEST', message: 'The request is invalid' },
+  401: { code: 'UNAUTHORIZED', message: 'auth header missing' },
+  403: { code: 'FORBIDDEN', message: 'Only the subject user or a holder of mfa.challenge.write may access the challenge' },
+  404: { code: 'CHALLENGE_NOT_FOUND', message: 'Challenge not found' },
+  410: { code: 'CHALLENGE_NOT_FOUND', message: 'The challenge has expired' },
+  429: { code: 'FORBIDDEN', message: 'A code was sent recently; retry in 12 seconds' },
+  500: { code: 'INTERNAL_SERVER_ERROR', message: 'An internal error occurred' },
+  503: { code: 'INTERNAL_SERVER_ERROR', message: 'The email with the code could not be sent; try again later' },
+};
+
+/**
+ * Documents error responses of an email-challenge route, all with the 7-property error body, each with
+ * an example that shows its own status and code.
+ */
+export function EmailChallengeErrorResponses(path: string, responses: Record<number, EmailErrorResponse>) {
   return applyDecorators(
     ApiExtraModels(EmailChallengeErrorDto, EmailChallengeFieldErrorDto),
-    ...Object.entries(responses).map(([status, description]) =>
-      ApiResponse({ status: Number(status), description, type: EmailChallengeErrorDto }),
-    ),
+    ...Object.entries(responses).map(([key, response]) => {
+      const status = Number(key);
+      const { description, ...example } =
+        typeof response === 'string' ? { description: response, ...DEFAULT_EXAMPLES[status] } : response;
+      return ApiResponse({
+        status,
+        description,
+        type: EmailChallengeErrorDto,
+        example: {
+          code: EMAIL_API_CODE_PREFIX + example.code,
+          message: example.message,
+          requestId: '3f0c2a4e-8d1b-4b7e-9a51-0c6f2f1d9e7a',
+          fieldErrors: [],
+          status,
+          timestamp: '2025-03-05T21:29:22.094Z',
+          path,
+        },
+      });
+    }),
   );
 }
 

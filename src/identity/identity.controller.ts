@@ -1,9 +1,9 @@
 import { applyDecorators, Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, ApiUnauthorizedResponse, getSchemaPath } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { orgParam, Principal, RequirePermission, userParam, orgBody } from '../common/auth/decorators';
 import { Principal as Caller } from '../common/auth/principal';
 import { INSTANCE_SCOPE } from './entities/membership.entity';
-import { RpcStatusDto, ZitadelErrorResponses } from '../common/openapi/responses';
+import { zitadelError, ZitadelErrorResponses } from '../common/openapi/responses';
 import {
   AddHumanUserRequestDto,
   AddMachineUserRequestDto,
@@ -19,10 +19,7 @@ import {
 } from './dto/identity.dto';
 import { IdentityService } from './identity.service';
 
-const errorBody = (code: number, id: string, text: string) => ({
-  schema: { $ref: getSchemaPath(RpcStatusDto) },
-  example: { code, message: `${text} (${id})`, details: [{ '@type': 'type.googleapis.com/zitadel.v1.ErrorDetail', id, message: text }] },
-});
+const errorBody = (code: number, id: string, text: string) => zitadelError(code, text, id);
 
 /** The ZITADEL v4 global 400/401 responses, on top of 403/404/default. */
 const IdentityErrorResponses = () =>

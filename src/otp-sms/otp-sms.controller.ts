@@ -3,7 +3,7 @@ import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs
 import { Principal, RequirePermission, userParam } from '../common/auth/decorators';
 import { Principal as Caller } from '../common/auth/principal';
 import { RequireStepUpForFactorRemoval } from '../common/auth/step-up';
-import { ZitadelErrorResponses, ZitadelMediaTypes } from '../common/openapi/responses';
+import { ZitadelErrorResponses, zitadelError, ZitadelMediaTypes, ZitadelResponse } from '../common/openapi/responses';
 import { BareCodeBodyPipe } from './code-body.pipe';
 import {
   AddOTPSMSAuthenticatorResponseDto,
@@ -31,11 +31,27 @@ const codeBody = (description: string) =>
     schema: { type: 'string', description, minLength: 1, maxLength: 200, example: '12345678' },
   });
 
+const ALREADY_SET_UP = ZitadelResponse(
+  409,
+  'Returned when the object already exists.',
+  zitadelError(6, 'Multifactor OTP (OneTimePassword) is already set up', 'COMMAND-Ad3g2'),
+);
+const RATE_LIMITED = ZitadelResponse(
+  429,
+  'A code was sent to this phone recently, or too many today (see Retry-After).',
+  zitadelError(8, 'A code was sent recently, try again later', 'OTPSMS-C00ld9'),
+);
+const SMS_DOWN = ZitadelResponse(
+  503,
+  'The SMS provider did not accept the message; nothing was changed.',
+  zitadelError(14, 'The SMS could not be sent, try again later', 'OTPSMS-Snd503'),
+);
+
 const CREDENTIAL_WRITE = { self: true, target: userParam('id') };
 
 /** ZITADEL Resources v3alpha – OTP SMS authenticator (upstream declares it, we implement it). */
 @ApiTags('User Service v3alpha – OTP SMS')
-@ZitadelErrorResponses()
+@ZitadelErrorResponses('invalid SetPhone.Number: value length must be between 1 and 20 runes, inclusive')
 @ZitadelMediaTypes()
 @ApiV3alphaScopeQuery()
 @Controller('resources/v3alpha/users/:id/otp_sms')
@@ -55,6 +71,9 @@ export class OtpSmsController {
     type: AddOTPSMSAuthenticatorResponseDto,
     description: 'OTP SMS authenticator successfully added',
   })
+  @ALREADY_SET_UP
+  @RATE_LIMITED
+  @SMS_DOWN
   AddOTPSMSAuthenticator(
     @Principal() caller: Caller,
     @Param('id') id: string,
@@ -122,6 +141,8 @@ export class OtpSmsController {
   @ApiParam(USER_ID)
   @ApiParam(OTP_SMS_ID)
   @ApiOkResponse({ type: SendOTPSMSCodeResponseDto, description: 'OTP SMS code successfully sent' })
+  @RATE_LIMITED
+  @SMS_DOWN
   ResendOTPSMSCode(
     @Principal() caller: Caller,
     @Param('id') id: string,
@@ -143,6 +164,8 @@ export class OtpSmsController {
   @ApiParam(USER_ID)
   @ApiParam({ ...OTP_SMS_ID, description: 'unique identifier of the OTP SMS authenticator.' })
   @ApiOkResponse({ type: SendOTPSMSCodeResponseDto, description: 'OTP SMS code successfully sent' })
+  @RATE_LIMITED
+  @SMS_DOWN
   SendOTPSMSChallenge(
     @Principal() caller: Caller,
     @Param('id') id: string,

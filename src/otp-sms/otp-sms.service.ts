@@ -72,6 +72,14 @@ const E = {
       retryAfterSeconds: seconds,
     }),
   unavailable: () => Errors.unavailable('OTPSMS-Snd503', 'The SMS could not be sent, try again later'),
+  selfVerified: () =>
+    PERMISSION_DENIED(
+      'isVerified is only for a caller acting on another user with user.credential.write; verify your own number with the code sent to it',
+    ),
+  selfReturnCode: () =>
+    PERMISSION_DENIED(
+      'returnCode is only for a caller acting on another user with user.credential.write; have the code sent by SMS instead',
+    ),
   oneVerification: () =>
     Errors.invalidArgument(
       undefined,
@@ -125,7 +133,7 @@ export class OtpSmsService {
     const set = [phone.sendCode, phone.returnCode, phone.isVerified].filter((v) => v !== undefined).length;
     if (set > 1) throw E.oneVerification();
     const mode: Delivery | 'verified' = phone.isVerified ? 'verified' : phone.returnCode ? 'return' : 'send';
-    if (mode === 'verified' && !this.actsForOther(caller, user)) throw PERMISSION_DENIED();
+    if (mode === 'verified' && !this.actsForOther(caller, user)) throw E.selfVerified();
     const number = normalizeE164(phone.number);
     if (!number) throw E.phoneInvalid();
     const numberHash = this.numberHash(number);
@@ -211,7 +219,7 @@ export class OtpSmsService {
     const user = await this.targetUser(userId, scope);
     const delivery = deliveryOf(dto);
     // A sign-in code handed to the user's own session would prove nothing about the phone.
-    if (delivery === 'return' && !this.actsForOther(caller, user)) throw PERMISSION_DENIED();
+    if (delivery === 'return' && !this.actsForOther(caller, user)) throw E.selfReturnCode();
     return this.issueCode(caller, user, otpSmsId, delivery, 'sign-in');
   }
 

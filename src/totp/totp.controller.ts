@@ -1,9 +1,15 @@
 import { Body, Controller, Delete, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Principal, RequirePermission, userParam } from '../common/auth/decorators';
 import { Principal as Caller } from '../common/auth/principal';
-import { RequireStepUpForFactorRemoval } from '../common/auth/step-up';
-import { ZitadelDefaultResponse, ZitadelErrorResponses, ZitadelMediaTypes } from '../common/openapi/responses';
+import { RequireStepUpForFactorRemoval, STEP_UP_REQUIRED } from '../common/auth/step-up';
+import {
+  ZitadelDefaultResponse,
+  ZitadelErrorResponses,
+  zitadelError,
+  ZitadelMediaTypes,
+  ZitadelResponse,
+} from '../common/openapi/responses';
 import {
   AddMyAuthFactorOTPResponseDto,
   CheckTOTPRequestDto,
@@ -17,12 +23,34 @@ import {
 } from './dto/totp.dto';
 import { TotpService } from './totp.service';
 
+const ALREADY_SET_UP = ZitadelResponse(
+  409,
+  'Returned when the object already exists.',
+  zitadelError(6, 'Multifactor OTP (OneTimePassword) is already set up', 'COMMAND-do9se'),
+);
+const LOCKED = ZitadelResponse(
+  429,
+  'Too many failed codes: the factor is locked for a while (see Retry-After).',
+  zitadelError(8, 'Too many failed attempts, try again later', 'TOTP-4ttmp'),
+);
+/** The v1 routes acting on the caller's own factor: 404 when there is none, 403 when removal needs a step-up first. */
+const NO_FACTOR = ApiNotFoundResponse({
+  description: 'Returned when the resource does not exist.',
+  ...zitadelError(5, "Multifactor OTP (OneTimePassword) doesn't exist", 'COMMAND-3Mif9s'),
+});
+const stepUp = STEP_UP_REQUIRED('mfa.factor.remove');
+const STEP_UP_MISSING = ApiForbiddenResponse({
+  description: 'Returned when the user does not have permission to access the resource.',
+  ...zitadelError(7, stepUp.message, stepUp.id),
+});
+const INVALID_CODE = 'invalid VerifyTOTPRegistrationRequest.Code: value length must be between 1 and 200 runes, inclusive';
+
 const USER_ID = { name: 'userId', required: true, example: '163840776835432705', schema: { type: 'string' as const, minLength: 1, maxLength: 200 } };
 
 /** ZITADEL User Service v2: the TOTP of any user (self, or with the permission on the user's organisation). */
 @ApiTags('User Service')
 @ZitadelMediaTypes()
-@ZitadelErrorResponses()
+@ZitadelErrorResponses(INVALID_CODE)
 @Controller('v2/users/:userId/totp')
 export class TotpController {
   constructor(private readonly totp: TotpService) {}
@@ -37,6 +65,7 @@ export class TotpController {
   })
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: RegisterTOTPResponseDto, description: 'OK' })
+  @ALREADY_SET_UP
   RegisterTOTP(@Principal() caller: Caller, @Param('userId') userId: string): Promise<RegisterTOTPResponseDto> {
     return this.totp.register(caller, userId);
   }
@@ -48,6 +77,7 @@ export class TotpController {
   @ApiParam(USER_ID)
   @ApiBody({ type: VerifyTOTPRegistrationRequestDto, required: true })
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK', example: V2_DETAILS_EXAMPLE })
+  @LOCKED
   VerifyTOTPRegistration(@Principal() caller: Caller, @Param('userId') userId: string, @Body() dto: VerifyTOTPRegistrationRequestDto) {
     return this.totp.verifyRegistration(caller, userId, dto.code);
   }
@@ -77,6 +107,7 @@ export class TotpController {
   @ApiParam(USER_ID)
   @ApiBody({ type: CheckTOTPRequestDto, required: true })
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
+  @LOCKED
   CheckTOTP(@Principal() caller: Caller, @Param('userId') userId: string, @Body() dto: CheckTOTPRequestDto) {
     return this.totp.check(caller, userId, dto.code);
   }
@@ -85,7 +116,7 @@ export class TotpController {
 /** ZITADEL Auth API v1: the OTP factor of the authenticated user. */
 @ApiTags('User Authentication Factor')
 @ZitadelMediaTypes()
-@ZitadelDefaultResponse()
+@ZitadelDefaultResponse('invalid VerifyMyAuthFactorOTPRequest.Code: value length must be between 1 and 200 runes, inclusive')
 @Controller('auth/v1/users/me/auth_factors/otp')
 export class MyOtpController {
   constructor(private readonly totp: TotpService) {}
@@ -99,6 +130,7 @@ export class MyOtpController {
       'Add a new One-Time-Password (OTP) factor to the authenticated user. OTP is an authenticator app like Google/Microsoft Authenticator, Authy, etc. Only one OTP per user is allowed. After adding a new OTP it has to be verified.',
   })
   @ApiOkResponse({ type: AddMyAuthFactorOTPResponseDto, description: 'A successful response.' })
+  @ALREADY_SET_UP
   AddMyAuthFactorOTP(@Principal() caller: Caller) {
     return this.totp.registerMine(caller);
   }
@@ -113,6 +145,8 @@ export class MyOtpController {
   })
   @ApiBody({ type: VerifyMyAuthFactorOTPRequestDto, required: true })
   @ApiOkResponse({ type: MyDetailsResponseDto, description: 'A successful response.', example: V1_DETAILS_EXAMPLE })
+  @NO_FACTOR
+  @LOCKED
   VerifyMyAuthFactorOTP(@Principal() caller: Caller, @Body() dto: VerifyMyAuthFactorOTPRequestDto) {
     return this.totp.verifyRegistration(caller, caller.userId, dto.code);
   }
@@ -126,6 +160,8 @@ export class MyOtpController {
       'Remove the configured One-Time-Password (OTP) factor of the authenticated user. OTP is an authenticator app like Google/Microsoft Authenticator, Authy, etc. As only one OTP per user is allowed, the user will not have OTP as a second-factor afterward.',
   })
   @ApiOkResponse({ type: MyDetailsResponseDto, description: 'A successful response.' })
+  @STEP_UP_MISSING
+  @NO_FACTOR
   RemoveMyAuthFactorOTP(@Principal() caller: Caller) {
     return this.totp.remove(caller, caller.userId);
   }

@@ -6,7 +6,9 @@ import { PERMISSION_KEY, PermissionSpec, PUBLIC_KEY, TargetRef } from './decorat
 import { Principal } from './principal';
 import { TokenVerifier } from './token-verifier';
 
-export const PERMISSION_DENIED = () => Errors.permissionDenied('AUTH-AWfge', 'No matching permissions found');
+/** ZITADEL's permission miss; `reason` says why when the rule is one the caller cannot guess. */
+export const PERMISSION_DENIED = (reason?: string) =>
+  Errors.permissionDenied('AUTH-AWfge', `No matching permissions found${reason ? `: ${reason}` : ''}`);
 
 export interface GuardRequest {
   headers: Record<string, string | string[] | undefined>;

@@ -4,6 +4,7 @@ import { API_FAMILY_KEY, ApiFamily } from './api-family';
 import { DomainError } from './domain-error';
 import { RENDERERS } from './error-renderers';
 import { RouteRegistry } from './route-registry';
+import { unsupportedMediaType } from '../http/body-media-type';
 import { ensureRequestId } from '../http/request-id';
 
 /** A request body that does not parse as JSON, whichever parser (body-parser, the Fastify adapter's) found it. */
@@ -92,7 +93,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
         return new DomainError('INVALID_ARGUMENT', undefined, 'invalid request');
       }
       if (status === HttpStatus.UNSUPPORTED_MEDIA_TYPE) {
-        return new DomainError('UNSUPPORTED_MEDIA_TYPE', undefined, 'unsupported media type');
+        return unsupportedMediaType();
       }
     }
     return new DomainError('INTERNAL', undefined, 'An internal error occurred', { cause: exception });

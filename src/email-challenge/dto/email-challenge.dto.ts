@@ -75,7 +75,7 @@ export class EmailChallengeDto {
   @ApiProperty({ example: 'payment.approve' })
   operation: string;
 
-  @ApiProperty({ enum: CHALLENGE_STATUSES, enumName: 'EmailChallengeStatus' })
+  @ApiProperty({ enum: CHALLENGE_STATUSES, enumName: 'EmailChallengeStatus', description: 'Where the challenge stands.' })
   status: ChallengeStatus;
 
   @ApiProperty({ format: 'date-time', example: '2025-03-05T21:34:22.094Z' })

@@ -9,8 +9,12 @@ export class SendPhoneVerificationCodeDto {}
 /** `zitadel.object.v3alpha.ReturnPhoneVerificationCode` (empty). */
 export class ReturnPhoneVerificationCodeDto {}
 
-/** An empty proto message: a JSON object, its content ignored. */
-function EmptyMessageField(type: () => new () => object, description: string) {
+/**
+ * An empty proto message: a JSON object, its content ignored. The class itself is passed (not a
+ * `() => Class` thunk): Nest's swagger reads only thunks named `type` as lazy, so an inline arrow
+ * would be documented as a schema without a name (`$ref: '#/components/schemas/'`).
+ */
+function EmptyMessageField(type: new () => object, description: string) {
   return (target: object, key: string) => {
     ApiPropertyOptional({ type, description })(target, key);
     IsOptional()(target, key);
@@ -27,11 +31,11 @@ export class SetPhoneDto {
   })
   number: string;
 
-  @EmptyMessageField(() => SendPhoneVerificationCodeDto, 'Let ZITADEL send the link to the user via SMS.')
+  @EmptyMessageField(SendPhoneVerificationCodeDto, 'Let ZITADEL send the link to the user via SMS.')
   sendCode?: SendPhoneVerificationCodeDto;
 
   @EmptyMessageField(
-    () => ReturnPhoneVerificationCodeDto,
+    ReturnPhoneVerificationCodeDto,
     'Get the code back to provide it to the user in your preferred mechanism.',
   )
   returnCode?: ReturnPhoneVerificationCodeDto;
@@ -43,11 +47,11 @@ export class SetPhoneDto {
 
 /** Body of `_resend` and `_challenge` (our extensions): how the new code travels. */
 export class SendOTPSMSCodeRequestDto {
-  @EmptyMessageField(() => SendPhoneVerificationCodeDto, 'Send the code to the phone by SMS (default).')
+  @EmptyMessageField(SendPhoneVerificationCodeDto, 'Send the code to the phone by SMS (default).')
   sendCode?: SendPhoneVerificationCodeDto;
 
   @EmptyMessageField(
-    () => ReturnPhoneVerificationCodeDto,
+    ReturnPhoneVerificationCodeDto,
     'Return the code in the response and send nothing.',
   )
   returnCode?: ReturnPhoneVerificationCodeDto;
