@@ -129,15 +129,18 @@ export class EmailChallengeService extends StepUpVerifier {
       await this.append(em, row, caller.userId, 'mfa.email_challenge.added', { operation: row.operation, ttlSeconds });
     });
     try {
+      // Within MAIL_SEND_DEADLINE_MS. A mail transmitted in full but not yet confirmed by the relay
+      // counts as sent: the user most likely gets the code, so the challenge it belongs to stays.
       await this.mail.send({ to: user.email!, challengeId: id, code, operation: row.operation, expiresAt: row.expiresAt, ttlSeconds });
     } catch (e) {
-      // The caller never learns the id: remove the challenge so nothing half-made stays usable.
+      // Certainly not delivered, and the caller never learns the id: nothing half-made stays behind.
       await this.tx.run(async (em) => {
         await this.repo.remove(em, id);
         await this.append(em, row, caller.userId, 'mfa.email_challenge.removed', { reason: 'mail.failed' });
       });
       throw ChallengeErrors.mailFailed(e);
     }
+    await this.tx.run((em) => this.repo.markSent(em, id));
     return { challengeId: id, status: 'PENDING', expiresAt: iso(row.expiresAt), maskedEmail: maskEmail(user.email!) };
   }
 
