@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { SecretBox } from '../common/crypto/secret-box';
 import { rawQuery } from '../common/database/db-dialect';
 import { ID_PATTERN } from '../common/database/id-generator';
+import { stepUpContextAad } from './entities/email-challenge-context.entity';
 import { EmailChallengeEntity, StoredStatus, UNSENT } from './entities/email-challenge.entity';
 
 /** A challenge as the service sees it (the entity never leaves this module). */
@@ -58,7 +60,10 @@ function toRow(r: RawRow): ChallengeRow {
  */
 @Injectable()
 export class EmailChallengeRepository {
-  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly box: SecretBox,
+  ) {}
 
   async find(id: string, em?: EntityManager): Promise<ChallengeRow | undefined> {
     if (!ID_PATTERN.test(id)) return undefined;
@@ -78,7 +83,7 @@ export class EmailChallengeRepository {
     await em.insert(EmailChallengeEntity, { ...row, status: UNSENT });
     await rawQuery(em, 'INSERT INTO email_challenge_contexts (challenge_id, context) VALUES ($1, $2)', [
       row.id,
-      JSON.stringify(context),
+      this.box.seal(JSON.stringify(context), stepUpContextAad(row.id)),
     ]);
   }
 
@@ -189,7 +194,7 @@ export class EmailChallengeRepository {
       'DELETE FROM email_challenge_contexts WHERE challenge_id = $1 RETURNING context',
       [id],
     );
-    return JSON.parse(taken.rows[0].context) as Record<string, unknown>;
+    return JSON.parse(this.box.open(taken.rows[0].context, stepUpContextAad(id))) as Record<string, unknown>;
   }
 
   /** Retention, phase 1: request contexts and code hashes of challenges created before `before`. */
