@@ -74,3 +74,26 @@ describe('email challenges at rest', () => {
     expect(res.body.context).toEqual(CONTEXT);
   });
 });
+
+describe('email challenge ids', () => {
+  let t: TestApp;
+  let alice: HumanFixture;
+  beforeAll(async () => {
+    t = await createTestApp();
+    alice = await createHuman(t, await createOrg(t));
+  });
+  afterAll(async () => t?.close());
+
+  it('are random: 20 base64url characters (120 bits), not ordered by time', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const res = await t.http.post(BASE).set(bearer(alice.token)).send({ userId: alice.userId, operation: 'payment.approve' });
+      expect(res.status).toBe(201);
+      ids.push(res.body.challengeId as string);
+    }
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{20}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    // time-ordered ids sort in creation order; 12 random ones do so once in 12! (about 5·10^8)
+    expect([...ids].sort()).not.toEqual(ids);
+  });
+});

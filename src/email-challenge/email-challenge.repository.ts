@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { SecretBox } from '../common/crypto/secret-box';
 import { rawQuery } from '../common/database/db-dialect';
-import { ID_PATTERN } from '../common/database/id-generator';
+import { RANDOM_ID_PATTERN } from '../common/database/id-generator';
 import { stepUpContextAad } from './entities/email-challenge-context.entity';
 import { EmailChallengeEntity, StoredStatus, UNSENT } from './entities/email-challenge.entity';
 
@@ -66,7 +66,7 @@ export class EmailChallengeRepository {
   ) {}
 
   async find(id: string, em?: EntityManager): Promise<ChallengeRow | undefined> {
-    if (!ID_PATTERN.test(id)) return undefined;
+    if (!RANDOM_ID_PATTERN.test(id)) return undefined;
     const { rows } = await rawQuery<RawRow>(em ?? this.ds, `SELECT ${COLUMNS} FROM email_challenges WHERE id = $1 AND status <> '${UNSENT}'`, [
       id,
     ]);

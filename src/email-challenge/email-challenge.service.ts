@@ -3,7 +3,7 @@ import { EntityManager } from 'typeorm';
 import { Principal } from '../common/auth/principal';
 import { StepUpOutcome, StepUpVerifier } from '../common/auth/step-up';
 import { AppConfig } from '../common/config/app-config';
-import { newId } from '../common/database/id-generator';
+import { newRandomId } from '../common/database/id-generator';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { CodeHasher, constantTimeEqual, randomDigits } from '../common/crypto/code-hasher';
 import { DomainError, Errors } from '../common/errors/domain-error';
@@ -104,7 +104,8 @@ export class EmailChallengeService extends StepUpVerifier {
   async create(caller: Principal, dto: CreateEmailChallengeRequestDto): Promise<CreateEmailChallengeResponseDto> {
     const user = await this.mailableUser(dto.userId);
     const now = this.clock.now();
-    const id = newId(now);
+    // Random, not time-ordered: an id tells nothing about other challenges.
+    const id = newRandomId();
     const ttlSeconds = dto.ttlSeconds ?? DEFAULT_TTL_SECONDS;
     const code = randomDigits(CODE_DIGITS);
     const row: ChallengeRow = {
@@ -146,7 +147,8 @@ export class EmailChallengeService extends StepUpVerifier {
 
   async verify(caller: Principal, challengeId: string, totp: string): Promise<VerifyEmailResponseDto> {
     const row = await this.repo.find(challengeId);
-    if (!row) throw ChallengeErrors.notFound();
+    // Unknown ids answer like other users' challenges, except to those who may create challenges for anyone.
+    if (!row) throw caller.canOnInstance('mfa.challenge.write') ? ChallengeErrors.notFound() : ChallengeErrors.notSubject();
     if (row.userId !== caller.userId) throw ChallengeErrors.notSubject();
     const now = this.clock.now();
     this.assertVerifiable(row, now);
@@ -249,7 +251,8 @@ export class EmailChallengeService extends StepUpVerifier {
   async consumeStepUp(challengeId: string, userId: string, operation: string): Promise<StepUpOutcome> {
     const row = await this.repo.find(challengeId);
     if (!row) return { ok: false, reason: 'unknown' };
-    if (row.userId !== userId) return { ok: false, reason: 'other-user' };
+    // Another user's challenge reads as unknown: the answer must not tell which ids exist.
+    if (row.userId !== userId) return { ok: false, reason: 'unknown' };
     if (row.operation !== operation) return { ok: false, reason: 'other-operation' };
     const now = this.clock.now();
     const refusal = stepUpRefusal(effectiveStatus(row, now));
