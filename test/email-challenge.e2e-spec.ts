@@ -112,7 +112,7 @@ describe('email challenges (SMTP transport)', () => {
     });
     expect(res.status).toBe(201);
     expect(res.body).toEqual({
-      challengeId: expect.stringMatching(/^\d{18}$/),
+      challengeId: expect.stringMatching(/^[A-Za-z0-9_-]{20}$/),
       status: 'PENDING',
       expiresAt: new Date(t.clock.now() + 300_000).toISOString(),
       maskedEmail: `${alice.email[0]}***${alice.email.split('@')[0].slice(-1)}@example.com`,
@@ -214,10 +214,19 @@ describe('email challenges (SMTP transport)', () => {
     expectEmailError(await consume(issuer.token, id), 400, 'BAD_REQUEST', /not verified/);
   });
 
-  it('answers unknown challenge ids with 404 CHALLENGE_NOT_FOUND', async () => {
+  it('answers unknown challenge ids with 404 CHALLENGE_NOT_FOUND to instance-wide issuers, like foreign ones to others', async () => {
     const unknown = '100000000000000001';
-    expectEmailError(await verify(alice.token, unknown, '123456'), 404, 'CHALLENGE_NOT_FOUND');
-    expectEmailError(await verify(alice.token, 'not-an-id', '123456'), 404, 'CHALLENGE_NOT_FOUND');
+    expectEmailError(await verify(t.adminToken, unknown, '123456'), 404, 'CHALLENGE_NOT_FOUND');
+    expectEmailError(await verify(issuer.token, 'not-an-id!', '123456'), 404, 'CHALLENGE_NOT_FOUND');
+    // :verify by a caller who cannot create challenges: unknown ids answer as other users' challenges do
+    const bobs = await started(bob);
+    const foreign = await verify(alice.token, bobs.id, '123456');
+    expectEmailError(foreign, 403, 'USER_ID_DOES_NOT_MATCH_WITH_CHALLENGE_SUBJECT_USER_ID');
+    for (const id of [unknown, 'not-an-id', 'q3Zr0VbXh1Jm-8cT2pLw']) {
+      const res = await verify(alice.token, id, '123456');
+      expectEmailError(res, 403, 'USER_ID_DOES_NOT_MATCH_WITH_CHALLENGE_SUBJECT_USER_ID');
+      expect(res.body.message).toBe(foreign.body.message);
+    }
     expectEmailError(await get(issuer.token, unknown), 404, 'CHALLENGE_NOT_FOUND');
     expectEmailError(await consume(issuer.token, unknown), 404, 'CHALLENGE_NOT_FOUND');
     expectEmailError(await t.http.post(`${BASE}/${unknown}:resend`).set(bearer(t.adminToken)), 404, 'CHALLENGE_NOT_FOUND');
@@ -368,8 +377,10 @@ describe('email challenges (SMTP transport)', () => {
       const otherOp = await verified(alice, 'payment.approve');
       expect((await remove(alice.token, alice.userId, otherOp)).body.message).toMatch(/another operation/);
       const bobs = await verified(bob, 'mfa.factor.remove');
-      expect((await remove(alice.token, alice.userId, bobs)).body.message).toMatch(/another user/);
-      expect((await remove(alice.token, alice.userId, '100000000000000001')).body.message).toMatch(/does not exist/);
+      // another user's challenge and an unknown id answer alike: nothing tells which ids exist
+      const foreign = (await remove(alice.token, alice.userId, bobs)).body.message;
+      expect(foreign).toMatch(/has no challenge with this id/);
+      expect((await remove(alice.token, alice.userId, '100000000000000001')).body.message).toBe(foreign);
       // None of the refused challenges was consumed.
       expect((await get(bob.token, bobs)).body.status).toBe('VERIFIED');
       expect((await get(alice.token, otherOp)).body.status).toBe('VERIFIED');

@@ -1,12 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { SecretBox } from '../common/crypto/secret-box';
 import { rawQuery } from '../common/database/db-dialect';
-import { ID_PATTERN } from '../common/database/id-generator';
-import { EmailChallengeEntity, StoredStatus } from './entities/email-challenge.entity';
+import { RANDOM_ID_PATTERN } from '../common/database/id-generator';
+import { stepUpContextAad } from './entities/email-challenge-context.entity';
+import { EmailChallengeEntity, StoredStatus, UNSENT } from './entities/email-challenge.entity';
 
 /** A challenge as the service sees it (the entity never leaves this module). */
-export type ChallengeRow = Omit<EmailChallengeEntity, 'user'>;
+export type ChallengeRow = Omit<EmailChallengeEntity, 'user' | 'status'> & { status: StoredStatus };
 
 const COLUMNS = `id, user_id, org_id, operation, status, code_hash, generation, attempts, max_attempts, ttl_seconds,
   expires_at, last_sent_at, verified_at, consumed_at, created_at`;
@@ -58,11 +60,16 @@ function toRow(r: RawRow): ChallengeRow {
  */
 @Injectable()
 export class EmailChallengeRepository {
-  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly box: SecretBox,
+  ) {}
 
   async find(id: string, em?: EntityManager): Promise<ChallengeRow | undefined> {
-    if (!ID_PATTERN.test(id)) return undefined;
-    const { rows } = await rawQuery<RawRow>(em ?? this.ds, `SELECT ${COLUMNS} FROM email_challenges WHERE id = $1`, [id]);
+    if (!RANDOM_ID_PATTERN.test(id)) return undefined;
+    const { rows } = await rawQuery<RawRow>(em ?? this.ds, `SELECT ${COLUMNS} FROM email_challenges WHERE id = $1 AND status <> '${UNSENT}'`, [
+      id,
+    ]);
     return rows[0] ? toRow(rows[0]) : undefined;
   }
 
@@ -71,12 +78,27 @@ export class EmailChallengeRepository {
     return rows.length > 0;
   }
 
+  /** Stores a new challenge as UNSENT (invisible until `markSent`), with its request context. */
   async insert(em: EntityManager, row: ChallengeRow, context: Record<string, unknown>): Promise<void> {
-    await em.insert(EmailChallengeEntity, row);
+    await em.insert(EmailChallengeEntity, { ...row, status: UNSENT });
     await rawQuery(em, 'INSERT INTO email_challenge_contexts (challenge_id, context) VALUES ($1, $2)', [
       row.id,
-      JSON.stringify(context),
+      this.box.seal(JSON.stringify(context), stepUpContextAad(row.id)),
     ]);
+  }
+
+  /** The first mail went out: the challenge becomes what `row.status` said at insert (PENDING). */
+  async markSent(em: EntityManager, id: string): Promise<boolean> {
+    const { rows } = await rawQuery(em, `UPDATE email_challenges SET status = 'PENDING' WHERE id = $1 AND status = '${UNSENT}' RETURNING id`, [id]);
+    return rows.length === 1;
+  }
+
+  /** Challenges whose first send began before `before` and never finished (the process died): deleted. */
+  async purgeUnsent(em: EntityManager, before: number): Promise<number> {
+    const where = `status = '${UNSENT}' AND created_at < $1`;
+    await rawQuery(em, `DELETE FROM email_challenge_contexts WHERE challenge_id IN (SELECT id FROM email_challenges WHERE ${where})`, [before]);
+    const { affected } = await rawQuery(em, `DELETE FROM email_challenges WHERE ${where}`, [before]);
+    return affected;
   }
 
   /** Removes a challenge whose code could not be sent (its context goes with it). */
@@ -172,7 +194,7 @@ export class EmailChallengeRepository {
       'DELETE FROM email_challenge_contexts WHERE challenge_id = $1 RETURNING context',
       [id],
     );
-    return JSON.parse(taken.rows[0].context) as Record<string, unknown>;
+    return JSON.parse(this.box.open(taken.rows[0].context, stepUpContextAad(id))) as Record<string, unknown>;
   }
 
   /** Retention, phase 1: request contexts and code hashes of challenges created before `before`. */

@@ -3,7 +3,7 @@ import { EntityManager } from 'typeorm';
 import { Principal } from '../common/auth/principal';
 import { StepUpOutcome, StepUpVerifier } from '../common/auth/step-up';
 import { AppConfig } from '../common/config/app-config';
-import { newId } from '../common/database/id-generator';
+import { newRandomId } from '../common/database/id-generator';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { CodeHasher, constantTimeEqual, randomDigits } from '../common/crypto/code-hasher';
 import { DomainError, Errors } from '../common/errors/domain-error';
@@ -104,7 +104,8 @@ export class EmailChallengeService extends StepUpVerifier {
   async create(caller: Principal, dto: CreateEmailChallengeRequestDto): Promise<CreateEmailChallengeResponseDto> {
     const user = await this.mailableUser(dto.userId);
     const now = this.clock.now();
-    const id = newId(now);
+    // Random, not time-ordered: an id tells nothing about other challenges.
+    const id = newRandomId();
     const ttlSeconds = dto.ttlSeconds ?? DEFAULT_TTL_SECONDS;
     const code = randomDigits(CODE_DIGITS);
     const row: ChallengeRow = {
@@ -129,21 +130,25 @@ export class EmailChallengeService extends StepUpVerifier {
       await this.append(em, row, caller.userId, 'mfa.email_challenge.added', { operation: row.operation, ttlSeconds });
     });
     try {
+      // Within MAIL_SEND_DEADLINE_MS. A mail transmitted in full but not yet confirmed by the relay
+      // counts as sent: the user most likely gets the code, so the challenge it belongs to stays.
       await this.mail.send({ to: user.email!, challengeId: id, code, operation: row.operation, expiresAt: row.expiresAt, ttlSeconds });
     } catch (e) {
-      // The caller never learns the id: remove the challenge so nothing half-made stays usable.
+      // Certainly not delivered, and the caller never learns the id: nothing half-made stays behind.
       await this.tx.run(async (em) => {
         await this.repo.remove(em, id);
         await this.append(em, row, caller.userId, 'mfa.email_challenge.removed', { reason: 'mail.failed' });
       });
       throw ChallengeErrors.mailFailed(e);
     }
+    await this.tx.run((em) => this.repo.markSent(em, id));
     return { challengeId: id, status: 'PENDING', expiresAt: iso(row.expiresAt), maskedEmail: maskEmail(user.email!) };
   }
 
   async verify(caller: Principal, challengeId: string, totp: string): Promise<VerifyEmailResponseDto> {
     const row = await this.repo.find(challengeId);
-    if (!row) throw ChallengeErrors.notFound();
+    // Unknown ids answer like other users' challenges, except to those who may create challenges for anyone.
+    if (!row) throw caller.canOnInstance('mfa.challenge.write') ? ChallengeErrors.notFound() : ChallengeErrors.notSubject();
     if (row.userId !== caller.userId) throw ChallengeErrors.notSubject();
     const now = this.clock.now();
     this.assertVerifiable(row, now);
@@ -246,7 +251,8 @@ export class EmailChallengeService extends StepUpVerifier {
   async consumeStepUp(challengeId: string, userId: string, operation: string): Promise<StepUpOutcome> {
     const row = await this.repo.find(challengeId);
     if (!row) return { ok: false, reason: 'unknown' };
-    if (row.userId !== userId) return { ok: false, reason: 'other-user' };
+    // Another user's challenge reads as unknown: the answer must not tell which ids exist.
+    if (row.userId !== userId) return { ok: false, reason: 'unknown' };
     if (row.operation !== operation) return { ok: false, reason: 'other-operation' };
     const now = this.clock.now();
     const refusal = stepUpRefusal(effectiveStatus(row, now));

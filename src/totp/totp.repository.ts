@@ -31,6 +31,8 @@ export interface ReservedFactor {
   lastStep: number;
   /** Attempts in the window including this one. */
   failedAttempts: number;
+  /** Start of the window this attempt was counted in. */
+  windowStartedAt: number;
   lockouts: number;
 }
 
@@ -42,7 +44,11 @@ export interface AttemptSpec {
   requiredState: TotpState;
   maxAttempts: number;
   windowMs: number;
-  /** The accepted time step, or undefined. Synchronous: on SQLite it runs inside the transaction. */
+  /**
+   * The time step the code matches, or undefined. Synchronous: on SQLite it runs inside the
+   * transaction. Only a step later than the last accepted one is accepted; the last accepted step
+   * itself is a replay (see TotpRepository.attempt).
+   */
   judge: (factor: ReservedFactor) => number | undefined;
   /** How long to lock after the max-th failure, given the lockouts so far. */
   lockMs: (lockouts: number) => number;
@@ -56,7 +62,9 @@ export type AttemptOutcome =
   /** No factor in the required state takes codes now (missing, other state, locked or at the limit). */
   | { kind: 'unavailable' }
   | { kind: 'accepted'; event: AppendedEvent }
-  | { kind: 'rejected' };
+  | { kind: 'rejected' }
+  /** The code of the step accepted last: refused, but the attempt was given back. */
+  | { kind: 'replayed' };
 
 /** The operands of a statement: SQLite binds them as parameters, PostgreSQL reads a batch's from `unnest`ed rows. */
 type Operands<K extends string> = Record<K, string>;
@@ -71,7 +79,7 @@ const reserveSql = (o: Operands<'userId' | 'now' | 'cutoff' | 'max' | 'state'>, 
      window_started_at = CASE WHEN failed_attempts = 0 OR window_started_at <= ${o.cutoff} THEN ${o.now} ELSE window_started_at END${from}
    WHERE totp_factors.user_id = ${o.userId} AND state = ${o.state} AND locked_until <= ${o.now}
      AND (failed_attempts < ${o.max} OR window_started_at <= ${o.cutoff})
-   RETURNING totp_factors.user_id, org_id, secret_sealed, last_step, failed_attempts, lockouts`;
+   RETURNING totp_factors.user_id, org_id, secret_sealed, last_step, failed_attempts, window_started_at, lockouts`;
 
 /**
  * Consumes the accepted step: only a later step than the last accepted one wins (replay protection),
@@ -87,6 +95,18 @@ const RESERVE_SQL = reserveSql({ userId: '$1', now: '$2', cutoff: '$3', max: '$4
 
 /** SQLite: params user_id, step, new state, now, required state. */
 const CONSUME_SQL = consumeSql({ userId: '$1', step: '$2', newState: '$3', now: '$4', state: '$5' });
+
+/**
+ * A replay of the step accepted last (a client submitting one code twice, a double click) is no guess
+ * at the secret: gives back the attempt the reservation counted. Matches only while `last_step` is that
+ * step; the attempt is given back only while the window it was counted in is still the current one (a
+ * success in between already reset the counter). Params: user_id, step, the reservation's window start.
+ */
+const REFUND_SQL = `UPDATE totp_factors SET
+     failed_attempts = CASE WHEN failed_attempts > 0 AND window_started_at = $3 THEN failed_attempts - 1 ELSE failed_attempts END,
+     window_started_at = CASE WHEN failed_attempts = 1 AND window_started_at = $3 THEN 0 ELSE window_started_at END
+   WHERE user_id = $1 AND last_step = $2
+   RETURNING user_id`;
 
 /** Locks after the max-th failure (unless a success reset the counter meanwhile). Params: user_id, locked_until, now, max. */
 const LOCK_SQL = `UPDATE totp_factors SET locked_until = $2, lockouts = lockouts + 1, failed_attempts = 0,
@@ -134,6 +154,7 @@ interface FactorRow {
   secret_sealed: string;
   last_step: number | string;
   failed_attempts: number;
+  window_started_at: number | string;
   lockouts: number;
 }
 
@@ -143,6 +164,7 @@ const toReserved = (r: FactorRow): ReservedFactor => ({
   secretSealed: r.secret_sealed,
   lastStep: Number(r.last_step),
   failedAttempts: Number(r.failed_attempts),
+  windowStartedAt: Number(r.window_started_at),
   lockouts: Number(r.lockouts),
 });
 
@@ -201,7 +223,9 @@ export class TotpRepository {
    * 1. the attempt is counted (RESERVE_SQL) before the code is judged; no row → `unavailable`;
    * 2. the judge names the matching step; the step is consumed only if later than the last one (CONSUME_SQL),
    *    which also resets the counter, and the success event is appended with it → `accepted`;
-   * 3. otherwise the attempt stays counted, the max-th failure locks the factor, the failure event
+   * 3. a code of the step accepted last (already consumed, also by a concurrent attempt) gets its attempt back
+   *    (REFUND_SQL) and locks nothing; the failure event (if any) is appended → `replayed`;
+   * 4. otherwise the attempt stays counted, the max-th failure locks the factor, the failure event
    *    (if any) is appended → `rejected`.
    */
   attempt(spec: AttemptSpec): Promise<AttemptOutcome> {
@@ -223,6 +247,7 @@ export class TotpRepository {
     const reserve = prep(RESERVE_SQL);
     const consume = prep(CONSUME_SQL);
     const lock = prep(LOCK_SQL);
+    const refund = prep(REFUND_SQL);
     const appendAggregate = prep(APPEND_AGGREGATE_SQL);
     const insertEvent = prep(INSERT_EVENT_SQL);
     const append = (f: ReservedFactor, eventType: string, creator: string, now: number): AppendedEvent => {
@@ -236,8 +261,12 @@ export class TotpRepository {
       if (!row) return { kind: 'unavailable' };
       const f = toReserved(row);
       const step = s.judge(f);
-      if (step !== undefined && consume.run(s.userId, step, s.onSuccess.state, s.now, s.requiredState).changes === 1) {
+      if (step !== undefined && step > f.lastStep && consume.run(s.userId, step, s.onSuccess.state, s.now, s.requiredState).changes === 1) {
         return { kind: 'accepted', event: append(f, s.onSuccess.eventType, s.creator, s.now) };
+      }
+      if (step !== undefined && refund.get(s.userId, step, f.windowStartedAt)) {
+        if (s.failureEventType) append(f, s.failureEventType, s.creator, s.now);
+        return { kind: 'replayed' };
       }
       if (f.failedAttempts >= s.maxAttempts) lock.run(s.userId, s.now + s.lockMs(f.lockouts), s.now, s.maxAttempts);
       if (s.failureEventType) append(f, s.failureEventType, s.creator, s.now);
@@ -310,12 +339,13 @@ export class TotpRepository {
         if (!row) return { kind: 'unavailable' };
         const f = toReserved(row);
         const step = s.judge(f);
-        if (step !== undefined) {
+        if (step !== undefined && step > f.lastStep) {
           const event = await consumed.submit({ userId: s.userId, spec: s, step });
           if (event) return { kind: 'accepted', event };
         }
-        await this.runner.run(async (em) => {
-          if (f.failedAttempts >= s.maxAttempts) {
+        return this.runner.run(async (em): Promise<AttemptOutcome> => {
+          const replayed = step !== undefined && (await rawQuery(em, REFUND_SQL, [s.userId, step, f.windowStartedAt])).rows.length > 0;
+          if (!replayed && f.failedAttempts >= s.maxAttempts) {
             await rawQuery(em, LOCK_SQL, [s.userId, s.now + s.lockMs(f.lockouts), s.now, s.maxAttempts]);
           }
           if (s.failureEventType) {
@@ -327,8 +357,8 @@ export class TotpRepository {
               eventType: s.failureEventType,
             });
           }
+          return { kind: replayed ? 'replayed' : 'rejected' };
         });
-        return { kind: 'rejected' };
       },
     };
   }

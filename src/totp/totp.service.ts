@@ -31,6 +31,11 @@ const INVALID_CODE = () => Errors.invalidArgument('EVENT-8isk2', 'Invalid code')
 const LOCKED = (retryAfterSeconds: number) =>
   Errors.resourceExhausted('TOTP-4ttmp', 'Too many failed attempts, try again later', { retryAfterSeconds });
 
+/** How often, and how long each time, an attempt waits for the window's attempts still being judged. */
+const JUDGING_ROUNDS = 10;
+const JUDGING_WAIT_MS = 20;
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /** Lockouts double from OTP_LOCKOUT_SECONDS, capped at a day (or the base, when that is longer). */
 export function lockoutMs(baseSeconds: number, previousLockouts: number): number {
   const base = baseSeconds * 1000;
@@ -134,41 +139,55 @@ export class TotpService {
       requiredState,
       maxAttempts,
       windowMs: lockoutSeconds * 1000,
-      judge: (f: ReservedFactor) => {
-        const step = matchStep(this.box.open(f.secretSealed, f.userId), code, now);
-        return step !== undefined && step > f.lastStep ? step : undefined;
-      },
+      judge: (f: ReservedFactor) => matchStep(this.box.open(f.secretSealed, f.userId), code, now),
       lockMs: (lockouts: number) => lockoutMs(lockoutSeconds, lockouts),
       creator: caller.userId,
       onSuccess: { state: 'READY' as const, eventType: successEvent },
       failureEventType: failureEvent,
     };
-    // A second round only when the factor looked takeable after all (a success reset it meanwhile).
-    for (let round = 0; ; round++) {
+    // Another round when the factor looked takeable after all (a success reset it meanwhile), or while
+    // the window's last attempts are still being judged (their outcome decides: a success or a replay
+    // frees the window, a failure locks the factor).
+    for (let round = 0, judging = 0; ; round++) {
       const outcome = await this.repo.attempt(spec);
       switch (outcome.kind) {
         case 'accepted':
           return outcome.event;
         case 'rejected':
+        case 'replayed':
           throw INVALID_CODE();
         case 'unavailable': {
           const why = await this.whyUnavailable(userId, requiredState, now);
-          if (why) throw why;
-          if (round > 0) throw LOCKED(1);
+          if (why instanceof Error) throw why;
+          if (why) {
+            if (judging++ >= JUDGING_ROUNDS) throw LOCKED(why.retryAfterSeconds);
+            await delay(JUDGING_WAIT_MS);
+          } else if (round > 0) {
+            throw LOCKED(1);
+          }
         }
       }
     }
   }
 
-  /** Why no code is taken: in ZITADEL's order (missing, state), then our lockout; undefined if it takes codes now. */
-  private async whyUnavailable(userId: string, requiredState: TotpState, now: number): Promise<Error | undefined> {
+  /**
+   * Why no code is taken: in ZITADEL's order (missing, state), then our lockout; `judging` when every
+   * attempt of the window is taken but the last ones are still being judged; undefined if it takes codes now.
+   */
+  private async whyUnavailable(
+    userId: string,
+    requiredState: TotpState,
+    now: number,
+  ): Promise<Error | { judging: true; retryAfterSeconds: number } | undefined> {
     const f = await this.repo.find(userId);
     if (!f) return NOT_EXISTING('COMMAND-3Mif9s');
     if (f.state !== requiredState) return requiredState === 'NOT_READY' ? ALREADY_READY() : NOT_READY();
     if (f.lockedUntil > now) return LOCKED(Math.ceil((f.lockedUntil - now) / 1000));
     const windowEnd = f.windowStartedAt + this.config.otp.lockoutSeconds * 1000;
-    // Every attempt of the window is taken (the last ones still being judged): retry when the window ends.
-    if (f.failedAttempts >= this.config.otp.maxAttempts && windowEnd > now) return LOCKED(Math.ceil((windowEnd - now) / 1000));
+    // Every attempt of the window is taken and no lock set yet: the last ones are still being judged.
+    if (f.failedAttempts >= this.config.otp.maxAttempts && windowEnd > now) {
+      return { judging: true, retryAfterSeconds: Math.ceil((windowEnd - now) / 1000) };
+    }
     return undefined;
   }
 }

@@ -662,7 +662,7 @@ export interface components {
             code: string;
         };
         ConsumeEmailChallengeResponseDto: {
-            /** @example 312909075212468632 */
+            /** @example q3Zr0VbXh1Jm-8cT2pLw */
             challengeId: string;
             /** @example 312909075212468600 */
             userId: string;
@@ -676,7 +676,7 @@ export interface components {
         CreateEmailChallengeRequestDto: {
             /**
              * @description The subject user: the code is sent to this user’s verified email address.
-             * @example 312909075212468632
+             * @example q3Zr0VbXh1Jm-8cT2pLw
              */
             userId: string;
             /**
@@ -701,7 +701,7 @@ export interface components {
             ttlSeconds?: number;
         };
         CreateEmailChallengeResponseDto: {
-            /** @example 312909075212468632 */
+            /** @example q3Zr0VbXh1Jm-8cT2pLw */
             challengeId: string;
             /**
              * @example PENDING
@@ -735,7 +735,7 @@ export interface components {
             details: components["schemas"]["ObjectDetailsDto"];
         };
         EmailChallengeDto: {
-            /** @example 312909075212468632 */
+            /** @example q3Zr0VbXh1Jm-8cT2pLw */
             challengeId: string;
             /** @example 312909075212468600 */
             userId: string;
@@ -895,7 +895,7 @@ export interface components {
             details: components["schemas"]["ResourceDetailsDto"];
         };
         ResendEmailChallengeResponseDto: {
-            /** @example 312909075212468632 */
+            /** @example q3Zr0VbXh1Jm-8cT2pLw */
             challengeId: string;
             /**
              * Format: date-time
@@ -1049,7 +1049,7 @@ export interface components {
             totp: string;
         };
         VerifyEmailResponseDto: {
-            /** @example 312909075212468632 */
+            /** @example q3Zr0VbXh1Jm-8cT2pLw */
             challengeId: string;
             /**
              * @example VERIFIED

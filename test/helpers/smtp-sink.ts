@@ -16,16 +16,35 @@ export interface SmtpSink {
   messages: ReceivedMail[];
   /** The last message sent to `address` (throws when none arrived). */
   lastTo(address: string): ReceivedMail;
+  /** A slow relay: hold the answer to RCPT TO (before any data) or to the end of the data, until `release()`. */
+  stall(at: 'rcpt' | 'data-end' | undefined): void;
+  /** Answers the held commands (and any later ones at once). */
+  release(): void;
+  /** Resolves when the next client session ends (the client quit or dropped the connection). */
+  nextClose(): Promise<void>;
+  /** Whole messages received so far, confirmed or still held at the end of the data. */
+  dataReceived(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** A real SMTP server in-process (smtp-server), accepting every message without auth or TLS; `port` 0 = ephemeral. */
 export async function startSmtpSink(port = 0): Promise<SmtpSink> {
   const messages: ReceivedMail[] = [];
+  let stallAt: 'rcpt' | 'data-end' | undefined;
+  let held: (() => void)[] = [];
+  const hold = (at: 'rcpt' | 'data-end', answer: () => void) => (stallAt === at ? held.push(answer) : answer());
+  const waiters = { close: [] as (() => void)[], data: [] as (() => void)[] };
+  const notify = (list: (() => void)[]) => list.splice(0).forEach((f) => f());
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
+    onRcptTo(_address, _session, callback) {
+      hold('rcpt', () => callback());
+    },
+    onClose() {
+      notify(waiters.close);
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
@@ -35,7 +54,8 @@ export async function startSmtpSink(port = 0): Promise<SmtpSink> {
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           raw: Buffer.concat(chunks).toString('utf8'),
         });
-        callback();
+        notify(waiters.data);
+        hold('data-end', () => callback());
       });
     },
   });
@@ -53,6 +73,17 @@ export async function startSmtpSink(port = 0): Promise<SmtpSink> {
       if (found.length === 0) throw new Error(`no mail to ${address}`);
       return found[found.length - 1];
     },
+    stall(at) {
+      stallAt = at;
+    },
+    release() {
+      stallAt = undefined;
+      const answers = held;
+      held = [];
+      answers.forEach((a) => a());
+    },
+    nextClose: () => new Promise<void>((resolve) => waiters.close.push(resolve)),
+    dataReceived: () => new Promise<void>((resolve) => waiters.data.push(resolve)),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

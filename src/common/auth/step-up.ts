@@ -68,7 +68,7 @@ export const RequireStepUpForFactorRemoval = (target?: TargetRef) =>
   RequireStepUp('mfa.factor.remove', { target, when: (c) => c.challenge.stepUpForFactorRemoval });
 
 const REASONS: Record<StepUpRefusal, string> = {
-  unknown: 'the challenge does not exist',
+  unknown: 'the caller has no challenge with this id',
   'other-user': 'the challenge belongs to another user',
   'other-operation': 'the challenge was issued for another operation',
   'not-verified': 'the challenge is not verified',

@@ -38,6 +38,8 @@ export class AppConfig {
     template: string;
     timeoutMs: number;
     retries: number;
+    /** One send, all its tries and pauses included, ends within this time. */
+    sendDeadlineMs: number;
     webhook?: { url: string; secret?: string };
     twilio?: { baseUrl: string; accountSid: string; authToken: string; from: string };
   };
@@ -48,6 +50,8 @@ export class AppConfig {
     subject: string;
     logCodes: boolean;
     resendCooldownSeconds: number;
+    /** One send ends within this time (see the SMTP sender for what a late relay means). */
+    sendDeadlineMs: number;
   };
   challenge: { retentionHours: number; stepUpForFactorRemoval: boolean };
   /** Where logs go (not from the environment: tests capture them to check what is logged). Default stdout. */
@@ -142,6 +146,7 @@ export function loadConfig(env: Record<string, string | undefined>): { config: A
       template: dto.SMS_TEMPLATE ?? '{{code}} is your verification code. It expires in {{minutes}} minutes.',
       timeoutMs: dto.SMS_TIMEOUT_MS ?? 5000,
       retries: dto.SMS_RETRIES ?? 2,
+      sendDeadlineMs: dto.SMS_SEND_DEADLINE_MS ?? 8000,
       webhook: dto.SMS_WEBHOOK_URL ? { url: dto.SMS_WEBHOOK_URL, secret: dto.SMS_WEBHOOK_SECRET } : undefined,
       twilio:
         smsProvider === 'twilio'
@@ -160,6 +165,7 @@ export function loadConfig(env: Record<string, string | undefined>): { config: A
       subject: dto.MAIL_SUBJECT ?? 'Your verification code',
       logCodes: dto.MAIL_LOG_CODES ?? false,
       resendCooldownSeconds: dto.EMAIL_RESEND_COOLDOWN_SECONDS ?? 30,
+      sendDeadlineMs: dto.MAIL_SEND_DEADLINE_MS ?? 8000,
     },
     challenge: {
       retentionHours: dto.CHALLENGE_RETENTION_HOURS ?? 24,

@@ -129,6 +129,9 @@ export class EnvDto {
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(5)
   SMS_RETRIES?: number;
 
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(60000)
+  SMS_SEND_DEADLINE_MS?: number;
+
   @IsOptional() @IsString() @MinLength(1) @MaxLength(500)
   SMS_TEMPLATE?: string;
 
@@ -167,6 +170,9 @@ export class EnvDto {
 
   @IsOptional() @Transform(toBool) @IsBoolean()
   MAIL_LOG_CODES?: boolean;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(60000)
+  MAIL_SEND_DEADLINE_MS?: number;
 
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(3600)
   EMAIL_RESEND_COOLDOWN_SECONDS?: number;

@@ -6,6 +6,8 @@ import { buildDataSourceOptions, openDatabase } from './data-source';
 import { ENTITIES } from '../../entities';
 import { MIGRATIONS } from './migrations';
 import { TransactionRunner } from './transaction-runner';
+import { withMigrationCrypto } from './migration-crypto';
+import { SecretBox } from '../crypto/secret-box';
 
 /** The TypeORM connection: SQLite (embedded default) or PostgreSQL, migrated at start-up. */
 @Global()
@@ -17,7 +19,8 @@ export class DatabaseModule {
       imports: [
         TypeOrmModule.forRootAsync({
           inject: [AppConfig],
-          useFactory: (config: AppConfig) => buildDataSourceOptions(config.database, ENTITIES, MIGRATIONS),
+          useFactory: (config: AppConfig) =>
+            withMigrationCrypto(buildDataSourceOptions(config.database, ENTITIES, MIGRATIONS), new SecretBox(config)),
           dataSourceFactory: async (options?: DataSourceOptions) => openDatabase(options!),
         }),
       ],

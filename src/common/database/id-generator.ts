@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 
 const EPOCH_MS = Date.UTC(2024, 0, 1);
 const BASE = 100_000_000_000_000_000n; // 10^17: every id has 18 digits
@@ -28,3 +28,14 @@ export function newId(now = Date.now()): string {
 }
 
 export const ID_PATTERN = /^\d{1,20}$/;
+
+/**
+ * Unguessable ids, for objects whose id should tell nothing (neither when nor how many were made):
+ * 120 random bits from the CSPRNG as 20 base64url characters, so they fit the 20-character id columns.
+ */
+export function newRandomId(): string {
+  return randomBytes(15).toString('base64url');
+}
+
+/** Random ids, and the time-ordered ids made before them. */
+export const RANDOM_ID_PATTERN = /^[A-Za-z0-9_-]{1,20}$/;

@@ -6,7 +6,7 @@ export const CHALLENGE_STATUSES = ['PENDING', 'VERIFIED', 'CONSUMED', 'EXPIRED',
 export type ChallengeStatus = (typeof CHALLENGE_STATUSES)[number];
 
 export const CONTEXT_MAX_BYTES = 8 * 1024;
-const ID_EXAMPLE = '312909075212468632';
+const ID_EXAMPLE = 'q3Zr0VbXh1Jm-8cT2pLw';
 
 @RejectUnknownFields()
 export class CreateEmailChallengeRequestDto {

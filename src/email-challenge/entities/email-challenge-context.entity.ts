@@ -1,6 +1,8 @@
-import { Entity, JoinColumn, OneToOne, PrimaryColumn } from 'typeorm';
-import { JsonTextColumn } from '../../common/database/columns';
+import { Column, Entity, JoinColumn, OneToOne, PrimaryColumn } from 'typeorm';
 import { EmailChallengeEntity } from './email-challenge.entity';
+
+/** The associated data a step-up context is sealed with (binds it to its challenge). */
+export const stepUpContextAad = (challengeId: string) => `email-challenge-context:${challengeId}`;
 
 /**
  * The step-up request context of a challenge (what the backend will do once it is verified). One row
@@ -16,6 +18,7 @@ export class EmailChallengeContextEntity {
   @JoinColumn({ name: 'challenge_id' })
   challenge?: EmailChallengeEntity;
 
-  @JsonTextColumn({ name: 'context' })
-  context: Record<string, unknown>;
+  /** The context as JSON, sealed (SecretBox, aad = stepUpContextAad(challenge id)): it may hold payment details. */
+  @Column({ type: 'text', name: 'context' })
+  context: string;
 }

@@ -5,6 +5,12 @@ import { UserEntity } from '../../identity/entities/user.entity';
 /** Stored statuses. EXPIRED is never stored: a PENDING challenge past `expiresAt` reads as EXPIRED. */
 export const STORED_STATUSES = ['PENDING', 'VERIFIED', 'CONSUMED', 'LOCKED'] as const;
 export type StoredStatus = (typeof STORED_STATUSES)[number];
+/**
+ * A challenge whose first mail is still being sent: no caller knows its id yet, no reader sees it.
+ * It becomes PENDING once the mail went out, is deleted when the send fails, and the sweeper deletes
+ * one left behind by a process that died during the send.
+ */
+export const UNSENT = 'SENDING';
 
 /**
  * A step-up challenge: one subject user, one operation, one emailed code (only its keyed hash),
@@ -33,7 +39,7 @@ export class EmailChallengeEntity {
   operation: string;
 
   @Column({ type: 'varchar', length: 16 })
-  status: StoredStatus;
+  status: StoredStatus | typeof UNSENT;
 
   /** HMAC of the current code (context: id + generation); null once verified or purged. */
   @Column({ type: 'varchar', length: 64, name: 'code_hash', nullable: true })

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../../common/config/app-config';
-import { ChallengeMail, MailSender } from './mail-sender';
+import { ChallengeMail, MailOutcome, MailSender } from './mail-sender';
 import { maskEmail } from './mask-email';
 
 /**
@@ -15,7 +15,7 @@ export class LogMailSender extends MailSender {
     super();
   }
 
-  send(mail: ChallengeMail): Promise<void> {
+  send(mail: ChallengeMail): Promise<MailOutcome> {
     this.logger.log(
       {
         to: maskEmail(mail.to),
@@ -25,6 +25,6 @@ export class LogMailSender extends MailSender {
       },
       'challenge mail sent (log transport)',
     );
-    return Promise.resolve();
+    return Promise.resolve('sent');
   }
 }

@@ -21,8 +21,17 @@ export class MailDeliveryError extends Error {
   }
 }
 
+/**
+ * How a send ended: `sent` (the transport accepted the mail) or `unconfirmed` (the whole mail was
+ * transmitted, but the transport did not confirm it within the send deadline: most likely delivered).
+ */
+export type MailOutcome = 'sent' | 'unconfirmed';
+
 /** The port through which the service sends challenge codes. Adapters: `log`, `smtp` (MAIL_TRANSPORT). */
 export abstract class MailSender {
-  /** Resolves once the mail was accepted by the transport; rejects with MailDeliveryError otherwise. */
-  abstract send(mail: ChallengeMail): Promise<void>;
+  /**
+   * Resolves within MAIL_SEND_DEADLINE_MS with how the mail went out; rejects with MailDeliveryError
+   * when it certainly did not (refused, or stopped before the whole mail was transmitted).
+   */
+  abstract send(mail: ChallengeMail): Promise<MailOutcome>;
 }

@@ -8,6 +8,7 @@ export interface TwilioSettings {
   from: string;
   timeoutMs: number;
   retries: number;
+  deadlineMs: number;
 }
 
 /** Twilio Messages API: `POST {base}/2010-04-01/Accounts/{sid}/Messages.json`, form-encoded, basic auth. */
@@ -32,6 +33,7 @@ export class TwilioSmsSender extends SmsSender {
       body,
       timeoutMs: s.timeoutMs,
       retries: s.retries,
+      deadlineMs: s.deadlineMs,
     });
   }
 }

@@ -7,6 +7,7 @@ export interface WebhookSettings {
   secret?: string;
   timeoutMs: number;
   retries: number;
+  deadlineMs: number;
 }
 
 /** `X-Signature` value: `sha256=<hex HMAC-SHA256 of the raw body>`. */
@@ -41,6 +42,7 @@ export class WebhookSmsSender extends SmsSender {
       body,
       timeoutMs: this.settings.timeoutMs,
       retries: this.settings.retries,
+      deadlineMs: this.settings.deadlineMs,
     });
   }
 }
