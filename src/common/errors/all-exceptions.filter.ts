@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { API_FAMILY_KEY, ApiFamily } from './api-family';
+import { dependencyUnavailable, unavailabilityReason } from './dependency-unavailable';
 import { DomainError } from './domain-error';
 import { RENDERERS } from './error-renderers';
 import { RouteRegistry } from './route-registry';
@@ -35,13 +36,18 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const family = this.familyOf(host, path);
     const requestId = ensureRequestId(req, res);
 
-    if (err.kind === 'INTERNAL') {
+    const unavailable = exception instanceof DomainError ? undefined : unavailabilityReason(exception);
+    if (unavailable) {
+      this.logger.warn({ requestId, reason: unavailable }, 'database unavailable');
+    } else if (err.kind === 'INTERNAL') {
       const stack = exception instanceof Error ? exception.stack : String(exception);
       this.logger.error({ requestId, err: { message: safeMessage(exception), stack } }, 'unexpected error');
     } else if (((req.raw ?? req) as { log?: unknown }).log === undefined) {
       // Rejected before the logging middleware ran (malformed JSON, oversize body): no access log follows.
       this.logger.log({ requestId, method: req.method, path, statusCode: err.status }, 'request rejected');
     }
+    // The request's deadline may have answered already (503); its late error has no one to go to.
+    if (adapter.isHeadersSent(res)) return;
     const body = RENDERERS[family](err, { requestId, path, now: new Date() });
     for (const [name, value] of Object.entries(err.options.headers ?? {})) adapter.setHeader(res, name, value);
     if (err.options.retryAfterSeconds !== undefined) {
@@ -95,7 +101,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
         return new DomainError('UNSUPPORTED_MEDIA_TYPE', undefined, 'unsupported media type');
       }
     }
-    return new DomainError('INTERNAL', undefined, 'An internal error occurred', { cause: exception });
+    return dependencyUnavailable(exception) ?? new DomainError('INTERNAL', undefined, 'An internal error occurred', { cause: exception });
   }
 }
 
