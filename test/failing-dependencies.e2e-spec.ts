@@ -198,6 +198,8 @@ describe('the request deadline (every database and adapter)', () => {
     expect(await lateWrite).toMatch(/^refused/);
     const ds = t.app.get(DataSource);
     expect(await ds.getRepository(OrganizationEntity).countBy({ name })).toBe(0);
+    // the refusal is no error of the service's
+    expect(t.logs.filter((l) => l.includes('"unexpected error"'))).toEqual([]);
   });
 });
 

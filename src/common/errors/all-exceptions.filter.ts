@@ -35,6 +35,11 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const err = this.toDomainError(exception, req.method, path);
     const family = this.familyOf(host, path);
     const requestId = ensureRequestId(req, res);
+    if (adapter.isHeadersSent(res)) {
+      // The request's deadline answered already (503); what its work ran into later has no one to go to.
+      this.logger.debug({ requestId, err: safeMessage(exception) }, 'error after the answer was sent');
+      return;
+    }
 
     const unavailable = exception instanceof DomainError ? undefined : unavailabilityReason(exception);
     if (unavailable) {
@@ -46,8 +51,6 @@ export class AllExceptionsFilter implements ExceptionFilter {
       // Rejected before the logging middleware ran (malformed JSON, oversize body): no access log follows.
       this.logger.log({ requestId, method: req.method, path, statusCode: err.status }, 'request rejected');
     }
-    // The request's deadline may have answered already (503); its late error has no one to go to.
-    if (adapter.isHeadersSent(res)) return;
     const body = RENDERERS[family](err, { requestId, path, now: new Date() });
     for (const [name, value] of Object.entries(err.options.headers ?? {})) adapter.setHeader(res, name, value);
     if (err.options.retryAfterSeconds !== undefined) {
