@@ -12,6 +12,8 @@ import { checkBodyMediaType, unsupportedMediaType } from './common/http/body-med
 import { fastifyFrameworkErrors, renderFrameworkErrorsWith } from './common/http/framework-errors';
 import { screenJsonBody, screenRequestHead } from './common/http/input-screen';
 import { assignRequestId, REQUEST_ID_HEADER, requestIdFromHeaders } from './common/http/request-id';
+import { RequestLimits } from './common/http/request-limits';
+import { runInScope } from './common/http/request-scope';
 import { buildOpenApiDocument } from './common/openapi/openapi';
 
 interface BodyParserApp {
@@ -61,10 +63,29 @@ export function createHttpAdapter(config: AppConfig): AbstractHttpAdapter {
  */
 export function configureHttp(app: INestApplication, config: AppConfig): void {
   const instance: unknown = app.getHttpAdapter().getInstance();
+  // Request limits (see RequestLimits) come before the body is read; the request's scope is entered
+  // again once it has been parsed.
+  const limits = config.limits ? new RequestLimits(app, config.limits) : undefined;
   if (config.httpAdapter === 'fastify') {
     configureFastify(instance as FastifyInstance, config);
     renderFrameworkErrorsWith(app);
-  } else configureExpress(app, instance as { set(k: string, v: unknown): void }, config);
+    if (limits) limitFastify(instance as FastifyInstance, limits);
+  } else {
+    const express = instance as { use(fn: unknown): void };
+    if (limits) express.use(limits.expressAdmit);
+    configureExpress(app, instance as { set(k: string, v: unknown): void }, config);
+    if (limits) express.use((req: IncomingMessage, _res: unknown, next: () => void) => limits.reenter(req, next));
+  }
+}
+
+function limitFastify(fastify: FastifyInstance, limits: RequestLimits): void {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const scope = limits.admit(request.raw, reply.raw);
+    if (scope === false) return void reply.hijack();
+    if (scope) runInScope(scope, done);
+    else done();
+  });
+  fastify.addHook('preValidation', (request, _reply, done) => limits.reenter(request.raw, done));
 }
 
 function configureExpress(app: INestApplication, express: { set(k: string, v: unknown): void }, config: AppConfig): void {

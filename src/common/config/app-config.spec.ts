@@ -55,6 +55,7 @@ describe('loadConfig', () => {
       url: 'postgres://mfa@db:5432/mfa',
       schema: 'mfa',
       poolSize: 7,
+      bounds: { connectTimeoutMs: 5000, statementTimeoutMs: 5000, maxWaiting: 100 },
     });
     expect(config.port).toBe(9000);
   });

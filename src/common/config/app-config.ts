@@ -7,7 +7,17 @@ import { EnvDto, HTTP_ADAPTERS, LOG_LEVELS, MAIL_TRANSPORTS, SMS_PROVIDERS, SQLI
 
 export type DatabaseConfig =
   | { type: 'sqlite'; path: string; synchronous?: (typeof SQLITE_SYNCHRONOUS_MODES)[number] }
-  | { type: 'postgres'; url: string; schema?: string; poolSize: number };
+  | { type: 'postgres'; url: string; schema?: string; poolSize: number; bounds?: DatabaseBounds };
+
+/** How long the service waits for PostgreSQL, and how many requests may wait for a pooled connection. */
+export interface DatabaseBounds {
+  /** Longest wait for a connection, pooled or new. */
+  connectTimeoutMs: number;
+  /** Longest a statement may run (server side; the client gives up shortly after). */
+  statementTimeoutMs: number;
+  /** Connection requests that may wait while every pooled connection is busy; more are refused at once. */
+  maxWaiting: number;
+}
 
 /** The one typed configuration object. Built from the environment once, at boot. */
 export class AppConfig {
@@ -21,6 +31,8 @@ export class AppConfig {
   database: DatabaseConfig;
   logLevel: (typeof LOG_LEVELS)[number];
   bodyLimitBytes: number;
+  /** Bounds on every request: its duration and how many run at once (health probes are exempt). */
+  limits: { requestTimeoutMs: number; maxInFlightRequests: number };
   crypto: { keyId: string; key: Buffer; oldKeys: Record<string, Buffer>; generated: boolean };
   auth: {
     bootstrapPatPath: string;
@@ -127,6 +139,10 @@ export function loadConfig(env: Record<string, string | undefined>): { config: A
     database,
     logLevel: dto.LOG_LEVEL ?? 'info',
     bodyLimitBytes: dto.BODY_LIMIT_BYTES ?? 64 * 1024,
+    limits: {
+      requestTimeoutMs: dto.REQUEST_TIMEOUT_MS ?? 10_000,
+      maxInFlightRequests: dto.MAX_IN_FLIGHT_REQUESTS ?? 100,
+    },
     crypto: { keyId: dto.MASTER_KEY_ID ?? 'k1', key, oldKeys, generated },
     auth: {
       bootstrapPatPath: path.resolve(dto.BOOTSTRAP_ADMIN_PAT_PATH ?? path.join(dataDir, 'admin.pat')),
@@ -182,5 +198,15 @@ function parseDatabase(dto: EnvDto, dataDir: string): DatabaseConfig {
     const p = url.slice('sqlite:'.length);
     return { type: 'sqlite', path: p === ':memory:' ? p : path.resolve(p), synchronous: dto.SQLITE_SYNCHRONOUS ?? 'full' };
   }
-  return { type: 'postgres', url, schema: dto.DATABASE_SCHEMA, poolSize: dto.DATABASE_POOL_SIZE ?? 10 };
+  return {
+    type: 'postgres',
+    url,
+    schema: dto.DATABASE_SCHEMA,
+    poolSize: dto.DATABASE_POOL_SIZE ?? 10,
+    bounds: {
+      connectTimeoutMs: dto.DATABASE_CONNECT_TIMEOUT_MS ?? 5000,
+      statementTimeoutMs: dto.DATABASE_STATEMENT_TIMEOUT_MS ?? 5000,
+      maxWaiting: dto.DATABASE_POOL_MAX_WAITING ?? 100,
+    },
+  };
 }

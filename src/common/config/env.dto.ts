@@ -55,6 +55,21 @@ export class EnvDto {
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(200)
   DATABASE_POOL_SIZE?: number;
 
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(10000)
+  DATABASE_POOL_MAX_WAITING?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(600000)
+  DATABASE_CONNECT_TIMEOUT_MS?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(600000)
+  DATABASE_STATEMENT_TIMEOUT_MS?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(600000)
+  REQUEST_TIMEOUT_MS?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100000)
+  MAX_IN_FLIGHT_REQUESTS?: number;
+
   @IsOptional() @IsIn(SQLITE_SYNCHRONOUS_MODES)
   SQLITE_SYNCHRONOUS?: (typeof SQLITE_SYNCHRONOUS_MODES)[number];
 

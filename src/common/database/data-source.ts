@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource, DataSourceOptions, MixedList } from 'typeorm';
 import { DatabaseConfig } from '../config/app-config';
+import { boundedPg } from './bounded-pool';
 
 type EntityList = MixedList<string | (new () => unknown)>;
 type MigrationList = MixedList<string | (new () => unknown)>;
@@ -28,25 +29,60 @@ export function buildDataSourceOptions(
       },
     };
   }
+  const bounds = db.bounds;
   return {
     ...common,
     type: 'postgres',
     url: db.url,
     schema: db.schema,
+    ...(bounds ? { driver: boundedPg(bounds.maxWaiting) } : {}),
     extra: {
       max: db.poolSize,
       ...(db.schema ? { options: `-c search_path=${db.schema}` } : {}),
+      ...(bounds
+        ? {
+            connectionTimeoutMillis: bounds.connectTimeoutMs,
+            // The server cancels a statement after this (and rolls its transaction back) …
+            statement_timeout: bounds.statementTimeoutMs,
+            // … and the client gives up on a server that does not answer at all (frozen, network gone).
+            query_timeout: bounds.statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS,
+            keepAlive: true,
+          }
+        : {}),
     },
   };
+}
+
+/** How much longer than the server's statement_timeout the client waits for an answer. */
+const QUERY_TIMEOUT_MARGIN_MS = 1000;
+
+/** The options without the time bounds: migrations may legitimately run long (e.g. building an index). */
+function unbounded(options: DataSourceOptions): DataSourceOptions {
+  if (options.type !== 'postgres' || !options.driver) return options;
+  const extra = { ...(options.extra as Record<string, unknown>) };
+  for (const key of ['connectionTimeoutMillis', 'statement_timeout', 'query_timeout']) delete extra[key];
+  return { ...options, driver: undefined, extra: { ...extra, max: 2 } };
 }
 
 const MIGRATION_LOCK = 727_413_001;
 
 /**
  * Connects, creates the schema if one is configured, and applies pending migrations. On PostgreSQL
- * an advisory lock makes concurrent starts of several instances take turns.
+ * an advisory lock makes concurrent starts of several instances take turns, and the migrations run
+ * on a connection of their own without the statement and connection time bounds.
  */
 export async function openDatabase(options: DataSourceOptions): Promise<DataSource> {
+  const plain = unbounded(options);
+  if (plain !== options) {
+    await (await migrate(plain)).destroy();
+    const ds = new DataSource(options);
+    await ds.initialize();
+    return ds;
+  }
+  return migrate(options);
+}
+
+async function migrate(options: DataSourceOptions): Promise<DataSource> {
   const ds = new DataSource(options);
   await ds.initialize();
   try {

@@ -1,3 +1,5 @@
+import { requestWork } from '../http/request-scope';
+
 /** How a MicroBatcher forms its batches. */
 export interface BatchOptions<I> {
   /** Items with equal keys never share a batch: a later one waits for the next batch. */
@@ -36,11 +38,15 @@ export class MicroBatcher<I, O> {
     private readonly options: BatchOptions<I>,
   ) {}
 
+  /** Its request's deadline waits for the item; refused once that deadline has passed (see requestWork). */
   submit(item: I): Promise<O> {
-    return new Promise<O>((resolve, reject) => {
-      this.pending.push({ item, resolve, reject });
-      this.schedule();
-    });
+    return requestWork(
+      () =>
+        new Promise<O>((resolve, reject) => {
+          this.pending.push({ item, resolve, reject });
+          this.schedule();
+        }),
+    );
   }
 
   private schedule(): void {

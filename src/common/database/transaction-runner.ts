@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Database, Transaction } from 'better-sqlite3';
 import { DataSource, EntityManager } from 'typeorm';
+import { currentScope, requestWork } from '../http/request-scope';
 import { dialectOf } from './db-dialect';
 import { MicroBatcher } from './micro-batcher';
 
@@ -29,9 +30,15 @@ export class TransactionRunner {
     this.serial = dialectOf(ds) === 'sqlite';
   }
 
+  /**
+   * Work of a request is refused once the request's deadline has passed, also after waiting its turn
+   * here, so a transaction never starts for a request that was already answered 503 (see requestWork).
+   */
   run<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    if (!this.serial) return this.ds.transaction(work);
-    return this.queue(() => this.ds.transaction(work));
+    const scope = currentScope();
+    const unit = () => requestWork(() => this.ds.transaction(work), scope);
+    if (!this.serial) return unit();
+    return this.queue(unit);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { API_FAMILY_KEY, ApiFamily } from './api-family';
+import { dependencyUnavailable, unavailabilityReason } from './dependency-unavailable';
 import { DomainError } from './domain-error';
 import { RENDERERS } from './error-renderers';
 import { RouteRegistry } from './route-registry';
@@ -35,8 +36,16 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const err = this.toDomainError(exception, req.method, path);
     const family = this.familyOf(host, path);
     const requestId = ensureRequestId(req, res);
+    if (adapter.isHeadersSent(res)) {
+      // The request's deadline answered already (503); what its work ran into later has no one to go to.
+      this.logger.debug({ requestId, err: safeMessage(exception) }, 'error after the answer was sent');
+      return;
+    }
 
-    if (err.kind === 'INTERNAL') {
+    const unavailable = exception instanceof DomainError ? undefined : unavailabilityReason(exception);
+    if (unavailable) {
+      this.logger.warn({ requestId, reason: unavailable }, 'database unavailable');
+    } else if (err.kind === 'INTERNAL') {
       const stack = exception instanceof Error ? exception.stack : String(exception);
       this.logger.error({ requestId, err: { message: safeMessage(exception), stack } }, 'unexpected error');
     } else if (((req.raw ?? req) as { log?: unknown }).log === undefined) {
@@ -96,7 +105,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
         return unsupportedMediaType();
       }
     }
-    return new DomainError('INTERNAL', undefined, 'An internal error occurred', { cause: exception });
+    return dependencyUnavailable(exception) ?? new DomainError('INTERNAL', undefined, 'An internal error occurred', { cause: exception });
   }
 }
 
