@@ -140,8 +140,9 @@ describe('generated REST client (openapi-typescript + openapi-fetch)', () => {
     const noDetails: RpcStatus = unauthenticated.error!;
     expect(noDetails).toEqual({ code: 16, message: 'auth header missing' });
 
-    // email-challenge family: an unknown challenge (404, the seven-property body)
-    const missing = await erin.api.POST('/internal/v1/mfa/totp-email/{challengeId}:verify', {
+    // email-challenge family: an unknown challenge, asked by a caller who may create challenges (404,
+    // the seven-property body; others get the same 403 as for somebody else's challenge)
+    const missing = await admin.POST('/internal/v1/mfa/totp-email/{challengeId}:verify', {
       params: { path: { challengeId: '999999999999999999' } },
       body: { totp: '123456' },
     });
