@@ -56,11 +56,15 @@ async function swaggerParserValidate(file: string): Promise<string> {
   const script =
     "require('@apidevtools/swagger-parser').validate(process.argv[1])" +
     ".then(() => process.stdout.write('valid'), (e) => process.stdout.write(String(e && e.message)))";
-  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script, file], { cwd: ROOT, maxBuffer: 16 << 20 });
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script, file], {
+    cwd: ROOT,
+    maxBuffer: 16 << 20,
+  });
   return stdout === 'valid' ? '' : stdout;
 }
 
-const summary = (r: LintReport) => r.problems.map((p) => `${p.severity} ${p.ruleId} ${p.location[0]?.pointer}: ${p.message}`);
+const summary = (r: LintReport) =>
+  r.problems.map((p) => `${p.severity} ${p.ruleId} ${p.location[0]?.pointer}: ${p.message}`);
 
 describe('OpenAPI document validity', () => {
   let t: TestApp;
@@ -80,7 +84,8 @@ describe('OpenAPI document validity', () => {
   });
 
   it('passes @apidevtools/swagger-parser validation (committed and served)', async () => {
-    for (const file of [COMMITTED, servedFile]) expect({ file, error: await swaggerParserValidate(file) }).toEqual({ file, error: '' });
+    for (const file of [COMMITTED, servedFile])
+      expect({ file, error: await swaggerParserValidate(file) }).toEqual({ file, error: '' });
   });
 
   it('has 0 errors and 0 warnings under redocly lint with redocly.yaml (committed and served)', async () => {
@@ -93,7 +98,10 @@ describe('OpenAPI document validity', () => {
 
   it('switches off only what the reference texts force: the example rules find just "2023-05-12" under date-time', async () => {
     const strict = path.join(tmp, 'redocly-strict.yaml');
-    fs.writeFileSync(strict, 'extends:\n  - recommended\ntelemetry: off\nrules:\n  info-license-strict: off\n');
+    fs.writeFileSync(
+      strict,
+      'extends:\n  - recommended\ntelemetry: off\nrules:\n  info-license-strict: off\n',
+    );
     const report = await redoclyLint(servedFile, strict);
     expect(report.problems.length).toBeGreaterThan(0);
     for (const p of report.problems) {
@@ -104,13 +112,17 @@ describe('OpenAPI document validity', () => {
       });
     }
     // and those are the v1 auth API's details (the only place the reference shows a bare date)
-    const v1 = (served.components!.schemas!.V1ObjectDetailsDto as { properties: Record<string, { example?: string }> }).properties;
+    const v1 = (
+      served.components!.schemas!.V1ObjectDetailsDto as { properties: Record<string, { example?: string }> }
+    ).properties;
     expect([v1.creationDate.example, v1.changeDate.example]).toEqual(['2023-05-12', '2023-05-12']);
   });
 
   it('no test or source file reads outside the repository', () => {
     const files = (dir: string): string[] =>
-      fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+      fs
+        .readdirSync(dir, { withFileTypes: true })
+        .flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
     const offenders = [...files(path.join(ROOT, 'test')), ...files(path.join(ROOT, 'src'))]
       .filter((f) => f.endsWith('.ts') && f !== __filename)
       .filter((f) => /\.\.\/\.\.\/shared|shared\/seeds/.test(fs.readFileSync(f, 'utf8')));
@@ -147,15 +159,23 @@ describe('OpenAPI: every status an operation answers is documented', () => {
   const documented = (op: Operation, status: number) =>
     String(status) in op.responses || (status >= 500 && 'default' in op.responses);
 
-  async function call(method: string, p: string, opts: { token?: string; body?: string; ids?: string } = {}) {
-    const url = p.replace(/\{(\w+)\}/g, (_m, name: string) => (name === 'userId' || name === 'id' ? (opts.ids ?? '999999999999999999') : '999999999999999999'));
+  async function call(
+    method: string,
+    p: string,
+    opts: { token?: string; body?: string; ids?: string; contentType?: string; encoding?: string } = {},
+  ) {
+    const url = p.replace(/\{(\w+)\}/g, (_m, name: string) =>
+      name === 'userId' || name === 'id' ? (opts.ids ?? '999999999999999999') : '999999999999999999',
+    );
     let req = t.http[method as (typeof METHODS)[number]](url);
     if (opts.token) req = req.set(bearer(opts.token));
-    if (opts.body !== undefined) req = req.set('Content-Type', 'application/json').send(opts.body);
+    if (opts.encoding) req = req.set('Content-Encoding', opts.encoding);
+    if (opts.body !== undefined)
+      req = req.set('Content-Type', opts.contentType ?? 'application/json').send(opts.body);
     return (await req).status;
   }
 
-  it('lists the answers to: no token, a stranger, unknown ids, a malformed body', async () => {
+  it('lists the answers to: no token, a stranger, unknown ids, a malformed body, refused input', async () => {
     const ops = operations().filter(({ op }) => op.security?.length);
     expect(ops.length).toBeGreaterThan(20);
     const missing: string[] = [];
@@ -163,19 +183,50 @@ describe('OpenAPI: every status an operation answers is documented', () => {
       const body = op.requestBody ? '{}' : undefined;
       const tries: Record<string, number> = {
         'no token': await call(method, p, { body }),
-        'a stranger acting on another user': await call(method, p, { token: stranger.token, body, ids: victim.userId }),
+        'a stranger acting on another user': await call(method, p, {
+          token: stranger.token,
+          body,
+          ids: victim.userId,
+        }),
         'unknown ids (admin)': await call(method, p, { token: t.adminToken, body }),
-        'a malformed body (admin)': op.requestBody ? await call(method, p, { token: t.adminToken, body: '{"code":5,"totp":5,"name":5}', ids: victim.userId }) : 0,
+        'a malformed body (admin)': op.requestBody
+          ? await call(method, p, {
+              token: t.adminToken,
+              body: '{"code":5,"totp":5,"name":5}',
+              ids: victim.userId,
+            })
+          : 0,
+        'a text/plain body (admin)': op.requestBody
+          ? await call(method, p, { token: t.adminToken, body: 'x', contentType: 'text/plain' })
+          : 0,
+        'a gzip-encoded body (admin)': op.requestBody
+          ? await call(method, p, { token: t.adminToken, body: '{}', encoding: 'gzip' })
+          : 0,
+        'a body over the limit (admin)': op.requestBody
+          ? await call(method, p, { token: t.adminToken, body: JSON.stringify({ x: 'x'.repeat(70_000) }) })
+          : 0,
+        'a NUL in the path (admin)': p.includes('{')
+          ? await call(method, p, { token: t.adminToken, body, ids: 'a%00b' })
+          : 0,
       };
       for (const [what, status] of Object.entries(tries)) {
-        if (status && !documented(op, status)) missing.push(`${method.toUpperCase()} ${p}: ${what} → ${status}`);
+        if (status && !documented(op, status))
+          missing.push(`${method.toUpperCase()} ${p}: ${what} → ${status}`);
       }
     }
     expect(missing).toEqual([]);
   });
 });
 
-type Schema = { type?: string; properties?: Record<string, Schema>; required?: string[]; items?: Schema; $ref?: string; allOf?: Schema[]; enum?: unknown[] };
+type Schema = {
+  type?: string;
+  properties?: Record<string, Schema>;
+  required?: string[];
+  items?: Schema;
+  $ref?: string;
+  allOf?: Schema[];
+  enum?: unknown[];
+};
 
 describe('OpenAPI: error schemas and examples match the wire', () => {
   let t: TestApp;
@@ -187,7 +238,8 @@ describe('OpenAPI: error schemas and examples match the wire', () => {
   afterAll(async () => t?.close());
 
   const schemas = () => doc.components!.schemas as Record<string, Schema>;
-  const deref = (s: Schema): Schema => (s.$ref ? schemas()[s.$ref.split('/').pop()!] : s.allOf?.length === 1 ? deref(s.allOf[0]) : s);
+  const deref = (s: Schema): Schema =>
+    s.$ref ? schemas()[s.$ref.split('/').pop()!] : s.allOf?.length === 1 ? deref(s.allOf[0]) : s;
 
   /** Where `value` breaks `schema`: a missing required property, an undeclared one, a wrong type or enum value. */
   function violations(value: unknown, schema: Schema, at = '$'): string[] {
@@ -202,8 +254,12 @@ describe('OpenAPI: error schemas and examples match the wire', () => {
       const v = value as Record<string, unknown>;
       return [
         ...(s.required ?? []).filter((k) => !(k in v)).map((k) => `${at}.${k}: required, missing`),
-        ...Object.keys(v).filter((k) => !(k in (s.properties ?? {}))).map((k) => `${at}.${k}: not declared`),
-        ...Object.entries(v).flatMap(([k, x]) => (s.properties?.[k] ? violations(x, s.properties[k], `${at}.${k}`) : [])),
+        ...Object.keys(v)
+          .filter((k) => !(k in (s.properties ?? {})))
+          .map((k) => `${at}.${k}: not declared`),
+        ...Object.entries(v).flatMap(([k, x]) =>
+          s.properties?.[k] ? violations(x, s.properties[k], `${at}.${k}`) : [],
+        ),
       ];
     }
     if (s.type === 'integer') return Number.isInteger(value) ? [] : [`${at}: not an integer`];
@@ -220,48 +276,97 @@ describe('OpenAPI: error schemas and examples match the wire', () => {
     const alice = await createHuman(t, org);
     const bodies = {
       'no Authorization header (401)': (await t.http.post(`/v2/users/${alice.userId}/totp`)).body,
-      'a bad token (401, with details)': (await t.http.post(`/v2/users/${alice.userId}/totp`).set(bearer('nope'))).body,
-      'a validation error (400)': (await t.http.post(`/v2/users/${alice.userId}/totp/verify`).set(bearer(alice.token)).send({ code: 5 })).body,
+      'a bad token (401, with details)': (
+        await t.http.post(`/v2/users/${alice.userId}/totp`).set(bearer('nope'))
+      ).body,
+      'a validation error (400)': (
+        await t.http.post(`/v2/users/${alice.userId}/totp/verify`).set(bearer(alice.token)).send({ code: 5 })
+      ).body,
       'an unknown route (404)': (await t.http.get('/v2/nothing-here').set(bearer(alice.token))).body,
-      'a domain error (404, with details)': (await t.http.post('/auth/v1/users/me/auth_factors/otp/_verify').set(bearer(alice.token)).send({ code: '123456' })).body,
+      'a domain error (404, with details)': (
+        await t.http
+          .post('/auth/v1/users/me/auth_factors/otp/_verify')
+          .set(bearer(alice.token))
+          .send({ code: '123456' })
+      ).body,
     };
     expect(Object.values(bodies).filter((b: { details?: unknown }) => b.details)).toHaveLength(2);
-    for (const [what, body] of Object.entries(bodies)) expect({ what, body, violations: violations(body, rpc) }).toEqual({ what, body, violations: [] });
+    for (const [what, body] of Object.entries(bodies))
+      expect({ what, body, violations: violations(body, rpc) }).toEqual({ what, body, violations: [] });
   });
 
   it('every example of an error response conforms to its schema and shows its own status', () => {
     for (const [p, item] of Object.entries(doc.paths)) {
-      for (const [method, op] of Object.entries(item as Record<string, { responses?: Record<string, { content?: Record<string, { schema: Schema; example?: unknown }> }> }>)) {
+      for (const [method, op] of Object.entries(
+        item as Record<
+          string,
+          { responses?: Record<string, { content?: Record<string, { schema: Schema; example?: unknown }> }> }
+        >,
+      )) {
         for (const [status, response] of Object.entries(op.responses ?? {})) {
           for (const [media, content] of Object.entries(response.content ?? {})) {
             if (content.example === undefined || status.startsWith('2')) continue;
             const at = `${method} ${p} ${status} ${media}`;
-            expect({ at, violations: violations(content.example, content.schema) }).toEqual({ at, violations: [] });
+            expect({ at, violations: violations(content.example, content.schema) }).toEqual({
+              at,
+              violations: [],
+            });
             const example = content.example as { status?: number };
-            if ('status' in example) expect({ at, status: example.status }).toEqual({ at, status: Number(status) });
+            if ('status' in example)
+              expect({ at, status: example.status }).toEqual({ at, status: Number(status) });
           }
         }
       }
     }
   });
 
-  it('verifyEmail: the reference statuses and texts, then 401/403/404; its 410 and 500 examples show 410 and 500', () => {
-    const op = (doc.paths['/internal/v1/mfa/totp-email/{challengeId}:verify'] as Record<string, { responses: Record<string, { description: string; content: Record<string, { example: { status: number; code: string } }> }> }>).post;
-    expect(Object.keys(op.responses)).toEqual(['200', '400', '401', '403', '404', '410', '500']);
-    expect([op.responses['400'].description, op.responses['410'].description, op.responses['500'].description]).toEqual(['Bad Request', '', 'Internal Server Error']);
+  it('verifyEmail: the reference statuses and texts, then 401/403/404/413/415/503; its 410 and 500 examples show 410 and 500', () => {
+    const op = (
+      doc.paths['/internal/v1/mfa/totp-email/{challengeId}:verify'] as Record<
+        string,
+        {
+          responses: Record<
+            string,
+            { description: string; content: Record<string, { example: { status: number; code: string } }> }
+          >;
+        }
+      >
+    ).post;
+    expect(Object.keys(op.responses)).toEqual(['200', '400', '401', '403', '404', '410', '413', '415', '500', '503']);
+    expect([
+      op.responses['400'].description,
+      op.responses['410'].description,
+      op.responses['500'].description,
+    ]).toEqual(['Bad Request', '', 'Internal Server Error']);
     const example = (s: string) => op.responses[s].content['application/json'].example;
     expect(example('410')).toMatchObject({ status: 410, code: 'urn:plmr:mfa-totp:api:CHALLENGE_NOT_FOUND' });
-    expect(example('500')).toMatchObject({ status: 500, code: 'urn:plmr:mfa-totp:api:INTERNAL_SERVER_ERROR' });
+    expect(example('500')).toMatchObject({
+      status: 500,
+      code: 'urn:plmr:mfa-totp:api:INTERNAL_SERVER_ERROR',
+    });
     expect(example('401')).toMatchObject({ status: 401, code: 'urn:plmr:mfa-totp:api:UNAUTHORIZED' });
   });
 
   it('the OTP SMS code bodies: JSON first, with a JSON string of 8 digits as example', () => {
     for (const verb of ['_verify', '_check']) {
-      const content = (doc.paths[`/resources/v3alpha/users/{id}/otp_sms/{otpSmsId}/${verb}`] as Record<string, { requestBody: { content: Record<string, { schema: { type: string; example?: unknown }; example?: unknown }> } }>).post.requestBody.content;
+      const content = (
+        doc.paths[`/resources/v3alpha/users/{id}/otp_sms/{otpSmsId}/${verb}`] as Record<
+          string,
+          {
+            requestBody: {
+              content: Record<string, { schema: { type: string; example?: unknown }; example?: unknown }>;
+            };
+          }
+        >
+      ).post.requestBody.content;
       expect(Object.keys(content)[0]).toBe('application/json');
       const json = content['application/json'];
       const example = json.example ?? json.schema.example;
-      expect({ verb, type: json.schema.type, example }).toEqual({ verb, type: 'string', example: '12345678' });
+      expect({ verb, type: json.schema.type, example }).toEqual({
+        verb,
+        type: 'string',
+        example: '12345678',
+      });
       expect(JSON.stringify(example)).toBe('"12345678"');
     }
   });

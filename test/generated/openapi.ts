@@ -1215,6 +1215,58 @@ export interface operations {
                     "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description An unexpected error response. */
             default: {
                 headers: {
@@ -1442,6 +1494,58 @@ export interface operations {
                     "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description An unexpected error response. */
             default: {
                 headers: {
@@ -1652,6 +1756,64 @@ export interface operations {
                     "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description Too many failed codes: the factor is locked for a while (see Retry-After). */
             429: {
                 headers: {
@@ -1695,6 +1857,58 @@ export interface operations {
                      *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
                      *           "id": "TOTP-4ttmp",
                      *           "message": "Too many failed attempts, try again later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
                      *         }
                      *       ]
                      *     }
@@ -1850,6 +2064,46 @@ export interface operations {
                     "application/json": components["schemas"]["EmailChallengeErrorDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "urn:plmr:mfa-totp:api:BAD_REQUEST",
+                     *       "message": "request body too large",
+                     *       "requestId": "3f0c2a4e-8d1b-4b7e-9a51-0c6f2f1d9e7a",
+                     *       "fieldErrors": [],
+                     *       "status": 413,
+                     *       "timestamp": "2025-03-05T21:29:22.094Z",
+                     *       "path": "/internal/v1/mfa/totp-email"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailChallengeErrorDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "urn:plmr:mfa-totp:api:BAD_REQUEST",
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)",
+                     *       "requestId": "3f0c2a4e-8d1b-4b7e-9a51-0c6f2f1d9e7a",
+                     *       "fieldErrors": [],
+                     *       "status": 415,
+                     *       "timestamp": "2025-03-05T21:29:22.094Z",
+                     *       "path": "/internal/v1/mfa/totp-email"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailChallengeErrorDto"];
+                };
+            };
             /** @description INTERNAL_SERVER_ERROR: unexpected error. */
             500: {
                 headers: {
@@ -1873,6 +2127,8 @@ export interface operations {
             /** @description INTERNAL_SERVER_ERROR: the email could not be sent (no challenge is left behind on create). */
             503: {
                 headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1911,6 +2167,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EmailChallengeDto"];
+                };
+            };
+            /** @description The request is malformed: a path with broken percent-encoding or a NUL character, invalid JSON, or JSON nested deeper than 32 levels. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "urn:plmr:mfa-totp:api:BAD_REQUEST",
+                     *       "message": "invalid request: malformed percent-encoding in the path",
+                     *       "requestId": "3f0c2a4e-8d1b-4b7e-9a51-0c6f2f1d9e7a",
+                     *       "fieldErrors": [],
+                     *       "status": 400,
+                     *       "timestamp": "2025-03-05T21:29:22.094Z",
+                     *       "path": "/internal/v1/mfa/totp-email/312909075212468632"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailChallengeErrorDto"];
                 };
             };
             /** @description UNAUTHORIZED: missing or invalid bearer token. */
@@ -1986,6 +2262,28 @@ export interface operations {
                      *       "requestId": "3f0c2a4e-8d1b-4b7e-9a51-0c6f2f1d9e7a",
                      *       "fieldErrors": [],
                      *       "status": 500,
+                     *       "timestamp": "2025-03-05T21:29:22.094Z",
+                     *       "path": "/internal/v1/mfa/totp-email/312909075212468632"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailChallengeErrorDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "urn:plmr:mfa-totp:api:INTERNAL_SERVER_ERROR",
+                     *       "message": "The service is temporarily unavailable; retry later",
+                     *       "requestId": "3f0c2a4e-8d1b-4b7e-9a51-0c6f2f1d9e7a",
+                     *       "fieldErrors": [],
+                     *       "status": 503,
                      *       "timestamp": "2025-03-05T21:29:22.094Z",
                      *       "path": "/internal/v1/mfa/totp-email/312909075212468632"
                      *     }
@@ -2136,6 +2434,28 @@ export interface operations {
                     "application/json": components["schemas"]["EmailChallengeErrorDto"];
                 };
             };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "urn:plmr:mfa-totp:api:INTERNAL_SERVER_ERROR",
+                     *       "message": "The service is temporarily unavailable; retry later",
+                     *       "requestId": "3f0c2a4e-8d1b-4b7e-9a51-0c6f2f1d9e7a",
+                     *       "fieldErrors": [],
+                     *       "status": 503,
+                     *       "timestamp": "2025-03-05T21:29:22.094Z",
+                     *       "path": "/internal/v1/mfa/totp-email/312909075212468632:consume"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailChallengeErrorDto"];
+                };
+            };
         };
     };
     resendEmail: {
@@ -2157,6 +2477,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ResendEmailChallengeResponseDto"];
+                };
+            };
+            /** @description The request is malformed: a path with broken percent-encoding or a NUL character, invalid JSON, or JSON nested deeper than 32 levels. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "urn:plmr:mfa-totp:api:BAD_REQUEST",
+                     *       "message": "invalid request: malformed percent-encoding in the path",
+                     *       "requestId": "3f0c2a4e-8d1b-4b7e-9a51-0c6f2f1d9e7a",
+                     *       "fieldErrors": [],
+                     *       "status": 400,
+                     *       "timestamp": "2025-03-05T21:29:22.094Z",
+                     *       "path": "/internal/v1/mfa/totp-email/312909075212468632:resend"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailChallengeErrorDto"];
                 };
             };
             /** @description UNAUTHORIZED: missing or invalid bearer token. */
@@ -2282,6 +2622,8 @@ export interface operations {
             /** @description INTERNAL_SERVER_ERROR: the email could not be sent (no challenge is left behind on create). */
             503: {
                 headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2425,6 +2767,46 @@ export interface operations {
                     "application/json": components["schemas"]["EmailChallengeErrorDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "urn:plmr:mfa-totp:api:BAD_REQUEST",
+                     *       "message": "request body too large",
+                     *       "requestId": "3f0c2a4e-8d1b-4b7e-9a51-0c6f2f1d9e7a",
+                     *       "fieldErrors": [],
+                     *       "status": 413,
+                     *       "timestamp": "2025-03-05T21:29:22.094Z",
+                     *       "path": "/internal/v1/mfa/totp-email/312909075212468632:verify"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailChallengeErrorDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "urn:plmr:mfa-totp:api:BAD_REQUEST",
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)",
+                     *       "requestId": "3f0c2a4e-8d1b-4b7e-9a51-0c6f2f1d9e7a",
+                     *       "fieldErrors": [],
+                     *       "status": 415,
+                     *       "timestamp": "2025-03-05T21:29:22.094Z",
+                     *       "path": "/internal/v1/mfa/totp-email/312909075212468632:verify"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailChallengeErrorDto"];
+                };
+            };
             /** @description Internal Server Error */
             500: {
                 headers: {
@@ -2438,6 +2820,28 @@ export interface operations {
                      *       "requestId": "3f0c2a4e-8d1b-4b7e-9a51-0c6f2f1d9e7a",
                      *       "fieldErrors": [],
                      *       "status": 500,
+                     *       "timestamp": "2025-03-05T21:29:22.094Z",
+                     *       "path": "/internal/v1/mfa/totp-email/312909075212468632:verify"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailChallengeErrorDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "urn:plmr:mfa-totp:api:INTERNAL_SERVER_ERROR",
+                     *       "message": "The service is temporarily unavailable; retry later",
+                     *       "requestId": "3f0c2a4e-8d1b-4b7e-9a51-0c6f2f1d9e7a",
+                     *       "fieldErrors": [],
+                     *       "status": 503,
                      *       "timestamp": "2025-03-05T21:29:22.094Z",
                      *       "path": "/internal/v1/mfa/totp-email/312909075212468632:verify"
                      *     }
@@ -2681,6 +3085,64 @@ export interface operations {
                     "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description A code was sent to this phone recently, or too many today (see Retry-After). */
             429: {
                 headers: {
@@ -2734,6 +3196,8 @@ export interface operations {
             /** @description The SMS provider did not accept the message; nothing was changed. */
             503: {
                 headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3010,6 +3474,58 @@ export interface operations {
                     "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description An unexpected error response. */
             default: {
                 headers: {
@@ -3242,6 +3758,64 @@ export interface operations {
                     "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description A code was sent to this phone recently, or too many today (see Retry-After). */
             429: {
                 headers: {
@@ -3295,6 +3869,8 @@ export interface operations {
             /** @description The SMS provider did not accept the message; nothing was changed. */
             503: {
                 headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3575,6 +4151,116 @@ export interface operations {
                     "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description An unexpected error response. */
             default: {
                 headers: {
@@ -3807,6 +4493,64 @@ export interface operations {
                     "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description A code was sent to this phone recently, or too many today (see Retry-After). */
             429: {
                 headers: {
@@ -3860,6 +4604,8 @@ export interface operations {
             /** @description The SMS provider did not accept the message; nothing was changed. */
             503: {
                 headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4140,6 +4886,116 @@ export interface operations {
                     "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description An unexpected error response. */
             default: {
                 headers: {
@@ -4303,6 +5159,60 @@ export interface operations {
                     "application/json": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description An unexpected error response. */
             default: {
                 headers: {
@@ -4431,6 +5341,30 @@ export interface operations {
                      *       "details": [
                      *         {
                      *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
                      *         }
                      *       ]
                      *     }
@@ -4596,6 +5530,60 @@ export interface operations {
                     "application/json": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description An unexpected error response. */
             default: {
                 headers: {
@@ -4737,6 +5725,60 @@ export interface operations {
                     "application/json": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description An unexpected error response. */
             default: {
                 headers: {
@@ -4867,6 +5909,30 @@ export interface operations {
                      *       "details": [
                      *         {
                      *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
                      *         }
                      *       ]
                      *     }
@@ -5032,6 +6098,60 @@ export interface operations {
                     "application/json": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description An unexpected error response. */
             default: {
                 headers: {
@@ -5190,6 +6310,60 @@ export interface operations {
                     "application/json": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description An unexpected error response. */
             default: {
                 headers: {
@@ -5318,6 +6492,30 @@ export interface operations {
                      *       "details": [
                      *         {
                      *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
                      *         }
                      *       ]
                      *     }
@@ -5460,6 +6658,30 @@ export interface operations {
                     "application/json": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description An unexpected error response. */
             default: {
                 headers: {
@@ -5595,6 +6817,30 @@ export interface operations {
                     "application/json": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description An unexpected error response. */
             default: {
                 headers: {
@@ -5723,6 +6969,30 @@ export interface operations {
                      *       "details": [
                      *         {
                      *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
                      *         }
                      *       ]
                      *     }
@@ -5869,6 +7139,60 @@ export interface operations {
                     "application/json": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description An unexpected error response. */
             default: {
                 headers: {
@@ -6006,6 +7330,30 @@ export interface operations {
                     "application/json": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description An unexpected error response. */
             default: {
                 headers: {
@@ -6134,6 +7482,30 @@ export interface operations {
                      *       "details": [
                      *         {
                      *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
                      *         }
                      *       ]
                      *     }
@@ -6381,6 +7753,58 @@ export interface operations {
                     "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description An unexpected error response. */
             default: {
                 headers: {
@@ -6591,6 +8015,58 @@ export interface operations {
                      *       "details": [
                      *         {
                      *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
                      *         }
                      *       ]
                      *     }
@@ -6818,6 +8294,64 @@ export interface operations {
                     "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description Too many failed codes: the factor is locked for a while (see Retry-After). */
             429: {
                 headers: {
@@ -6861,6 +8395,58 @@ export interface operations {
                      *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
                      *           "id": "TOTP-4ttmp",
                      *           "message": "Too many failed attempts, try again later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
                      *         }
                      *       ]
                      *     }
@@ -7118,6 +8704,64 @@ export interface operations {
                     "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description Too many failed codes: the factor is locked for a while (see Retry-After). */
             429: {
                 headers: {
@@ -7161,6 +8805,58 @@ export interface operations {
                      *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
                      *           "id": "TOTP-4ttmp",
                      *           "message": "Too many failed attempts, try again later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
                      *         }
                      *       ]
                      *     }
@@ -7320,6 +9016,30 @@ export interface operations {
                      *       "details": [
                      *         {
                      *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
                      *         }
                      *       ]
                      *     }

@@ -1,6 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { API_TAGS } from './tags';
+import { addTransportResponses } from './transport-responses';
 
 /** Builds the OpenAPI document. Operation ids are the handler names (ZITADEL rpc names), so they are stable. */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
@@ -20,6 +21,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   // The package's licence (package.json: UNLICENSED, i.e. proprietary).
   doc.info.license = { name: 'UNLICENSED' };
   doc.tags = API_TAGS;
+  addTransportResponses(doc);
   return canonicalOpenApi(doc);
 }
 
