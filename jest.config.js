@@ -8,11 +8,11 @@ const base = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { diagnostics: false }],
-    // ESM-only dependencies (otplib's @scure/base and @noble/hashes, @fastify/static's content-disposition)
-    // are compiled to CommonJS; Node itself loads them with require(esm).
+    // ESM-only dependencies (otplib's @scure/base and @noble/hashes) are compiled to CommonJS; Node
+    // itself loads them with require(esm).
     '^.+\\.js$': ['ts-jest', { diagnostics: false, tsconfig: { allowJs: true } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(@scure/base|@noble/hashes|content-disposition)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(@scure/base|@noble/hashes)/)'],
   rootDir: __dirname,
 };
 const e2e = (name, db) => ({
