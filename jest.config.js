@@ -26,7 +26,8 @@ module.exports = {
   reporters: ['default', '<rootDir>/test/setup/summary-reporter.js'],
   maxWorkers: process.env.JEST_WORKERS || 2,
   projects: [
-    { ...base, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
+    // Unit specs beside the code, plus checks of the project itself (its scripts) in test/*.spec.ts.
+    { ...base, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/*.spec.ts'] },
     e2e('e2e-sqlite', 'sqlite'),
     // The same suites on the Fastify adapter (HTTP_ADAPTER=fastify), on SQLite.
     e2e('e2e-fastify', 'sqlite-fastify'),
