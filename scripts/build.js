@@ -68,8 +68,9 @@ function build() {
   const tsc = compilerPath();
   if (!tsc) return { ok: false, missing: true };
   const started = Date.now();
-  // Inputs saved in the future (clock skew, files from another machine) must not force a build on every start.
-  const stampTime = new Date(Math.max(started, newestInput(ROOT)));
+  // Inputs saved in the future (clock skew, files from another machine) must not force a build on every
+  // start; one millisecond above the newest input, as file times come back from utimes rounded down.
+  const stampTime = new Date(Math.max(started, Math.ceil(newestInput(ROOT)) + 1));
   const buildInfo = path.join(DIST, 'tsconfig.build.tsbuildinfo');
   // tsc trusts its build info, not the outputs: without the entry point, compile everything again.
   if (!fs.existsSync(ENTRY)) fs.rmSync(buildInfo, { force: true });
