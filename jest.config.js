@@ -8,11 +8,11 @@ const base = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { diagnostics: false }],
-    // ESM-only dependencies (otplib's @scure/base and @noble/hashes, @fastify/static's content-disposition)
-    // are compiled to CommonJS; Node itself loads them with require(esm).
+    // ESM-only dependencies (otplib's @scure/base and @noble/hashes) are compiled to CommonJS; Node
+    // itself loads them with require(esm).
     '^.+\\.js$': ['ts-jest', { diagnostics: false, tsconfig: { allowJs: true } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(@scure/base|@noble/hashes|content-disposition)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(@scure/base|@noble/hashes)/)'],
   rootDir: __dirname,
 };
 const e2e = (name, db) => ({
@@ -26,7 +26,8 @@ module.exports = {
   reporters: ['default', '<rootDir>/test/setup/summary-reporter.js'],
   maxWorkers: process.env.JEST_WORKERS || 2,
   projects: [
-    { ...base, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
+    // Unit specs beside the code, plus checks of the project itself (its scripts) in test/*.spec.ts.
+    { ...base, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/*.spec.ts'] },
     e2e('e2e-sqlite', 'sqlite'),
     // The same suites on the Fastify adapter (HTTP_ADAPTER=fastify), on SQLite.
     e2e('e2e-fastify', 'sqlite-fastify'),

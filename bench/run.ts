@@ -1,13 +1,16 @@
 /**
- * `npm run bench`: the TOTP verify micro-benchmark (otplib vs the node:crypto routine) and the `_check`
- * load test against the raw baseline (SQLite, plus PostgreSQL when TEST_DATABASE_URL is set).
+ * `npm run bench`: the TOTP verify micro-benchmark (otplib vs the node:crypto routine), the service's cold
+ * start (spawn → first 200 on /healthz) and the `_check` load test against the raw baseline (SQLite, plus
+ * PostgreSQL when TEST_DATABASE_URL is set).
  * Not part of `npm test`; nothing here asserts a time.
  */
+import { runColdStartBench } from './cold-start.bench';
 import { runCheckBench } from './totp-check.bench';
 import { runVerifyBench } from './totp-verify.bench';
 
 async function main(): Promise<void> {
   runVerifyBench();
+  await runColdStartBench();
   await runCheckBench();
 }
 

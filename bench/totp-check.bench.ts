@@ -61,7 +61,7 @@ class CodeSource {
   }
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const srv = net.createServer().listen(0, '127.0.0.1', () => {
       const { port } = srv.address() as net.AddressInfo;
@@ -89,7 +89,7 @@ function compile(): void {
  * The Node.js flags of `npm start` (package.json), so the service runs here as in production; the
  * baseline and the floor servers get the same ones, so the comparison stays fair.
  */
-const NODE_FLAGS = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+export const NODE_FLAGS = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
   .split(/\s+/)
   .filter((arg) => arg.startsWith('--'));
 
@@ -117,7 +117,7 @@ async function waitReady(url: string, child: ChildProcess): Promise<void> {
   throw new Error(`not ready: ${url}`);
 }
 
-async function stop(child: ChildProcess): Promise<void> {
+export async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');

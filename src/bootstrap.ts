@@ -2,10 +2,9 @@ import { INestApplication, LoggerService } from '@nestjs/common';
 import { AbstractHttpAdapter } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { SwaggerModule } from '@nestjs/swagger';
+import { OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { stringify } from 'yaml';
 import { AppConfig } from './common/config/app-config';
 import { INVALID_JSON_BODY } from './common/errors/all-exceptions.filter';
 import { checkBodyMediaType, unsupportedMediaType } from './common/http/body-media-type';
@@ -162,23 +161,30 @@ export function toFastifyPath(path: string): string {
   return path.replace(/:([A-Za-z_$][\w$]*)\\:/g, ':$1(^[^:/]+)::');
 }
 
-/** `/openapi.json`, `/openapi.yaml` and Swagger UI at `/docs` (its assets come from swagger-ui-dist, no CDN). */
+/**
+ * `/openapi.json`, `/openapi.yaml` and Swagger UI at `/docs` (its assets come from swagger-ui-dist, no CDN).
+ * The document and its YAML form (and the YAML library) are built and loaded on their first request, not
+ * at start-up: together they were a fifth of the CPU a start costs, and a restarted instance should
+ * answer its probes at once.
+ */
 export function serveApiDocs(app: INestApplication): void {
-  const doc = buildOpenApiDocument(app);
+  let doc: OpenAPIObject | undefined;
+  let yaml: string | undefined;
+  const document = (): OpenAPIObject => (doc ??= buildOpenApiDocument(app));
   const http = app.getHttpAdapter();
   http.get('/openapi.json', (_req: unknown, res: unknown) => {
     http.setHeader(res, 'Content-Type', 'application/json; charset=utf-8');
-    http.reply(res, doc, 200);
+    http.reply(res, document(), 200);
   });
-  const yaml = stringify(doc);
-  http.get('/openapi.yaml', (_req: unknown, res: unknown) => {
+  http.get('/openapi.yaml', async (_req: unknown, res: unknown) => {
+    yaml ??= (await import('yaml')).stringify(document());
     http.setHeader(res, 'Content-Type', 'application/yaml; charset=utf-8');
     http.reply(res, yaml, 200);
   });
   // validatorUrl: null – Swagger UI would otherwise ask validator.swagger.io about the document.
   // The filter box finds operations by tag; the token given to Authorize survives a reload (it is kept
   // in the browser's localStorage); deep links (#/tag/operationId) open one operation.
-  SwaggerModule.setup('docs', app, doc, {
+  SwaggerModule.setup('docs', app, document, {
     raw: false,
     customSiteTitle: 'MFA service API',
     swaggerOptions: { validatorUrl: null, filter: true, persistAuthorization: true, deepLinking: true },

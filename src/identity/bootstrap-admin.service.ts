@@ -3,11 +3,13 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AppConfig } from '../common/config/app-config';
+import { ensurePrivateDir } from '../common/files/private-files';
 import { IdentityService } from './identity.service';
 
 /**
  * First start with an empty database: creates the default organisation and an `admin` machine user
- * holding IAM_OWNER, and writes its personal access token to BOOTSTRAP_ADMIN_PAT_PATH (mode 0600).
+ * holding IAM_OWNER, and writes its personal access token to BOOTSTRAP_ADMIN_PAT_PATH (mode 0600; a
+ * folder created for it is 0700).
  * Database rows and file are written together: the file is in place before the transaction commits,
  * and removed again if the commit fails. The token is announced in the log by path, never printed.
  * Later starts (any organisation exists) do nothing.
@@ -45,7 +47,7 @@ export class BootstrapAdminService implements OnApplicationBootstrap {
  * exclusively with that mode, then renamed over the target (atomic; an older file is replaced whole).
  */
 export function writeSecretFile(file: string, content: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  ensurePrivateDir(path.dirname(file));
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   const fd = fs.openSync(tmp, 'wx', 0o600);
   try {

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
+import { ensurePrivateDir, narrowToPrivate, PRIVATE_FILE_MODE } from '../files/private-files';
 import { EnvDto, HTTP_ADAPTERS, LOG_LEVELS, MAIL_TRANSPORTS, SMS_PROVIDERS, SQLITE_SYNCHRONOUS_MODES } from './env.dto';
 
 export type DatabaseConfig =
@@ -100,11 +101,12 @@ export function loadConfig(env: Record<string, string | undefined>): { config: A
     }
     const keyFile = path.join(dataDir, 'master.key');
     if (fs.existsSync(keyFile)) {
+      narrowToPrivate(keyFile);
       keyB64 = fs.readFileSync(keyFile, 'utf8').trim();
     } else {
-      fs.mkdirSync(dataDir, { recursive: true });
+      ensurePrivateDir(dataDir);
       keyB64 = randomBytes(32).toString('base64');
-      fs.writeFileSync(keyFile, keyB64 + '\n', { mode: 0o600 });
+      fs.writeFileSync(keyFile, keyB64 + '\n', { mode: PRIVATE_FILE_MODE });
       generated = true;
     }
     warnings.push(`MASTER_KEY is not set: using the key in ${keyFile}; set MASTER_KEY in production`);

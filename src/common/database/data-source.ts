@@ -1,7 +1,6 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { DataSource, DataSourceOptions, MixedList } from 'typeorm';
 import { DatabaseConfig } from '../config/app-config';
+import { preparePrivateSqliteFile } from '../files/private-files';
 import { boundedPg } from './bounded-pool';
 
 type EntityList = MixedList<string | (new () => unknown)>;
@@ -15,7 +14,7 @@ export function buildDataSourceOptions(
 ): DataSourceOptions {
   const common = { entities, migrations, synchronize: false, migrationsRun: false, logging: false } as const;
   if (db.type === 'sqlite') {
-    if (db.path !== ':memory:') fs.mkdirSync(path.dirname(db.path), { recursive: true });
+    if (db.path !== ':memory:') preparePrivateSqliteFile(db.path);
     return {
       ...common,
       type: 'better-sqlite3',
