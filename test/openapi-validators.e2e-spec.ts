@@ -196,15 +196,16 @@ describe('OpenAPI: every status an operation answers is documented', () => {
               ids: victim.userId,
             })
           : 0,
-        'a text/plain body (admin)': op.requestBody
-          ? await call(method, p, { token: t.adminToken, body: 'x', contentType: 'text/plain' })
-          : 0,
-        'a gzip-encoded body (admin)': op.requestBody
-          ? await call(method, p, { token: t.adminToken, body: '{}', encoding: 'gzip' })
-          : 0,
-        'a body over the limit (admin)': op.requestBody
-          ? await call(method, p, { token: t.adminToken, body: JSON.stringify({ x: 'x'.repeat(70_000) }) })
-          : 0,
+        'a text/plain body (admin)':
+          method !== 'get'
+            ? await call(method, p, { token: t.adminToken, body: 'x', contentType: 'text/plain' })
+            : 0,
+        'a gzip-encoded body (admin)':
+          method !== 'get' ? await call(method, p, { token: t.adminToken, body: '{}', encoding: 'gzip' }) : 0,
+        'a body over the limit (admin)':
+          method !== 'get'
+            ? await call(method, p, { token: t.adminToken, body: JSON.stringify({ x: 'x'.repeat(70_000) }) })
+            : 0,
         'a NUL in the path (admin)': p.includes('{')
           ? await call(method, p, { token: t.adminToken, body, ids: 'a%00b' })
           : 0,
@@ -332,7 +333,18 @@ describe('OpenAPI: error schemas and examples match the wire', () => {
         }
       >
     ).post;
-    expect(Object.keys(op.responses)).toEqual(['200', '400', '401', '403', '404', '410', '413', '415', '500', '503']);
+    expect(Object.keys(op.responses)).toEqual([
+      '200',
+      '400',
+      '401',
+      '403',
+      '404',
+      '410',
+      '413',
+      '415',
+      '500',
+      '503',
+    ]);
     expect([
       op.responses['400'].description,
       op.responses['410'].description,

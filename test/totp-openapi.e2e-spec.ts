@@ -24,7 +24,8 @@ describe('OpenAPI of the TOTP seed operations', () => {
   const deref = (s: Json): Json => (s.$ref ? schemas()[(s.$ref as string).split('/').pop()!] : s);
   const byId = (operationId: string) => {
     for (const [p, methods] of Object.entries(paths())) {
-      for (const [m, op] of Object.entries(methods)) if (op.operationId === operationId) return { path: p, method: m, op };
+      for (const [m, op] of Object.entries(methods))
+        if (op.operationId === operationId) return { path: p, method: m, op };
     }
     throw new Error(`no operation ${operationId}`);
   };
@@ -79,7 +80,10 @@ describe('OpenAPI of the TOTP seed operations', () => {
     const { body, props } = checkCommon(facts, op);
     const params = op.parameters as Json[];
     expect(params.filter((x) => x.in === 'path').map((x) => x.name)).toEqual([...facts.pathParameters]);
-    expect(params.find((x) => x.name === 'userId')).toMatchObject({ required: true, schema: { type: 'string' } });
+    expect(params.find((x) => x.name === 'userId')).toMatchObject({
+      required: true,
+      schema: { type: 'string' },
+    });
     // body: `code`, described as on the page
     const bodySchema = deref((body.content as Record<string, Json>)['application/json'].schema as Json);
     const code = (bodySchema.properties as Record<string, Json>)[facts.body.field];
@@ -105,18 +109,23 @@ describe('OpenAPI of the TOTP seed operations', () => {
     const rendered = Object.entries(props)
       .map(([name, prop]) => {
         const lines = (prop.description as string).split('\n');
-        return prop.format ? `${name} ${prop.format as string}- ${lines.join(' - ')}` : `${name} ${lines.join(' - ')}`;
+        return prop.format
+          ? `${name} ${prop.format as string}- ${lines.join(' - ')}`
+          : `${name} ${lines.join(' - ')}`;
       })
       .join(' ');
     expect(`- details object${rendered}`).toBe(facts.okSchemaLine);
     // "- code int32 - message string - details object[]Array [@type string]"
-    const rpc = deref(((op.responses as Record<string, Json>).default.content as Record<string, Json>)['application/json'].schema as Json);
+    const rpc = deref(
+      ((op.responses as Record<string, Json>).default.content as Record<string, Json>)['application/json']
+        .schema as Json,
+    );
     const rp = rpc.properties as Record<string, Json>;
     const item = deref(rp.details.items as Json);
     expect([
       `- code ${rp.code.format as string}`,
       `- message ${rp.message.type as string}`,
-      `- details ${((rp.details.items as Json).$ref ? 'object' : '')}[]Array [${Object.keys(item.properties as Json)[0]} ${((item.properties as Record<string, Json>)['@type'].type as string)}]`,
+      `- details ${(rp.details.items as Json).$ref ? 'object' : ''}[]Array [${Object.keys(item.properties as Json)[0]} ${(item.properties as Record<string, Json>)['@type'].type as string}]`,
     ]).toEqual([...facts.errorSchemaLines]);
   });
 
@@ -129,16 +138,74 @@ describe('OpenAPI of the TOTP seed operations', () => {
     expect(byId('AddMyAuthFactorOTP').op.summary).toBe('Add One-Time-Password (OTP)');
     expect(byId('RemoveMyAuthFactorOTP').op.summary).toBe('Remove One-Time-Password (OTP)');
     const statuses = (id: string) => Object.keys(byId(id).op.responses as Json);
-    // the v2 global responses, plus 400/401 and what the route itself adds
-    expect(statuses('RegisterTOTP')).toEqual(['200', '400', '401', '403', '404', '409', 'default']);
-    expect(statuses('VerifyTOTPRegistration')).toEqual(['200', '400', '401', '403', '404', '429', 'default']);
-    expect(statuses('RemoveTOTP')).toEqual(['200', '400', '401', '403', '404', 'default']);
-    expect(statuses('CheckTOTP')).toEqual(['200', '400', '401', '403', '404', '429', 'default']);
+    // the v2 global responses, plus 400/401, what the route itself adds, and what the HTTP layer can
+    // answer to any request that may carry a body (413, 415) or to any request (503)
+    const TRANSPORT = ['413', '415', '503'];
+    expect(statuses('RegisterTOTP')).toEqual([
+      '200',
+      '400',
+      '401',
+      '403',
+      '404',
+      '409',
+      ...TRANSPORT,
+      'default',
+    ]);
+    expect(statuses('VerifyTOTPRegistration')).toEqual([
+      '200',
+      '400',
+      '401',
+      '403',
+      '404',
+      '413',
+      '415',
+      '429',
+      '503',
+      'default',
+    ]);
+    expect(statuses('RemoveTOTP')).toEqual(['200', '400', '401', '403', '404', ...TRANSPORT, 'default']);
+    expect(statuses('CheckTOTP')).toEqual([
+      '200',
+      '400',
+      '401',
+      '403',
+      '404',
+      '413',
+      '415',
+      '429',
+      '503',
+      'default',
+    ]);
     // v1 declares only default upstream; the statuses these routes answer are added
-    expect(statuses('AddMyAuthFactorOTP')).toEqual(['200', '400', '401', '409', 'default']);
-    expect(statuses('VerifyMyAuthFactorOTP')).toEqual(['200', '400', '401', '404', '429', 'default']);
-    expect(statuses('RemoveMyAuthFactorOTP')).toEqual(['200', '400', '401', '403', '404', 'default']);
-    const add = deref(((byId('AddMyAuthFactorOTP').op.responses as Record<string, Json>)['200'].content as Record<string, Json>)['application/json'].schema as Json);
+    expect(statuses('AddMyAuthFactorOTP')).toEqual(['200', '400', '401', '409', ...TRANSPORT, 'default']);
+    expect(statuses('VerifyMyAuthFactorOTP')).toEqual([
+      '200',
+      '400',
+      '401',
+      '404',
+      '413',
+      '415',
+      '429',
+      '503',
+      'default',
+    ]);
+    expect(statuses('RemoveMyAuthFactorOTP')).toEqual([
+      '200',
+      '400',
+      '401',
+      '403',
+      '404',
+      ...TRANSPORT,
+      'default',
+    ]);
+    const add = deref(
+      (
+        (byId('AddMyAuthFactorOTP').op.responses as Record<string, Json>)['200'].content as Record<
+          string,
+          Json
+        >
+      )['application/json'].schema as Json,
+    );
     expect(Object.keys(add.properties as Json).sort()).toEqual(['details', 'secret', 'url']);
   });
 });

@@ -1215,6 +1215,64 @@ export interface operations {
                     "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
             503: {
                 headers: {
@@ -1489,6 +1547,64 @@ export interface operations {
                      *           "message": "Multifactor OTP (OneTimePassword) doesn't exist"
                      *         }
                      *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
                      *     }
                      */
                     "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
@@ -2414,6 +2530,46 @@ export interface operations {
                     "application/json": components["schemas"]["EmailChallengeErrorDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "urn:plmr:mfa-totp:api:BAD_REQUEST",
+                     *       "message": "request body too large",
+                     *       "requestId": "3f0c2a4e-8d1b-4b7e-9a51-0c6f2f1d9e7a",
+                     *       "fieldErrors": [],
+                     *       "status": 413,
+                     *       "timestamp": "2025-03-05T21:29:22.094Z",
+                     *       "path": "/internal/v1/mfa/totp-email/312909075212468632:consume"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailChallengeErrorDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "urn:plmr:mfa-totp:api:BAD_REQUEST",
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)",
+                     *       "requestId": "3f0c2a4e-8d1b-4b7e-9a51-0c6f2f1d9e7a",
+                     *       "fieldErrors": [],
+                     *       "status": 415,
+                     *       "timestamp": "2025-03-05T21:29:22.094Z",
+                     *       "path": "/internal/v1/mfa/totp-email/312909075212468632:consume"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailChallengeErrorDto"];
+                };
+            };
             /** @description INTERNAL_SERVER_ERROR: unexpected error. */
             500: {
                 headers: {
@@ -2572,6 +2728,46 @@ export interface operations {
                      *       "requestId": "3f0c2a4e-8d1b-4b7e-9a51-0c6f2f1d9e7a",
                      *       "fieldErrors": [],
                      *       "status": 410,
+                     *       "timestamp": "2025-03-05T21:29:22.094Z",
+                     *       "path": "/internal/v1/mfa/totp-email/312909075212468632:resend"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailChallengeErrorDto"];
+                };
+            };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "urn:plmr:mfa-totp:api:BAD_REQUEST",
+                     *       "message": "request body too large",
+                     *       "requestId": "3f0c2a4e-8d1b-4b7e-9a51-0c6f2f1d9e7a",
+                     *       "fieldErrors": [],
+                     *       "status": 413,
+                     *       "timestamp": "2025-03-05T21:29:22.094Z",
+                     *       "path": "/internal/v1/mfa/totp-email/312909075212468632:resend"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailChallengeErrorDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "urn:plmr:mfa-totp:api:BAD_REQUEST",
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)",
+                     *       "requestId": "3f0c2a4e-8d1b-4b7e-9a51-0c6f2f1d9e7a",
+                     *       "fieldErrors": [],
+                     *       "status": 415,
                      *       "timestamp": "2025-03-05T21:29:22.094Z",
                      *       "path": "/internal/v1/mfa/totp-email/312909075212468632:resend"
                      *     }
@@ -3469,6 +3665,64 @@ export interface operations {
                      *           "@type": "string"
                      *         }
                      *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
                      *     }
                      */
                     "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
@@ -5348,6 +5602,36 @@ export interface operations {
                     "application/json": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
             503: {
                 headers: {
@@ -5911,6 +6195,36 @@ export interface operations {
                      *           "@type": "string"
                      *         }
                      *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
                      *     }
                      */
                     "application/json": components["schemas"]["RpcStatusDto"];
@@ -6658,6 +6972,36 @@ export interface operations {
                     "application/json": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
             503: {
                 headers: {
@@ -6817,6 +7161,36 @@ export interface operations {
                     "application/json": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
             503: {
                 headers: {
@@ -6971,6 +7345,36 @@ export interface operations {
                      *           "@type": "string"
                      *         }
                      *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
                      *     }
                      */
                     "application/json": components["schemas"]["RpcStatusDto"];
@@ -7330,6 +7734,36 @@ export interface operations {
                     "application/json": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
             503: {
                 headers: {
@@ -7484,6 +7918,36 @@ export interface operations {
                      *           "@type": "string"
                      *         }
                      *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
                      *     }
                      */
                     "application/json": components["schemas"]["RpcStatusDto"];
@@ -7753,6 +8217,64 @@ export interface operations {
                     "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
                 };
             };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
             /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
             503: {
                 headers: {
@@ -8017,6 +8539,64 @@ export interface operations {
                      *           "@type": "string"
                      *         }
                      *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
                      *     }
                      */
                     "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
@@ -9018,6 +9598,36 @@ export interface operations {
                      *           "@type": "string"
                      *         }
                      *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
                      *     }
                      */
                     "application/json": components["schemas"]["RpcStatusDto"];

@@ -14,7 +14,7 @@ const RETRY_AFTER = {
 
 interface TransportStatus {
   status: number;
-  /** Only for operations that take a request body. */
+  /** Only for methods that may carry a body (any body sent is judged, even where the operation takes none). */
   bodyOnly?: boolean;
   description: string;
   zitadel: { code: number; message: string; id?: string };
@@ -110,7 +110,7 @@ export function addTransportResponses(doc: OpenAPIObject): void {
         $ref: email ? '#/components/schemas/EmailChallengeErrorDto' : '#/components/schemas/RpcStatusDto',
       };
       for (const s of TRANSPORT_STATUSES) {
-        if (s.bodyOnly && !op.requestBody) continue;
+        if (s.bodyOnly && method === 'get') continue;
         const key = String(s.status);
         if (!op.responses[key]) {
           const example = email ? emailBody(s, path) : zitadelBody(s);
