@@ -3,6 +3,7 @@ import { Principal } from '../common/auth/principal';
 import { AppConfig } from '../common/config/app-config';
 import { SecretBox } from '../common/crypto/secret-box';
 import { TransactionRunner } from '../common/database/transaction-runner';
+import { InFlight } from '../common/concurrency/in-flight';
 import { Errors } from '../common/errors/domain-error';
 import { addDetails, changeDetails, ObjectDetailsDto } from '../common/events/details';
 import { AppendedEvent, EventStore } from '../common/events/event-store';
@@ -22,17 +23,22 @@ export const OTP_EVENTS = {
 
 /** ZITADEL's errors, with their ids and English texts (zitadel-behaviour.md §4, §7). */
 const USER_NOT_FOUND = () => Errors.failedPrecondition('COMMAND-SqyJz', 'User could not be found');
-const ALREADY_SET_UP = () => Errors.alreadyExists('COMMAND-do9se', 'Multifactor OTP (OneTimePassword) is already set up');
+const ALREADY_SET_UP = () =>
+  Errors.alreadyExists('COMMAND-do9se', 'Multifactor OTP (OneTimePassword) is already set up');
 const NOT_EXISTING = (id: string) => Errors.notFound(id, "Multifactor OTP (OneTimePassword) doesn't exist");
 // Upstream's typo `Users` has no translation, so the raw key is the message.
 const ALREADY_READY = () => Errors.failedPrecondition('COMMAND-qx4ls', 'Errors.Users.MFA.OTP.AlreadyReady');
-const NOT_READY = () => Errors.failedPrecondition('COMMAND-3Mif9s', "Multifactor OTP (OneTimePassword) isn't ready");
+const NOT_READY = () =>
+  Errors.failedPrecondition('COMMAND-3Mif9s', "Multifactor OTP (OneTimePassword) isn't ready");
 const INVALID_CODE = () => Errors.invalidArgument('EVENT-8isk2', 'Invalid code');
 const LOCKED = (retryAfterSeconds: number) =>
   Errors.resourceExhausted('TOTP-4ttmp', 'Too many failed attempts, try again later', { retryAfterSeconds });
 
-/** How often, and how long each time, an attempt waits for the window's attempts still being judged. */
-const JUDGING_ROUNDS = 10;
+/**
+ * How many times an attempt may find the window full or just freed before it answers "locked", and how
+ * long it waits each time for attempts judged by another instance (those of this process are awaited).
+ */
+const ATTEMPT_ROUNDS = 20;
 const JUDGING_WAIT_MS = 20;
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -55,6 +61,9 @@ export interface RegisterResult {
  */
 @Injectable()
 export class TotpService {
+  /** Attempts being judged in this process, per user: a full window waits for them, not on a timer. */
+  private readonly judging = new InFlight();
+
   constructor(
     private readonly config: AppConfig,
     private readonly clock: Clock,
@@ -77,13 +86,17 @@ export class TotpService {
     return { url: uri, secret, details: addDetails(event) };
   }
 
-  private async newSecret(caller: Principal, userId: string): Promise<{ event: AppendedEvent; uri: string; secret: string }> {
+  private async newSecret(
+    caller: Principal,
+    userId: string,
+  ): Promise<{ event: AppendedEvent; uri: string; secret: string }> {
     const user = await this.users.findUser(userId);
     if (!user || user.type !== 'human') throw USER_NOT_FOUND();
     const secret = newTotpSecret();
     const sealed = this.box.seal(secret, userId);
     const event = await this.runner.run(async (em) => {
-      if (!(await this.repo.saveUnverified(em, userId, user.orgId, sealed, this.clock.now()))) throw ALREADY_SET_UP();
+      if (!(await this.repo.saveUnverified(em, userId, user.orgId, sealed, this.clock.now())))
+        throw ALREADY_SET_UP();
       return this.events.append(em, {
         aggregateType: 'user',
         aggregateId: userId,
@@ -96,14 +109,25 @@ export class TotpService {
   }
 
   /** VerifyTOTPRegistration / VerifyMyAuthFactorOTP: the first code makes the TOTP ready. */
-  async verifyRegistration(caller: Principal, userId: string, code: string): Promise<{ details: ObjectDetailsDto }> {
+  async verifyRegistration(
+    caller: Principal,
+    userId: string,
+    code: string,
+  ): Promise<{ details: ObjectDetailsDto }> {
     const event = await this.attempt(caller, userId, code, 'NOT_READY', OTP_EVENTS.verified);
     return { details: changeDetails(event) };
   }
 
   /** Our `_check`: a code of a ready TOTP, at sign-in or step-up time. */
   async check(caller: Principal, userId: string, code: string): Promise<{ details: ObjectDetailsDto }> {
-    const event = await this.attempt(caller, userId, code, 'READY', OTP_EVENTS.checkSucceeded, OTP_EVENTS.checkFailed);
+    const event = await this.attempt(
+      caller,
+      userId,
+      code,
+      'READY',
+      OTP_EVENTS.checkSucceeded,
+      OTP_EVENTS.checkFailed,
+    );
     return { details: changeDetails(event) };
   }
 
@@ -147,9 +171,10 @@ export class TotpService {
     };
     // Another round when the factor looked takeable after all (a success reset it meanwhile), or while
     // the window's last attempts are still being judged (their outcome decides: a success or a replay
-    // frees the window, a failure locks the factor).
-    for (let round = 0, judging = 0; ; round++) {
-      const outcome = await this.repo.attempt(spec);
+    // frees the window, a failure locks the factor). Attempts judged in this process are awaited;
+    // those of another instance are polled for a bounded time.
+    for (let round = 1; ; round++) {
+      const outcome = await this.judging.track(userId, this.repo.attempt(spec));
       switch (outcome.kind) {
         case 'accepted':
           return outcome.event;
@@ -159,12 +184,9 @@ export class TotpService {
         case 'unavailable': {
           const why = await this.whyUnavailable(userId, requiredState, now);
           if (why instanceof Error) throw why;
-          if (why) {
-            if (judging++ >= JUDGING_ROUNDS) throw LOCKED(why.retryAfterSeconds);
-            await delay(JUDGING_WAIT_MS);
-          } else if (round > 0) {
-            throw LOCKED(1);
-          }
+          // Every round follows progress of other attempts; a bound keeps a losing request from looping.
+          if (round >= ATTEMPT_ROUNDS) throw LOCKED(why?.retryAfterSeconds ?? 1);
+          if (why && !(await this.judging.settled(userId))) await delay(JUDGING_WAIT_MS);
         }
       }
     }
