@@ -5,6 +5,7 @@ import { EntityManager } from 'typeorm';
 import { PERMISSION_DENIED } from '../common/auth/auth.guard';
 import { INSTANCE_ROLES, ORG_ROLES } from '../common/auth/permissions';
 import { Principal } from '../common/auth/principal';
+import { RevocationBus } from '../common/auth/revocation-bus';
 import { hashToken, TokenVerifier } from '../common/auth/token-verifier';
 import { AppConfig } from '../common/config/app-config';
 import { isUniqueViolation } from '../common/database/db-dialect';
@@ -62,6 +63,7 @@ export class IdentityService {
     private readonly config: AppConfig,
     private readonly tokens: TokenVerifier,
     private readonly directory: IdentityDirectory,
+    private readonly revocations: RevocationBus,
   ) {}
 
   async createOrganization(caller: Caller, name: string): Promise<CreateOrganizationResponseDto> {
@@ -138,6 +140,7 @@ export class IdentityService {
       await this.assertOwnersRemain(em, user.id);
       const e = await this.events.append(em, userEvent(caller, user, 'user.removed'));
       await this.repo.deleteUser(em, user.id);
+      await this.revocations.publish(em, { userId: user.id });
       return changeDetails(e);
     });
     this.tokens.invalidateUser(userId);
@@ -154,6 +157,7 @@ export class IdentityService {
       if (!(rule.from as readonly UserState[]).includes(user.state)) throw Errors.failedPrecondition(rule.id, rule.text);
       if (rule.to !== 'ACTIVE') await this.assertOwnersRemain(em, user.id);
       await this.repo.setUserState(em, user.id, rule.to);
+      await this.revocations.publish(em, { userId: user.id });
       return changeDetails(await this.events.append(em, userEvent(caller, user, rule.event)));
     });
     this.tokens.invalidateUser(userId);
@@ -178,15 +182,20 @@ export class IdentityService {
     const details = await this.tx.run(async (em) => {
       const user = await this.requireUser(em, userId);
       if (!(await this.repo.deleteToken(em, user.id, tokenId))) throw Errors.notFound('COMMAND-Dggw2', 'Personal Access Token not found');
+      await this.revocations.publish(em, { userId: user.id, tokenId });
       return changeDetails(await this.events.append(em, { ...userEvent(caller, user, 'user.pat.removed'), payload: { tokenId } }));
     });
-    this.tokens.invalidateUser(userId);
+    this.tokens.invalidateToken(tokenId);
     return { details };
   }
 
   /** Grants `roles` on `scope` (an organisation id or INSTANCE), replacing the user's roles there. */
   async setMember(caller: Caller, scope: string, userId: string, roles: string[]): Promise<{ details: ObjectDetailsDto }> {
-    const details = await this.tx.run((em) => this.saveMember(em, caller, scope, userId, roles));
+    const details = await this.tx.run(async (em) => {
+      const saved = await this.saveMember(em, caller, scope, userId, roles);
+      await this.revocations.publish(em, { userId });
+      return saved;
+    });
     this.tokens.invalidateUser(userId);
     return { details };
   }
@@ -195,6 +204,7 @@ export class IdentityService {
     const details = await this.tx.run(async (em) => {
       if (scope === INSTANCE_SCOPE) await this.assertOwnersRemain(em, userId);
       if (!(await this.repo.deleteMembership(em, userId, scope))) throw Errors.notFound('MEMBER-4n9fs', 'Member not found');
+      await this.revocations.publish(em, { userId });
       return changeDetails(await this.events.append(em, memberEvent(caller, scope, 'member.removed', { userId })));
     });
     this.tokens.invalidateUser(userId);

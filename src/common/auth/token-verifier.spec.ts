@@ -116,6 +116,18 @@ describe('TokenVerifier', () => {
     expect(dir.lookups).toBe(3);
   });
 
+  it('drops one token from the cache, keeping the same user\'s other tokens', async () => {
+    dir.principals.set(hashToken('a'), new Principal('u1', '1', 'human', 'pat', [], new Map(), 't1'));
+    dir.principals.set(hashToken('b'), new Principal('u1', '1', 'human', 'pat', [], new Map(), 't2'));
+    await verifier.verify('Bearer a');
+    await verifier.verify('Bearer b');
+    dir.principals.delete(hashToken('a'));
+    verifier.invalidateToken('t1');
+    expect(await failure('Bearer a')).toMatchObject({ id: 'AUTH-7fs1e' });
+    await verifier.verify('Bearer b');
+    expect(dir.lookups).toBe(3);
+  });
+
   it('does not cache a lookup that raced with an invalidation', async () => {
     dir.principals.set(hashToken('tok'), principal('u1'));
     let open!: () => void;

@@ -24,8 +24,9 @@ interface CacheEntry {
  * configured) are verified against the provider's JWKS (cached by jose). Results are cached for
  * TOKEN_CACHE_SECONDS (never beyond the credential's own expiry) so a hot path costs one map lookup;
  * concurrent first lookups of one token share one database query. Revocations, role changes and user
- * state changes in this process drop the affected entries at once (and a lookup that was in flight
- * during an invalidation is not cached); other instances see them after the TTL.
+ * state changes drop the affected entries at once (and a lookup that was in flight during an
+ * invalidation is not cached): in this process directly, in other instances on the same PostgreSQL
+ * database through RevocationBus; while that bus is disconnected, other instances see them after the TTL.
  */
 @Injectable()
 export class TokenVerifier {
@@ -81,6 +82,13 @@ export class TokenVerifier {
     this.generation++;
     this.inflight.clear();
     for (const [k, v] of this.cache) if (v.principal.userId === userId) this.cache.delete(k);
+  }
+
+  /** Drop the cached principal of one personal access token (revoked). */
+  invalidateToken(tokenId: string): void {
+    this.generation++;
+    this.inflight.clear();
+    for (const [k, v] of this.cache) if (v.principal.tokenId === tokenId) this.cache.delete(k);
   }
 
   invalidateAll(): void {
