@@ -115,6 +115,8 @@ describe('key rotation', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mfa-rotation-'));
     try {
       const server = spawnServer({ ...a.env, ...k2Env(false), DATA_DIR: dir, PORT: '0', HOST: '127.0.0.1' });
+      // A server that starts anyway is stopped, so the test fails on its exit code instead of waiting.
+      server.waitForLine(/listening on/).then(() => server.child.kill(), () => undefined);
       const { code } = await server.exited;
       expect(code).toBe(78);
       expect(server.stderr()).toContain('key k1: 7 stored values (4 in totp_factors, 2 in otp_sms_authenticators, 1 in email_challenge_contexts)');
