@@ -12,7 +12,7 @@
  * Plain JavaScript without dependencies, so the up-to-date check costs a directory walk, not a compiler start.
  * The last build is marked by dist/.build-stamp, whose time is the build's start (an input saved while
  * tsc runs is therefore still newer than it). Inputs: everything under src/ (a deleted or renamed file
- * changes its folder's time), ormconfig.ts, the tsconfig files and package-lock.json.
+ * changes its folder's time), ormconfig.ts, scripts/keys-rotate.ts, the tsconfig files and package-lock.json.
  */
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -22,7 +22,7 @@ const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
 const STAMP = path.join(DIST, '.build-stamp');
 const ENTRY = path.join(DIST, 'src', 'main.js');
-const INPUT_FILES = ['ormconfig.ts', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
+const INPUT_FILES = ['ormconfig.ts', 'scripts/keys-rotate.ts', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
 const INPUT_DIRS = ['src'];
 
 /** Newest modification time (ms) of the build inputs under `root`. */

@@ -43,6 +43,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
+  // A configuration the stored data refuses (e.g. a stored value needs a key that is not configured).
+  if (e instanceof ConfigError) {
+    process.stderr.write(`${e.message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
   process.stderr.write(`start-up failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);
 });

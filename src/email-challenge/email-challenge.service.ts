@@ -5,7 +5,7 @@ import { StepUpOutcome, StepUpVerifier } from '../common/auth/step-up';
 import { AppConfig } from '../common/config/app-config';
 import { newRandomId } from '../common/database/id-generator';
 import { TransactionRunner } from '../common/database/transaction-runner';
-import { CodeHasher, constantTimeEqual, randomDigits } from '../common/crypto/code-hasher';
+import { CodeHasher, randomDigits } from '../common/crypto/code-hasher';
 import { DomainError, Errors } from '../common/errors/domain-error';
 import { EventStore } from '../common/events/event-store';
 import { Clock } from '../common/time/clock';
@@ -152,12 +152,11 @@ export class EmailChallengeService extends StepUpVerifier {
     if (row.userId !== caller.userId) throw ChallengeErrors.notSubject();
     const now = this.clock.now();
     this.assertVerifiable(row, now);
-    // Same work on a hit as on a miss: hash, constant-time compare, one conditional UPDATE.
-    const hash = this.hasher.hash(totp.trim(), codeContext(row.id, row.generation));
-    const match = row.codeHash !== null && constantTimeEqual(hash, row.codeHash);
+    // Same work on a hit as on a miss: hash (under every configured key), constant-time compare, one conditional UPDATE.
+    const match = this.hasher.verify(totp.trim(), codeContext(row.id, row.generation), row.codeHash ?? '');
     const outcome = await this.tx.run(async (em) => {
       if (match) {
-        const verifiedAt = await this.repo.markVerified(em, row.id, hash, now);
+        const verifiedAt = await this.repo.markVerified(em, row.id, row.codeHash!, now);
         if (verifiedAt !== undefined) {
           await this.append(em, row, caller.userId, 'mfa.email_challenge.verified');
           return { kind: 'verified' as const, verifiedAt };

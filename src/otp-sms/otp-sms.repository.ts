@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
+import { EntityManager, In } from 'typeorm';
 import { rawQuery } from '../common/database/db-dialect';
 import { OtpSmsAuthenticatorEntity, OtpSmsState } from './entities/otp-sms-authenticator.entity';
 
@@ -31,8 +31,8 @@ export class OtpSmsRepository {
     return em.getRepository(OtpSmsAuthenticatorEntity).findOne({ where: { id, userId } });
   }
 
-  async existsForNumber(em: EntityManager, userId: string, numberHash: string): Promise<boolean> {
-    return (await em.getRepository(OtpSmsAuthenticatorEntity).count({ where: { userId, numberHash } })) > 0;
+  async existsForNumber(em: EntityManager, userId: string, numberHashes: string[]): Promise<boolean> {
+    return (await em.getRepository(OtpSmsAuthenticatorEntity).count({ where: { userId, numberHash: In(numberHashes) } })) > 0;
   }
 
   async insert(em: EntityManager, a: NewAuthenticator): Promise<void> {

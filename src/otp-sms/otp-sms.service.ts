@@ -23,7 +23,7 @@ import {
   SetPhoneDto,
   VerifyOTPSMSRegistrationResponseDto,
 } from './dto/otp-sms.dto';
-import { OtpSmsAuthenticatorEntity, OtpSmsState } from './entities/otp-sms-authenticator.entity';
+import { NUMBER_HASH_CONTEXT, OtpSmsAuthenticatorEntity, OtpSmsState } from './entities/otp-sms-authenticator.entity';
 import { OtpSmsRepository } from './otp-sms.repository';
 import { maskPhone, normalizeE164 } from './phone-number';
 import { renderSmsText, SmsDeliveryError, SmsSender } from './sms/sms-sender';
@@ -139,7 +139,9 @@ export class OtpSmsService {
     const numberHash = this.numberHash(number);
     const now = this.clock.now();
     const id = newId(now);
-    if (await this.runner.run((em) => this.repo.existsForNumber(em, user.id, numberHash)))
+    // Under every configured key: a number added before a switch of MASTER_KEY is still found.
+    const anyHash = this.hasher.hashes(number, NUMBER_HASH_CONTEXT);
+    if (await this.runner.run((em) => this.repo.existsForNumber(em, user.id, anyHash)))
       throw E.alreadyExists();
 
     const code = mode === 'verified' ? undefined : randomDigits(CODE_DIGITS);
@@ -399,7 +401,7 @@ export class OtpSmsService {
   }
 
   private numberHash(e164: string): string {
-    return this.hasher.hash(e164, 'otp-sms:number');
+    return this.hasher.hash(e164, NUMBER_HASH_CONTEXT);
   }
 
   private append(

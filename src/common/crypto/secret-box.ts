@@ -4,6 +4,8 @@ import { AppConfig } from '../config/app-config';
 import { DomainError } from '../errors/domain-error';
 
 const VERSION = 'v1';
+/** How every sealed value starts (`v1.`); the key id follows up to the next dot. */
+export const SEALED_PREFIX = `${VERSION}.`;
 
 /**
  * Encryption at rest: AES-256-GCM under a key derived from MASTER_KEY (HKDF, purpose "secret-box").
@@ -20,6 +22,11 @@ export class SecretBox {
     this.currentId = config.crypto.keyId;
     for (const [id, key] of Object.entries(config.crypto.oldKeys)) this.keys.set(id, derive(key, 'secret-box'));
     this.keys.set(this.currentId, derive(config.crypto.key, 'secret-box'));
+  }
+
+  /** The id of MASTER_KEY, under which `seal` seals. */
+  get currentKeyId(): string {
+    return this.currentId;
   }
 
   seal(plaintext: string, aad: string): string {

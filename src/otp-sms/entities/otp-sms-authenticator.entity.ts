@@ -4,6 +4,9 @@ import { UserEntity } from '../../identity/entities/user.entity';
 
 export type OtpSmsState = 'PENDING' | 'READY';
 
+/** The CodeHasher context of a number's keyed hash (`number_hash`). */
+export const NUMBER_HASH_CONTEXT = 'otp-sms:number';
+
 /**
  * One OTP SMS authenticator (a phone number of a user). The number is sealed with SecretBox
  * (aad = authenticator id) and identified by a keyed hash, so neither a dump nor a log shows it.
