@@ -1,7 +1,7 @@
 import { applyDecorators, CallHandler, ExecutionContext, Injectable, NestInterceptor, SetMetadata, UseInterceptors } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { Observable, tap } from 'rxjs';
-import { DomainError } from '../errors/domain-error';
+import { DomainError, ErrorKind } from '../errors/domain-error';
 
 /**
  * What a verify or check attempt ended as, for metrics and traces. The one place that says which
@@ -54,6 +54,13 @@ const RESULT_BY_ID: Readonly<Record<string, VerifyResult>> = {
   'COMMAND-SFD52': 'not_found',
 };
 
+/** Results by kind, for errors without a more specific entry; other kinds are no verdict on a code. */
+const RESULT_BY_KIND: Partial<Record<ErrorKind, VerifyResult>> = {
+  NOT_FOUND: 'not_found',
+  RESOURCE_EXHAUSTED: 'locked',
+  GONE: 'expired',
+};
+
 /** What a challenge in this status means to an attempt to verify it. */
 export function challengeStatusResult(status: 'EXPIRED' | 'LOCKED' | 'VERIFIED' | 'CONSUMED'): VerifyResult {
   switch (status) {
@@ -83,16 +90,7 @@ export function classifyVerify(error?: unknown): Omit<VerifyOutcome, 'factor'> |
 function resultOf(e: DomainError): VerifyResult | undefined {
   if (e.id !== undefined && RESULT_BY_ID[e.id]) return RESULT_BY_ID[e.id];
   if (e.options.apiCode === 'INVALID_OTP') return 'invalid';
-  switch (e.kind) {
-    case 'NOT_FOUND':
-      return 'not_found';
-    case 'RESOURCE_EXHAUSTED':
-      return 'locked';
-    case 'GONE':
-      return 'expired';
-    default:
-      return undefined;
-  }
+  return RESULT_BY_KIND[e.kind];
 }
 
 /** Everything that wants to know about verify outcomes (metrics, traces) subscribes here. */
