@@ -45,7 +45,7 @@ async function firstHealthy(port: number, child: ChildProcess): Promise<void> {
 /** Starts the service once, returns seconds to the first 200 and the server's CPU seconds by then. */
 async function coldStart(dataDir: string, viaNpm: boolean): Promise<{ wall: number; cpu: number }> {
   const port = await freePort();
-  const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+  const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', METRICS_PORT: '0' };
   const t0 = performance.now();
   const child = viaNpm
     ? spawn('npm', ['start', '--silent'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'], detached: true })

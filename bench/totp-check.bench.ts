@@ -13,6 +13,9 @@
  * BENCH_LOG_LEVEL (the service's LOG_LEVEL, default info), BENCH_DB (sqlite | postgres: only that one),
  * BENCH_ADAPTERS (HTTP adapters to load, default `fastify,express`), BENCH_FLOOR=0 (skip the HTTP stack
  * floor), BENCH_FLOOR_SECONDS (5).
+ * The service runs with its metrics on (the default), each adapter once; the first adapter runs once
+ * more with METRICS_PORT=0, and the difference is what metrics cost on `_check`. BENCH_METRICS_ROUNDS=n
+ * (default 1) alternates n off/on pairs of that adapter and compares the means, for a noisy machine.
  */
 import autocannon from 'autocannon';
 import { ChildProcess, execFileSync, fork } from 'node:child_process';
@@ -33,6 +36,7 @@ const USERS = Number(process.env.BENCH_USERS ?? 25000);
 const ENROL = Number(process.env.BENCH_ENROL ?? 200);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 50;
+const METRICS_ROUNDS = Math.max(1, Number(process.env.BENCH_METRICS_ROUNDS ?? 1));
 
 interface BenchUser {
   userId: string;
@@ -313,8 +317,9 @@ export async function benchDatabase(db: 'sqlite' | 'postgres'): Promise<{ app: R
   const dbEnv: Record<string, string> =
     db === 'sqlite' ? { DATABASE_URL: `sqlite:${path.join(dir, 'mfa.sqlite')}` } : { DATABASE_URL: pgUrl, DATABASE_SCHEMA: schema };
   const masterKey = randomBytes(32).toString('base64');
-  const startApp = async (adapter: string): Promise<{ child: ChildProcess; url: string }> => {
+  const startApp = async (adapter: string, metrics = true): Promise<{ child: ChildProcess; url: string }> => {
     const port = await freePort();
+    const metricsPort = metrics ? await freePort() : 0;
     const child = start('src/main.js', {
       ...dbEnv,
       PORT: String(port),
@@ -323,6 +328,8 @@ export async function benchDatabase(db: 'sqlite' | 'postgres'): Promise<{ app: R
       MASTER_KEY: masterKey,
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
       HTTP_ADAPTER: adapter,
+      METRICS_PORT: String(metricsPort),
+      METRICS_HOST: '127.0.0.1',
     });
     const url = `http://127.0.0.1:${port}`;
     await waitReady(`${url}/healthz`, child);
@@ -337,7 +344,17 @@ export async function benchDatabase(db: 'sqlite' | 'postgres'): Promise<{ app: R
       body: JSON.stringify({ name: `bench-${randomBytes(3).toString('hex')}` }),
     });
     const { organizationId } = (await orgRes.json()) as { organizationId: string };
-    const pools = ADAPTERS.length + 2;
+    // each adapter with metrics on, then the first one again with metrics off (and on, off, … for more rounds)
+    const variants = [
+      ...ADAPTERS.map((adapter) => ({ adapter, metrics: true, round: 1 })),
+      ...Array.from({ length: METRICS_ROUNDS }, (_, r) => [
+        { adapter: ADAPTERS[0], metrics: false, round: r + 1 },
+        ...(r + 1 < METRICS_ROUNDS ? [{ adapter: ADAPTERS[0], metrics: true, round: r + 2 }] : []),
+      ]).flat(),
+    ];
+    const label = (v: { adapter: string; metrics: boolean; round: number }) =>
+      `${v.adapter}${v.metrics ? '' : ', metrics off'}${v.round > 1 ? ` #${v.round}` : ''}`;
+    const pools = variants.length + 2;
     console.log(`\n${db}: enrolling ${ENROL} users through the API (${ADAPTERS[0]}), cloning ${pools * USERS} …`);
     const { users: enrolled, report } = await enrol(app.url, token, organizationId, ENROL);
     console.log(report);
@@ -345,13 +362,13 @@ export async function benchDatabase(db: 'sqlite' | 'postgres'): Promise<{ app: R
 
     const results: Record<string, LoadResult> = {};
     const sources: CodeSource[] = [];
-    for (const [i, adapter] of ADAPTERS.entries()) {
-      if (i > 0) app = await startApp(adapter);
+    for (const [i, v] of variants.entries()) {
+      if (i > 0) app = await startApp(v.adapter, v.metrics);
       sources.push(new CodeSource(users.slice(i * USERS, (i + 1) * USERS)));
-      results[adapter] = await load(app.url, app.child.pid!, sources[i], token);
+      results[label(v)] = await load(app.url, app.child.pid!, sources[i], token);
       await stop(app.child);
     }
-    const rawSource = new CodeSource(users.slice(ADAPTERS.length * USERS));
+    const rawSource = new CodeSource(users.slice(variants.length * USERS));
     sources.push(rawSource);
     const rawPort = await freePort();
     const raw = start('bench/raw-baseline.js', { ...dbEnv, PORT: String(rawPort), MASTER_KEY: masterKey });
@@ -365,15 +382,24 @@ export async function benchDatabase(db: 'sqlite' | 'postgres'): Promise<{ app: R
     } finally {
       await stop(raw);
     }
-    for (const adapter of ADAPTERS) console.log(line(`service _check (${adapter})`, results[adapter]));
+    for (const name of Object.keys(results)) console.log(line(`service _check (${name})`, results[name]));
     console.log(line('raw baseline (node:http + driver)', rawResult));
-    for (const adapter of ADAPTERS) {
-      const r = results[adapter];
+    for (const name of Object.keys(results)) {
+      const r = results[name];
       console.log(
-        `  ratio service (${adapter})/raw: ${(r.rps / rawResult.rps).toFixed(2)}x req/s, ` +
+        `  ratio service (${name})/raw: ${(r.rps / rawResult.rps).toFixed(2)}x req/s, ` +
           `${(rawResult.cpuUs / r.cpuUs).toFixed(2)}x by server CPU per request`,
       );
     }
+    const mean = (metrics: boolean, key: 'rps' | 'cpuUs') => {
+      const runs = variants.filter((v) => v.adapter === ADAPTERS[0] && v.metrics === metrics).map((v) => results[label(v)][key]);
+      return runs.reduce((a, b) => a + b, 0) / runs.length;
+    };
+    console.log(
+      `  metrics on vs off (${ADAPTERS[0]}, ${METRICS_ROUNDS} round(s)): ` +
+        `${(((mean(true, 'rps') - mean(false, 'rps')) / mean(false, 'rps')) * 100).toFixed(1)}% req/s, ` +
+        `${(mean(true, 'cpuUs') - mean(false, 'cpuUs')).toFixed(0)} µs server CPU per request`,
+    );
     console.log(`  load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores`);
     const exhausted = sources.reduce((n, src) => n + src.exhausted, 0);
     if (exhausted > 0) console.log(`  note: ${exhausted} requests had no fresh code left; raise BENCH_USERS`);

@@ -28,6 +28,7 @@ export async function generateOpenApi(): Promise<string> {
       DATABASE_URL: `sqlite:${path.join(tmp, 'openapi.sqlite')}`,
       MASTER_KEY: randomBytes(32).toString('base64'),
       LOG_LEVEL: 'silent',
+      METRICS_PORT: '0',
     });
     const app = await NestFactory.create(AppModule.forRoot(config), {
       logger: false,

@@ -12,6 +12,9 @@ import { RouteRegistry } from './common/errors/route-registry';
 import { EventsModule } from './common/events/events.module';
 import { HealthController } from './common/health/health.controller';
 import { LoggingModule } from './common/logging/logging.module';
+import { Metrics } from './common/observability/metrics';
+import { MetricsServer } from './common/observability/metrics-server';
+import { ObservabilityModule } from './common/observability/observability.module';
 import { ClockModule } from './common/time/clock';
 import { AppValidationPipe } from './common/validation/validation.pipe';
 import { EmailChallengeModule } from './email-challenge/email-challenge.module';
@@ -28,6 +31,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggingModule,
+        ObservabilityModule,
         DiscoveryModule,
         ClockModule,
         CryptoModule,
@@ -42,6 +46,8 @@ export class AppModule {
       controllers: [HealthController],
       providers: [
         RouteRegistry,
+        // Prometheus metrics and their management server, unless METRICS_PORT=0.
+        ...(config.metrics ? [Metrics, MetricsServer] : []),
         { provide: APP_PIPE, useClass: AppValidationPipe },
         { provide: APP_GUARD, useClass: AuthGuard },
         // After AuthGuard: it needs the principal.

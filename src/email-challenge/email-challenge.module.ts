@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { StepUpVerifier } from '../common/auth/step-up';
 import { AppConfig } from '../common/config/app-config';
+import { SendOutcomes } from '../common/observability/send-outcome';
 import { EmailChallengeController } from './email-challenge.controller';
 import { EmailChallengeRepository } from './email-challenge.repository';
 import { EmailChallengeService } from './email-challenge.service';
@@ -22,14 +23,11 @@ import { SmtpMailSender } from './mail/smtp-mail-sender';
     EmailChallengeSweeper,
     {
       provide: MailSender,
-      inject: [AppConfig],
-      useFactory: (config: AppConfig): MailSender => {
-        switch (config.mail.transport) {
-          case 'smtp':
-            return new SmtpMailSender(config);
-          case 'log':
-            return new LogMailSender(config);
-        }
+      inject: [AppConfig, SendOutcomes],
+      useFactory: (config: AppConfig, outcomes: SendOutcomes): MailSender => {
+        const inner = config.mail.transport === 'smtp' ? new SmtpMailSender(config) : new LogMailSender(config);
+        // Each send reported (transport and result only) to SendOutcomes.
+        return { send: (mail) => outcomes.track('mail', config.mail.transport, () => inner.send(mail)) };
       },
     },
     { provide: StepUpVerifier, useExisting: EmailChallengeService },

@@ -26,6 +26,8 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
       ...(process.env.E2E_HTTP_ADAPTER ? { HTTP_ADAPTER: process.env.E2E_HTTP_ADAPTER } : {}),
+      // No management server unless the test asks for one: processes of parallel tests would share its port.
+      METRICS_PORT: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -11,6 +11,7 @@ import request from 'supertest';
 import { AppModule } from '../../src/app.module';
 import { configureApp, createHttpAdapter } from '../../src/bootstrap';
 import { AppConfig, loadConfig } from '../../src/common/config/app-config';
+import { MetricsServer } from '../../src/common/observability/metrics-server';
 import { Clock, FakeClock } from '../../src/common/time/clock';
 
 export type Db = 'sqlite' | 'postgres';
@@ -31,6 +32,8 @@ export interface TestApp {
   /** Every log line the app wrote, as raw JSON text. */
   logs: string[];
   db: Db;
+  /** `http://127.0.0.1:<port>/metrics` when started with `metrics: true`. */
+  metricsUrl?: string;
   /** The database settings, so a second process can share this test's database. */
   env: Record<string, string>;
   close(): Promise<void>;
@@ -45,6 +48,8 @@ export interface TestAppOptions {
   shareDbWith?: TestApp;
   /** Test-only modules (e.g. a probe controller) imported next to AppModule. */
   extraModules?: Type[];
+  /** Serve Prometheus metrics on a free port of 127.0.0.1 (`metricsUrl`); off otherwise. */
+  metrics?: boolean;
   /** Extra controllers compiled into the app next to AppModule (test-only routes, e.g. guard probes). */
   controllers?: Type<unknown>[];
 }
@@ -85,6 +90,8 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     DATA_DIR: dir,
     LOG_LEVEL: 'debug',
     TOKEN_CACHE_SECONDS: '10',
+    // Several test apps run at once: none binds the default metrics port (see `metrics`).
+    METRICS_PORT: '0',
     // The e2e-fastify project runs every suite again on the Fastify adapter.
     ...(process.env.E2E_HTTP_ADAPTER ? { HTTP_ADAPTER: process.env.E2E_HTTP_ADAPTER } : {}),
     ...dbEnv,
@@ -94,6 +101,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
   const logs: string[] = [];
   openLogs.add(logs);
   config.logStream = sharedLogStream;
+  if (opts.metrics) config.metrics = { port: 0, host: '127.0.0.1' };
   const clock = new FakeClock(opts.now ?? Date.now());
   const moduleRef = await Test.createTestingModule({
     imports: [AppModule.forRoot(config), ...(opts.extraModules ?? [])],
@@ -120,6 +128,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     clock,
     logs,
     db: E2E_DB,
+    metricsUrl: opts.metrics ? app.get(MetricsServer).url() : undefined,
     env: sharedEnv,
     close: async () => {
       await app.close();

@@ -64,6 +64,19 @@ describe('loadConfig', () => {
     expect(errorFor({ PORT: port, MASTER_KEY: KEY })).toMatch(/^Invalid configuration:\n {2}PORT: /);
   });
 
+  it('serves metrics on 127.0.0.1:9464 by default, elsewhere when set, and not at all with METRICS_PORT=0', () => {
+    expect(loadConfig({ DATA_DIR: dir, MASTER_KEY: KEY }).config.metrics).toEqual({ port: 9464, host: '127.0.0.1' });
+    expect(loadConfig({ DATA_DIR: dir, MASTER_KEY: KEY, METRICS_PORT: '9100', METRICS_HOST: '0.0.0.0' }).config.metrics).toEqual({
+      port: 9100,
+      host: '0.0.0.0',
+    });
+    expect(loadConfig({ DATA_DIR: dir, MASTER_KEY: KEY, METRICS_PORT: '0' }).config.metrics).toBeUndefined();
+  });
+
+  it.each([['abc'], ['70000'], ['-1']])('rejects METRICS_PORT=%s naming the variable', (port) => {
+    expect(errorFor({ METRICS_PORT: port, MASTER_KEY: KEY })).toMatch(/^Invalid configuration:\n {2}METRICS_PORT: /);
+  });
+
   it.each([['mysql://u@h/db'], ['./data/x.sqlite'], ['sqlite:']])('rejects DATABASE_URL=%s', (url) => {
     expect(errorFor({ DATABASE_URL: url, MASTER_KEY: KEY })).toContain(
       'DATABASE_URL: must be sqlite:<path> or postgres://',

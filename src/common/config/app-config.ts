@@ -24,6 +24,11 @@ export interface DatabaseBounds {
 export class AppConfig {
   port: number;
   host: string;
+  /**
+   * The management server serving Prometheus metrics, apart from the API port; undefined when off
+   * (METRICS_PORT=0). Set in code, port 0 means any free port (tests read the bound address).
+   */
+  metrics?: { port: number; host: string };
   /** The Nest HTTP platform: Express (default) or Fastify (less framework cost per request). */
   httpAdapter: (typeof HTTP_ADAPTERS)[number];
   dataDir: string;
@@ -135,6 +140,7 @@ export function loadConfig(env: Record<string, string | undefined>): { config: A
   const config: AppConfig = {
     port: dto.PORT ?? 8080,
     host: dto.HOST ?? '0.0.0.0',
+    metrics: dto.METRICS_PORT === 0 ? undefined : { port: dto.METRICS_PORT ?? 9464, host: dto.METRICS_HOST ?? '127.0.0.1' },
     httpAdapter: dto.HTTP_ADAPTER ?? 'express',
     dataDir,
     instance: { id: dto.INSTANCE_ID ?? 'default', domain: dto.EXTERNAL_DOMAIN ?? 'localhost' },

@@ -41,6 +41,13 @@ export class EnvDto {
   @IsOptional() @IsString() @MinLength(1)
   HOST?: string;
 
+  /** Port of the management server (Prometheus `/metrics`); 0 switches it off. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  METRICS_PORT?: number;
+
+  @IsOptional() @IsString() @MinLength(1)
+  METRICS_HOST?: string;
+
   @IsOptional() @IsIn(HTTP_ADAPTERS)
   HTTP_ADAPTER?: (typeof HTTP_ADAPTERS)[number];
 

@@ -7,6 +7,8 @@ interface RouteEntry {
   method: string;
   pattern: RegExp;
   family: ApiFamily;
+  /** The route's path as declared, e.g. `/v2/users/:userId/totp/_check` (a literal colon unescaped). */
+  template: string;
 }
 
 /**
@@ -39,7 +41,8 @@ export class RouteRegistry implements OnModuleInit {
         if (method === undefined || paths.length === 0) continue;
         for (const prefix of prefixes.length ? prefixes : ['']) {
           for (const p of paths) {
-            routes.push({ method: RequestMethod[method], pattern: toRegExp(joinPath(prefix, p)), family });
+            const full = joinPath(prefix, p);
+            routes.push({ method: RequestMethod[method], pattern: toRegExp(full), family, template: full.replace(/\\:/g, ':') });
           }
         }
       }
@@ -60,6 +63,13 @@ export class RouteRegistry implements OnModuleInit {
       if (common >= 3 && (!best || common > best.len)) best = { len: common, family: r.family };
     }
     return best?.family ?? 'zitadel';
+  }
+
+  /** The template of the route `method` and `path` reach (metrics name routes by it), if any. */
+  templateOf(method: string, path: string): string | undefined {
+    const clean = stripQuery(path);
+    for (const r of this.routes) if ((r.method === method || r.method === 'ALL') && r.pattern.test(clean)) return r.template;
+    return undefined;
   }
 
   /** Methods allowed on a path, to tell 405 from 404. */
