@@ -12,6 +12,7 @@ import { RouteRegistry } from './common/errors/route-registry';
 import { EventsModule } from './common/events/events.module';
 import { HealthController } from './common/health/health.controller';
 import { LoggingModule } from './common/logging/logging.module';
+import { ObservabilityModule } from './common/observability/observability.module';
 import { ClockModule } from './common/time/clock';
 import { AppValidationPipe } from './common/validation/validation.pipe';
 import { EmailChallengeModule } from './email-challenge/email-challenge.module';
@@ -28,6 +29,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggingModule,
+        ObservabilityModule,
         DiscoveryModule,
         ClockModule,
         CryptoModule,

@@ -14,6 +14,7 @@ import {
 } from './dto/email-challenge.dto';
 import { E, EmailChallengeErrorResponses } from './email-challenge.openapi';
 import { EmailChallengeService } from './email-challenge.service';
+import { CountsOutcome } from '../common/observability/verify-outcome';
 
 const BASE = '/internal/v1/mfa/totp-email';
 const CHALLENGE_ID = {
@@ -55,6 +56,7 @@ export class EmailChallengeController {
   }
 
   @Post(':challengeId\\:verify')
+  @CountsOutcome('email_challenge')
   @HttpCode(200)
   @RequirePermission('authenticated')
   @ApiOperation({

@@ -7,6 +7,7 @@ import { newRandomId } from '../common/database/id-generator';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { CodeHasher, constantTimeEqual, randomDigits } from '../common/crypto/code-hasher';
 import { DomainError, Errors } from '../common/errors/domain-error';
+import { challengeStatusResult, tagOutcome } from '../common/observability/verify-outcome';
 import { EventStore } from '../common/events/event-store';
 import { Clock } from '../common/time/clock';
 import { UsersReader, UserView } from '../identity/users-reader';
@@ -41,7 +42,9 @@ export const ChallengeErrors = {
       apiCode: 'FORBIDDEN',
     }),
   gone: (status: Exclude<ChallengeStatus, 'PENDING'>) =>
-    Errors.gone(undefined, GONE_MESSAGES[status], { apiCode: 'CHALLENGE_NOT_FOUND' }),
+    tagOutcome(Errors.gone(undefined, GONE_MESSAGES[status], { apiCode: 'CHALLENGE_NOT_FOUND' }), {
+      result: challengeStatusResult(status),
+    }),
   invalidCode: (remaining: number) =>
     Errors.invalidArgument(
       undefined,
@@ -167,13 +170,13 @@ export class EmailChallengeService extends StepUpVerifier {
       if (!counted) return { kind: 'changed' as const };
       await this.append(em, row, caller.userId, 'mfa.email_challenge.check.failed', { attempts: counted.attempts });
       if (counted.status === 'LOCKED') await this.append(em, row, caller.userId, 'mfa.email_challenge.locked');
-      return { kind: 'wrong' as const, remaining: counted.maxAttempts - counted.attempts };
+      return { kind: 'wrong' as const, remaining: counted.maxAttempts - counted.attempts, locked: counted.status === 'LOCKED' };
     });
     switch (outcome.kind) {
       case 'verified':
         return { challengeId: row.id, status: 'VERIFIED', verifiedAt: iso(outcome.verifiedAt) };
       case 'wrong':
-        throw ChallengeErrors.invalidCode(outcome.remaining);
+        throw tagOutcome(ChallengeErrors.invalidCode(outcome.remaining), { lockoutStarted: outcome.locked });
       case 'changed':
         // Another request changed the challenge between our read and our update: say what it is now.
         throw this.goneOrNotFound(await this.repo.find(row.id), now);

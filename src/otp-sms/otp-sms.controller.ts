@@ -16,6 +16,7 @@ import {
 } from './dto/otp-sms.dto';
 import { OtpSmsService } from './otp-sms.service';
 import { ApiV3alphaScopeQuery, V3alphaScope, V3alphaScopeParam } from './v3alpha-scope';
+import { CountsOutcome } from '../common/observability/verify-outcome';
 
 const USER_ID = { name: 'id', description: 'unique identifier of the user.', example: '69629026806489455' };
 const OTP_SMS_ID = {
@@ -84,6 +85,7 @@ export class OtpSmsController {
   }
 
   @Post(':otpSmsId/_verify')
+  @CountsOutcome('otp_sms')
   @HttpCode(200)
   @RequirePermission('user.credential.write', CREDENTIAL_WRITE)
   @ApiOperation({
@@ -177,6 +179,7 @@ export class OtpSmsController {
   }
 
   @Post(':otpSmsId/_check')
+  @CountsOutcome('otp_sms')
   @HttpCode(200)
   @RequirePermission('user.credential.write', CREDENTIAL_WRITE)
   @ApiOperation({

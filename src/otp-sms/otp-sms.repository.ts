@@ -19,6 +19,8 @@ export interface NewAuthenticator {
 export interface TakenAttempt {
   codeHash: string;
   codeGeneration: number;
+  /** Attempts spent on the code, this one included. */
+  attempts: number;
 }
 
 /**
@@ -97,16 +99,18 @@ export class OtpSmsRepository {
     now: number,
     maxAttempts: number,
   ): Promise<TakenAttempt | undefined> {
-    const { rows } = await rawQuery<{ code_hash: string; code_generation: number | string }>(
+    const { rows } = await rawQuery<{ code_hash: string; code_generation: number | string; code_attempts: number | string }>(
       em,
       `UPDATE otp_sms_authenticators SET code_attempts = code_attempts + 1
        WHERE id = $1 AND user_id = $2 AND state = $3 AND code_hash IS NOT NULL
          AND code_expires_at >= $4 AND code_attempts < $5
-       RETURNING code_hash, code_generation`,
+       RETURNING code_hash, code_generation, code_attempts`,
       [id, userId, state, now, maxAttempts],
     );
     const row = rows[0];
-    return row ? { codeHash: row.code_hash, codeGeneration: Number(row.code_generation) } : undefined;
+    return row
+      ? { codeHash: row.code_hash, codeGeneration: Number(row.code_generation), attempts: Number(row.code_attempts) }
+      : undefined;
   }
 
   /**

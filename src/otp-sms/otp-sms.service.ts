@@ -9,6 +9,7 @@ import { isUniqueViolation } from '../common/database/db-dialect';
 import { newId } from '../common/database/id-generator';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { DomainError, Errors } from '../common/errors/domain-error';
+import { tagOutcome } from '../common/observability/verify-outcome';
 import { resourceDetails } from '../common/events/details';
 import { AppendedEvent, EventStore } from '../common/events/event-store';
 import { Clock } from '../common/time/clock';
@@ -336,6 +337,8 @@ export class OtpSmsService {
     purpose: Purpose,
   ): Promise<AppendedEvent> {
     const state: OtpSmsState = purpose === 'registration' ? 'PENDING' : 'READY';
+    // A wrong code that spent the code's last attempt: the code is dead from now on.
+    let lockoutStarted = false;
     const result = await this.runner.run(async (em): Promise<AppendedEvent | CodeFailure> => {
       const now = this.clock.now();
       const taken = await this.repo.takeAttempt(
@@ -356,6 +359,7 @@ export class OtpSmsService {
         );
       } else if (!this.hasher.verify(code, codeContext(otpSmsId, taken.codeGeneration), taken.codeHash)) {
         failure = 'invalid';
+        lockoutStarted = taken.attempts >= this.config.otp.maxAttempts;
       } else if (
         !(await this.repo.consumeCode(em, otpSmsId, taken.codeGeneration, now, purpose === 'registration'))
       ) {
@@ -376,7 +380,7 @@ export class OtpSmsService {
       return failure;
     });
     if (typeof result !== 'string') return result;
-    throw failureError(result, purpose);
+    throw tagOutcome(failureError(result, purpose), { lockoutStarted });
   }
 
   /** Counts one message to the number today; 429 with Retry-After (until the next UTC day) at the limit. */

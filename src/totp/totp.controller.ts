@@ -22,6 +22,7 @@ import {
   VerifyTOTPRegistrationRequestDto,
 } from './dto/totp.dto';
 import { TotpService } from './totp.service';
+import { CountsOutcome } from '../common/observability/verify-outcome';
 
 const ALREADY_SET_UP = ZitadelResponse(
   409,
@@ -71,6 +72,7 @@ export class TotpController {
   }
 
   @Post('verify')
+  @CountsOutcome('totp')
   @HttpCode(200)
   @RequirePermission('user.credential.write', { self: true, target: userParam('userId') })
   @ApiOperation({ summary: 'Verify a TOTP generator for a user', description: 'Verify the TOTP registration with a generated code..' })
@@ -97,6 +99,7 @@ export class TotpController {
   }
 
   @Post('_check')
+  @CountsOutcome('totp')
   @HttpCode(200)
   @RequirePermission('user.credential.write', { self: true, target: userParam('userId') })
   @ApiOperation({
@@ -136,6 +139,7 @@ export class MyOtpController {
   }
 
   @Post('_verify')
+  @CountsOutcome('totp')
   @HttpCode(200)
   @RequirePermission('authenticated')
   @ApiOperation({

@@ -62,7 +62,8 @@ export type AttemptOutcome =
   /** No factor in the required state takes codes now (missing, other state, locked or at the limit). */
   | { kind: 'unavailable' }
   | { kind: 'accepted'; event: AppendedEvent }
-  | { kind: 'rejected' }
+  /** A wrong code; `locked` when it was the failure that locked the factor. */
+  | { kind: 'rejected'; locked: boolean }
   /** The code of the step accepted last: refused, but the attempt was given back. */
   | { kind: 'replayed' };
 
@@ -268,9 +269,10 @@ export class TotpRepository {
         if (s.failureEventType) append(f, s.failureEventType, s.creator, s.now);
         return { kind: 'replayed' };
       }
-      if (f.failedAttempts >= s.maxAttempts) lock.run(s.userId, s.now + s.lockMs(f.lockouts), s.now, s.maxAttempts);
+      const locked =
+        f.failedAttempts >= s.maxAttempts && lock.run(s.userId, s.now + s.lockMs(f.lockouts), s.now, s.maxAttempts).changes === 1;
       if (s.failureEventType) append(f, s.failureEventType, s.creator, s.now);
-      return { kind: 'rejected' };
+      return { kind: 'rejected', locked };
     };
     return { attempt: (spec) => this.runner.grouped(() => work(spec)) };
   }
@@ -345,8 +347,9 @@ export class TotpRepository {
         }
         return this.runner.run(async (em): Promise<AttemptOutcome> => {
           const replayed = step !== undefined && (await rawQuery(em, REFUND_SQL, [s.userId, step, f.windowStartedAt])).rows.length > 0;
+          let locked = false;
           if (!replayed && f.failedAttempts >= s.maxAttempts) {
-            await rawQuery(em, LOCK_SQL, [s.userId, s.now + s.lockMs(f.lockouts), s.now, s.maxAttempts]);
+            locked = (await rawQuery(em, LOCK_SQL, [s.userId, s.now + s.lockMs(f.lockouts), s.now, s.maxAttempts])).affected === 1;
           }
           if (s.failureEventType) {
             await this.events.append(em, {
@@ -357,7 +360,7 @@ export class TotpRepository {
               eventType: s.failureEventType,
             });
           }
-          return { kind: replayed ? 'replayed' : 'rejected' };
+          return replayed ? { kind: 'replayed' } : { kind: 'rejected', locked };
         });
       },
     };

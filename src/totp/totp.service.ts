@@ -4,6 +4,7 @@ import { AppConfig } from '../common/config/app-config';
 import { SecretBox } from '../common/crypto/secret-box';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { Errors } from '../common/errors/domain-error';
+import { tagOutcome } from '../common/observability/verify-outcome';
 import { addDetails, changeDetails, ObjectDetailsDto } from '../common/events/details';
 import { AppendedEvent, EventStore } from '../common/events/event-store';
 import { Clock } from '../common/time/clock';
@@ -154,8 +155,9 @@ export class TotpService {
         case 'accepted':
           return outcome.event;
         case 'rejected':
+          throw tagOutcome(INVALID_CODE(), { lockoutStarted: outcome.locked });
         case 'replayed':
-          throw INVALID_CODE();
+          throw tagOutcome(INVALID_CODE(), { result: 'replayed' });
         case 'unavailable': {
           const why = await this.whyUnavailable(userId, requiredState, now);
           if (why instanceof Error) throw why;
