@@ -107,10 +107,14 @@ describe(`tracing (${E2E_DB}, ${process.env.E2E_HTTP_ADAPTER ?? 'express'})`, ()
   let dir: string;
   let receiver: OtlpReceiver;
   let server: ServerProcess | undefined;
-  const schema = `tr_${process.pid}_${randomBytes(4).toString('hex')}`;
+  // A schema per test: each start creates its own admin and PAT.
+  const schemas: string[] = [];
+  let schema: string;
 
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mfa-trace-'));
+    schema = `tr_${process.pid}_${randomBytes(4).toString('hex')}`;
+    schemas.push(schema);
     receiver = await startOtlpReceiver();
   });
   afterEach(async () => {
@@ -123,7 +127,7 @@ describe(`tracing (${E2E_DB}, ${process.env.E2E_HTTP_ADAPTER ?? 'express'})`, ()
     fs.rmSync(dir, { recursive: true, force: true });
   });
   afterAll(async () => {
-    if (E2E_DB === 'postgres') await pg(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    if (E2E_DB === 'postgres') for (const name of schemas) await pg(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
   });
 
   const baseEnv = (): Record<string, string> => ({
