@@ -1,11 +1,8 @@
 import './compile-cache';
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
 import type { AddressInfo } from 'node:net';
-import { Logger } from 'nestjs-pino';
-import { AppModule } from './app.module';
-import { configureApp, createHttpAdapter, enableGracefulShutdown } from './bootstrap';
 import { ConfigError, loadConfig } from './common/config/app-config';
+import { startTracing } from './tracing';
 
 /** Exit code for a configuration error (EX_CONFIG from sysexits.h). */
 const EXIT_CONFIG = 78;
@@ -22,6 +19,13 @@ async function main(): Promise<void> {
     throw e;
   }
   const { config, warnings } = loaded;
+  // Tracing patches the HTTP server, the framework and the PostgreSQL driver as they are loaded: it
+  // starts before the application's modules are (they are required here, not imported above).
+  startTracing(config);
+  const { NestFactory } = await import('@nestjs/core');
+  const { Logger } = await import('nestjs-pino');
+  const { AppModule } = await import('./app.module');
+  const { configureApp, createHttpAdapter, enableGracefulShutdown } = await import('./bootstrap');
   // abortOnError: false – a failing start (e.g. database unreachable) rejects here instead of process.abort().
   const app = await NestFactory.create(AppModule.forRoot(config), createHttpAdapter(config), {
     bufferLogs: true,

@@ -72,6 +72,8 @@ export class AppConfig {
     sendDeadlineMs: number;
   };
   challenge: { retentionHours: number; stepUpForFactorRemoval: boolean };
+  /** OpenTelemetry tracing; absent (off) unless an OTLP endpoint is configured. */
+  tracing?: { tracesUrl: string; serviceName: string };
   /** Where logs go (not from the environment: tests capture them to check what is logged). Default stdout. */
   logStream?: NodeJS.WritableStream;
 }
@@ -195,8 +197,19 @@ export function loadConfig(env: Record<string, string | undefined>): { config: A
       retentionHours: dto.CHALLENGE_RETENTION_HOURS ?? 24,
       stepUpForFactorRemoval: dto.STEP_UP_FOR_FACTOR_REMOVAL ?? false,
     },
+    tracing: parseTracing(dto),
   };
   return { config, warnings };
+}
+
+/**
+ * The OTLP/HTTP traces URL, as the OpenTelemetry specification derives it: the signal-specific variable
+ * verbatim, else `<OTEL_EXPORTER_OTLP_ENDPOINT>/v1/traces`.
+ */
+function parseTracing(dto: EnvDto): AppConfig['tracing'] {
+  const base = dto.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const tracesUrl = dto.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base && `${base.replace(/\/+$/, '')}/v1/traces`);
+  return tracesUrl ? { tracesUrl, serviceName: dto.OTEL_SERVICE_NAME ?? 'mfa-service' } : undefined;
 }
 
 /** Default: the embedded SQLite file `<DATA_DIR>/mfa.sqlite` (`./data/mfa.sqlite`). */

@@ -204,4 +204,16 @@ export class EnvDto {
 
   @IsOptional() @Transform(toBool) @IsBoolean()
   STEP_UP_FOR_FACTOR_REMOVAL?: boolean;
+
+  // OpenTelemetry tracing: off unless one of the two endpoints is set. The OTLP exporter and batch
+  // processor also read their own standard tuning variables (OTEL_EXPORTER_OTLP_HEADERS,
+  // OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_BSP_*, OTEL_TRACES_SAMPLER, OTEL_RESOURCE_ATTRIBUTES).
+  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+
+  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string;
+
+  @IsOptional() @IsString() @MinLength(1) @MaxLength(200)
+  OTEL_SERVICE_NAME?: string;
 }

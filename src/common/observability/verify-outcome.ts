@@ -2,6 +2,7 @@ import { applyDecorators, CallHandler, ExecutionContext, Injectable, NestInterce
 import { Reflector } from '@nestjs/core';
 import { Observable, tap } from 'rxjs';
 import { DomainError, ErrorKind } from '../errors/domain-error';
+import { inVerifySpan } from './verify-span';
 
 /**
  * What a verify or check attempt ended as, for metrics and traces. The one place that says which
@@ -124,7 +125,12 @@ export class VerifyOutcomeInterceptor implements NestInterceptor {
       const outcome = classifyVerify(error);
       if (outcome) this.outcomes.report({ factor, ...outcome });
     };
-    return next.handle().pipe(tap({ next: () => report(), error: (e: unknown) => report(e) }));
+    // The route runs in a span of its own, with the same result as the metrics.
+    return inVerifySpan(
+      factor,
+      () => next.handle().pipe(tap({ next: () => report(), error: (e: unknown) => report(e) })),
+      (error) => classifyVerify(error)?.result,
+    );
   }
 }
 
