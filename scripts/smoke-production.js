@@ -5,7 +5,8 @@
  * remove the dev dependencies there (`npm prune --omit=dev`), and start `node dist/src/main.js` on
  * PostgreSQL in a fresh schema. Then: /readyz answers 200; the bootstrap admin (its PAT from
  * DATA_DIR/admin.pat) creates an organisation and a user with a PAT, the user registers a TOTP and
- * verifies it with a code computed here; SIGTERM ends the process with exit code 0. The schema is dropped.
+ * verifies it with a code computed here; /metrics on the management port counts that verify; SIGTERM ends
+ * the process with exit code 0. The schema is dropped.
  *
  *   node scripts/smoke-production.js        (DATABASE_URL or TEST_DATABASE_URL, default the local test database)
  *
@@ -16,6 +17,7 @@ const { execFileSync, spawn } = require('node:child_process');
 const { createHmac, randomBytes } = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
+const net = require('node:net');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
@@ -44,6 +46,18 @@ function totp(secretBase32, at = Date.now()) {
   return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
 }
 
+/** A TCP port free right now on the loopback interface. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 async function main() {
   const started = Date.now();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mfa-smoke-'));
@@ -66,7 +80,8 @@ async function main() {
       if (fs.existsSync(path.join(app, 'node_modules', dev))) fail(`dev dependency ${dev} is still installed`);
     }
 
-    step(`start node dist/src/main.js on PostgreSQL (schema ${schema})`);
+    const metricsPort = await freePort();
+    step(`start node dist/src/main.js on PostgreSQL (schema ${schema}), metrics on port ${metricsPort}`);
     server = spawn(process.execPath, ['dist/src/main.js'], {
       cwd: app,
       env: {
@@ -79,6 +94,8 @@ async function main() {
         PORT: '0',
         HOST: '127.0.0.1',
         LOG_LEVEL: 'info',
+        METRICS_PORT: String(metricsPort),
+        METRICS_HOST: '127.0.0.1',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -127,6 +144,13 @@ async function main() {
     const { token } = await call('POST', `/v2/users/${userId}/pats`, admin, {});
     const { secret } = await call('POST', `/v2/users/${userId}/totp`, token, {});
     await call('POST', `/v2/users/${userId}/totp/verify`, token, { code: totp(secret) });
+
+    step('GET /metrics on the management port: the verify counted');
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const verified = metrics
+      .split('\n')
+      .find((l) => l.startsWith('mfa_verify_attempts_total{') && l.includes('factor="totp"') && l.includes('result="success"'));
+    if (!verified || !/ 1$/.test(verified)) fail(`/metrics has no successful TOTP verify: ${verified ?? 'no such line'}`);
 
     step('SIGTERM');
     server.kill('SIGTERM');
