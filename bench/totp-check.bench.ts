@@ -38,14 +38,14 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 50;
 const METRICS_ROUNDS = Math.max(1, Number(process.env.BENCH_METRICS_ROUNDS ?? 1));
 
-interface BenchUser {
+export interface BenchUser {
   userId: string;
   key: Buffer;
   lastStep: number;
 }
 
 /** Hands out (user, fresh code) pairs: each of a user's steps at most once, oldest allowed step first. */
-class CodeSource {
+export class CodeSource {
   private cursor = 0;
   exhausted = 0;
   constructor(private readonly users: BenchUser[]) {}
@@ -107,7 +107,7 @@ function start(script: string, env: Record<string, string>): ChildProcess {
   });
 }
 
-async function waitReady(url: string, child: ChildProcess): Promise<void> {
+export async function waitReady(url: string, child: ChildProcess): Promise<void> {
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
     try {
@@ -148,7 +148,7 @@ function cpuMs(pid: number): number {
   }
 }
 
-interface LoadResult {
+export interface LoadResult {
   rps: number;
   /** Server CPU time per request (µs): what the throughput would be on a dedicated core. */
   cpuUs: number;
@@ -160,7 +160,7 @@ interface LoadResult {
   rssMb: number;
 }
 
-async function load(baseUrl: string, pid: number, source: CodeSource, token?: string, seconds = SECONDS): Promise<LoadResult> {
+export async function load(baseUrl: string, pid: number, source: CodeSource, token?: string, seconds = SECONDS): Promise<LoadResult> {
   let maxRss = rssMb(pid);
   const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssMb(pid))), 250);
   const cpu0 = cpuMs(pid);
@@ -198,7 +198,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Creates `count` humans with a verified TOTP through the API; times register and verify. */
-async function enrol(baseUrl: string, token: string, orgId: string, count: number): Promise<{ users: BenchUser[]; report: string }> {
+export async function enrol(baseUrl: string, token: string, orgId: string, count: number): Promise<{ users: BenchUser[]; report: string }> {
   const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const post = async (p: string, body: unknown) => {
     const res = await fetch(baseUrl + p, { method: 'POST', headers: auth, body: JSON.stringify(body) });
@@ -247,7 +247,7 @@ async function enrol(baseUrl: string, token: string, orgId: string, count: numbe
  * Clones `count` users with READY TOTPs from an enrolled template user, directly in the database:
  * every column copied from the template rows, with new ids, usernames and sealed secrets.
  */
-async function cloneUsers(dbEnv: Record<string, string>, masterKey: string, templateId: string, count: number): Promise<BenchUser[]> {
+export async function cloneUsers(dbEnv: Record<string, string>, masterKey: string, templateId: string, count: number): Promise<BenchUser[]> {
   const box = new SecretBox({ crypto: { keyId: 'k1', key: Buffer.from(masterKey, 'base64'), oldKeys: {} } } as unknown as AppConfig);
   const lastStep = timeStep(Date.now()) - 2;
   const base = BigInt(templateId) % 10n ** 17n;
@@ -299,7 +299,7 @@ async function cloneUsers(dbEnv: Record<string, string>, masterKey: string, temp
   return users;
 }
 
-function line(name: string, r: LoadResult): string {
+export function line(name: string, r: LoadResult): string {
   return (
     `  ${name.padEnd(34)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${String(r.p50).padStart(3)} ms  p99 ${String(r.p99).padStart(3)} ms  ` +
     `CPU ${r.cpuUs.toFixed(0)} µs/req  ` +
@@ -308,7 +308,7 @@ function line(name: string, r: LoadResult): string {
 }
 
 /** The HTTP adapters to load, in order (BENCH_ADAPTERS, default both, Fastify first). */
-const ADAPTERS = (process.env.BENCH_ADAPTERS ?? 'fastify,express').split(',').map((a) => a.trim()).filter(Boolean);
+export const ADAPTERS = (process.env.BENCH_ADAPTERS ?? 'fastify,express').split(',').map((a) => a.trim()).filter(Boolean);
 
 export async function benchDatabase(db: 'sqlite' | 'postgres'): Promise<{ app: Record<string, LoadResult>; raw: LoadResult }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mfa-bench-'));
