@@ -31,6 +31,8 @@ describe('dependencyUnavailable (database errors that mean "retry later")', () =
     ['cannot connect now', withCode('57P03', 'the database system is starting up'), 'SQLSTATE 57P03'],
     ['connection failure class 08', withCode('08006'), 'SQLSTATE 08006'],
     ['too many connections', withCode('53300'), 'SQLSTATE 53300'],
+    ['a full disk', withCode('53100'), 'SQLSTATE 53100'],
+    ['an I/O error on the server', withCode('58030'), 'SQLSTATE 58030'],
     ['SQLite busy beyond its timeout', withCode('SQLITE_BUSY', 'database is locked'), 'SQLITE_BUSY'],
   ])('%s → 503 UNAVAILABLE with Retry-After', (_name, error, reason) => {
     expect(unavailabilityReason(error)).toBe(reason);

@@ -18,11 +18,12 @@ const SOCKET_CODES = new Set([
 ]);
 
 /**
- * PostgreSQL SQLSTATEs of a temporary failure: connection exceptions (class 08), a statement cancelled
- * by statement_timeout (57014), administrator / crash shutdown and "cannot connect now" (57P01–57P03),
- * too many connections (53300), a lock not obtained in time (55P03).
+ * PostgreSQL SQLSTATEs of a temporary failure, whatever the statement held: connection exceptions
+ * (class 08), insufficient resources such as too many connections or a full disk (53), operator
+ * intervention such as statement_timeout, shutdown and "cannot connect now" (57), system errors (58),
+ * and a lock not obtained in time (55P03).
  */
-const SQLSTATES = /^(08[0-9A-Z]{3}|57014|57P0[1-3]|53300|55P03)$/;
+const SQLSTATES = /^((08|53|57|58)[0-9A-Z]{3}|55P03)$/;
 
 /** pg's and pg-pool's own messages for a lost connection, a connect timeout and a read timeout. */
 const DRIVER_MESSAGES = [
