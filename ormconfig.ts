@@ -9,4 +9,6 @@ import { ENTITIES } from './src/entities';
 
 /** The data source the TypeORM CLI uses (`npm run migration:run|revert`), from the same env as the app. */
 const { config } = loadConfig(process.env);
-export default new DataSource(withMigrationCrypto(buildDataSourceOptions(config.database, ENTITIES, MIGRATIONS), new SecretBox(config)));
+export default new DataSource(
+  withMigrationCrypto(buildDataSourceOptions(config.database, ENTITIES, MIGRATIONS), new SecretBox(config)),
+);

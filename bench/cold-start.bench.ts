@@ -45,11 +45,27 @@ async function firstHealthy(port: number, child: ChildProcess): Promise<void> {
 /** Starts the service once, returns seconds to the first 200 and the server's CPU seconds by then. */
 async function coldStart(dataDir: string, viaNpm: boolean): Promise<{ wall: number; cpu: number }> {
   const port = await freePort();
-  const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', METRICS_PORT: '0' };
+  const env = {
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    METRICS_PORT: '0',
+  };
   const t0 = performance.now();
   const child = viaNpm
-    ? spawn('npm', ['start', '--silent'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'], detached: true })
-    : spawn(process.execPath, [...NODE_FLAGS, path.join('dist', 'src', 'main.js')], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+    ? spawn('npm', ['start', '--silent'], {
+        cwd: ROOT,
+        env,
+        stdio: ['ignore', 'ignore', 'inherit'],
+        detached: true,
+      })
+    : spawn(process.execPath, [...NODE_FLAGS, path.join('dist', 'src', 'main.js')], {
+        cwd: ROOT,
+        env,
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
   try {
     await firstHealthy(port, child);
     const wall = (performance.now() - t0) / 1000;
@@ -77,8 +93,13 @@ function summary(label: string, runs: { wall: number; cpu: number }[]): void {
 
 export async function runColdStartBench(): Promise<void> {
   if (process.env.BENCH_COLD === '0' || RUNS < 1) return;
-  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.js'), '--if-stale'], { cwd: ROOT, stdio: 'inherit' });
-  console.log(`\nCold start, spawn → first 200 on /healthz (Node ${process.version}, ${RUNS} runs, load average ${os.loadavg()[0].toFixed(1)})`);
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.js'), '--if-stale'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+  console.log(
+    `\nCold start, spawn → first 200 on /healthz (Node ${process.version}, ${RUNS} runs, load average ${os.loadavg()[0].toFixed(1)})`,
+  );
   console.log('| case | wall min / median / max | server CPU min / median / max |');
   console.log('|---|---|---|');
   const first: { wall: number; cpu: number }[] = [];

@@ -38,7 +38,9 @@ async function main(): Promise<void> {
       req.on('end', () => {
         JSON.parse(Buffer.concat(chunks).toString('utf8'));
         const text = JSON.stringify(ANSWER);
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) }).end(text);
+        res
+          .writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) })
+          .end(text);
       });
     });
     server.listen(port, '127.0.0.1', () => process.send?.('ready'));

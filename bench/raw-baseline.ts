@@ -29,23 +29,33 @@ function sqliteStore(file: string): Store {
   const read = db.prepare(READ);
   const write = db.prepare(WRITE);
   return {
-    read: async (userId) => read.get({ 1: userId }) as { secret_sealed: string; last_step: number } | undefined,
+    read: async (userId) =>
+      read.get({ 1: userId }) as { secret_sealed: string; last_step: number } | undefined,
     consume: async (userId, step) => write.run({ 1: userId, 2: step }).changes === 1,
   };
 }
 
 function postgresStore(url: string, schema?: string): Store {
-  const pool = new Pool({ connectionString: url, max: 10, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
+  const pool = new Pool({
+    connectionString: url,
+    max: 10,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
   return {
     read: async (userId) => (await pool.query({ name: 'read', text: READ, values: [userId] })).rows[0],
-    consume: async (userId, step) => ((await pool.query({ name: 'write', text: WRITE, values: [userId, step] })).rowCount ?? 0) === 1,
+    consume: async (userId, step) =>
+      ((await pool.query({ name: 'write', text: WRITE, values: [userId, step] })).rowCount ?? 0) === 1,
   };
 }
 
 function main(): void {
   const url = process.env.DATABASE_URL!;
-  const store = url.startsWith('sqlite:') ? sqliteStore(url.slice('sqlite:'.length)) : postgresStore(url, process.env.DATABASE_SCHEMA);
-  const box = new SecretBox({ crypto: { keyId: 'k1', key: Buffer.from(process.env.MASTER_KEY!, 'base64'), oldKeys: {} } } as unknown as AppConfig);
+  const store = url.startsWith('sqlite:')
+    ? sqliteStore(url.slice('sqlite:'.length))
+    : postgresStore(url, process.env.DATABASE_SCHEMA);
+  const box = new SecretBox({
+    crypto: { keyId: 'k1', key: Buffer.from(process.env.MASTER_KEY!, 'base64'), oldKeys: {} },
+  } as unknown as AppConfig);
   const route = /^\/v2\/users\/(\d{1,20})\/totp\/_check$/;
 
   const server = http.createServer((req, res) => {
@@ -60,7 +70,12 @@ function main(): void {
       void (async () => {
         const reply = (status: number, body: unknown) => {
           const text = JSON.stringify(body);
-          res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) }).end(text);
+          res
+            .writeHead(status, {
+              'Content-Type': 'application/json',
+              'Content-Length': Buffer.byteLength(text),
+            })
+            .end(text);
         };
         try {
           const { code } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { code?: unknown };

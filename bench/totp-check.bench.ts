@@ -80,11 +80,31 @@ const BUILD = path.join(ROOT, 'dist', 'bench');
 function compile(): void {
   const tsc = path.join(ROOT, 'node_modules', '.bin', 'tsc');
   fs.rmSync(BUILD, { recursive: true, force: true });
-  execFileSync(tsc, ['-p', 'tsconfig.build.json', '--outDir', BUILD, '--rootDir', '.', '--sourceMap', 'false'], { cwd: ROOT, stdio: 'inherit' });
   execFileSync(
     tsc,
-    ['bench/raw-baseline.ts', 'bench/floor-server.ts', '--outDir', BUILD, '--rootDir', '.', '--target', 'ES2022', '--module', 'commonjs', '--esModuleInterop',
-      '--experimentalDecorators', '--emitDecoratorMetadata', '--skipLibCheck', '--types', 'node'],
+    ['-p', 'tsconfig.build.json', '--outDir', BUILD, '--rootDir', '.', '--sourceMap', 'false'],
+    { cwd: ROOT, stdio: 'inherit' },
+  );
+  execFileSync(
+    tsc,
+    [
+      'bench/raw-baseline.ts',
+      'bench/floor-server.ts',
+      '--outDir',
+      BUILD,
+      '--rootDir',
+      '.',
+      '--target',
+      'ES2022',
+      '--module',
+      'commonjs',
+      '--esModuleInterop',
+      '--experimentalDecorators',
+      '--emitDecoratorMetadata',
+      '--skipLibCheck',
+      '--types',
+      'node',
+    ],
     { cwd: ROOT, stdio: 'inherit' },
   );
 }
@@ -93,7 +113,9 @@ function compile(): void {
  * The Node.js flags of `npm start` (package.json), so the service runs here as in production; the
  * baseline and the floor servers get the same ones, so the comparison stays fair.
  */
-export const NODE_FLAGS = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+export const NODE_FLAGS = (
+  JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }
+).scripts.start
   .split(/\s+/)
   .filter((arg) => arg.startsWith('--'));
 
@@ -102,7 +124,10 @@ function start(script: string, env: Record<string, string>): ChildProcess {
     cwd: ROOT,
     env: { ...process.env, ...env },
     // BENCH_PROFILE=<dir>: write a V8 CPU profile of each server there (for finding the hot spots)
-    execArgv: [...NODE_FLAGS, ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [])],
+    execArgv: [
+      ...NODE_FLAGS,
+      ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+    ],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
 }
@@ -160,7 +185,13 @@ export interface LoadResult {
   rssMb: number;
 }
 
-export async function load(baseUrl: string, pid: number, source: CodeSource, token?: string, seconds = SECONDS): Promise<LoadResult> {
+export async function load(
+  baseUrl: string,
+  pid: number,
+  source: CodeSource,
+  token?: string,
+  seconds = SECONDS,
+): Promise<LoadResult> {
   let maxRss = rssMb(pid);
   const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssMb(pid))), 250);
   const cpu0 = cpuMs(pid);
@@ -198,7 +229,12 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Creates `count` humans with a verified TOTP through the API; times register and verify. */
-export async function enrol(baseUrl: string, token: string, orgId: string, count: number): Promise<{ users: BenchUser[]; report: string }> {
+export async function enrol(
+  baseUrl: string,
+  token: string,
+  orgId: string,
+  count: number,
+): Promise<{ users: BenchUser[]; report: string }> {
   const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const post = async (p: string, body: unknown) => {
     const res = await fetch(baseUrl + p, { method: 'POST', headers: auth, body: JSON.stringify(body) });
@@ -247,15 +283,28 @@ export async function enrol(baseUrl: string, token: string, orgId: string, count
  * Clones `count` users with READY TOTPs from an enrolled template user, directly in the database:
  * every column copied from the template rows, with new ids, usernames and sealed secrets.
  */
-export async function cloneUsers(dbEnv: Record<string, string>, masterKey: string, templateId: string, count: number): Promise<BenchUser[]> {
-  const box = new SecretBox({ crypto: { keyId: 'k1', key: Buffer.from(masterKey, 'base64'), oldKeys: {} } } as unknown as AppConfig);
+export async function cloneUsers(
+  dbEnv: Record<string, string>,
+  masterKey: string,
+  templateId: string,
+  count: number,
+): Promise<BenchUser[]> {
+  const box = new SecretBox({
+    crypto: { keyId: 'k1', key: Buffer.from(masterKey, 'base64'), oldKeys: {} },
+  } as unknown as AppConfig);
   const lastStep = timeStep(Date.now()) - 2;
   const base = BigInt(templateId) % 10n ** 17n;
   const users: BenchUser[] = [];
   const rows: { user: Record<string, unknown>; factor: Record<string, unknown> }[] = [];
   const insert = (table: string, row: Record<string, unknown>, n: number) =>
     `INSERT INTO ${table} (${Object.keys(row).join(', ')}) VALUES ` +
-    Array.from({ length: n }, (_, r) => `(${Object.keys(row).map((_k, c) => `$${r * Object.keys(row).length + c + 1}`).join(', ')})`).join(', ');
+    Array.from(
+      { length: n },
+      (_, r) =>
+        `(${Object.keys(row)
+          .map((_k, c) => `$${r * Object.keys(row).length + c + 1}`)
+          .join(', ')})`,
+    ).join(', ');
   const build = (user: Record<string, unknown>, factor: Record<string, unknown>) => {
     for (let i = 1; i <= count; i++) {
       const userId = String(9n * 10n ** 17n + ((base + BigInt(i) * 7919n) % 10n ** 17n));
@@ -263,30 +312,57 @@ export async function cloneUsers(dbEnv: Record<string, string>, masterKey: strin
       users.push({ userId, key: decodeSecret(secret), lastStep });
       rows.push({
         user: { ...user, id: userId, username: `clone-${i}-${userId}` },
-        factor: { ...factor, user_id: userId, state: 'READY', secret_sealed: box.seal(secret, userId), last_step: lastStep, failed_attempts: 0, window_started_at: 0, lockouts: 0, locked_until: 0 },
+        factor: {
+          ...factor,
+          user_id: userId,
+          state: 'READY',
+          secret_sealed: box.seal(secret, userId),
+          last_step: lastStep,
+          failed_attempts: 0,
+          window_started_at: 0,
+          lockouts: 0,
+          locked_until: 0,
+        },
       });
     }
   };
   if (dbEnv.DATABASE_URL.startsWith('sqlite:')) {
     const db = new Database(dbEnv.DATABASE_URL.slice('sqlite:'.length), { timeout: 10_000 });
-    build(db.prepare('SELECT * FROM users WHERE id = ?').get(templateId) as Record<string, unknown>,
-      db.prepare('SELECT * FROM totp_factors WHERE user_id = ?').get(templateId) as Record<string, unknown>);
-    const named = (row: Record<string, unknown>) => Object.fromEntries(Object.values(row).map((v, i) => [i + 1, v]));
+    build(
+      db.prepare('SELECT * FROM users WHERE id = ?').get(templateId) as Record<string, unknown>,
+      db.prepare('SELECT * FROM totp_factors WHERE user_id = ?').get(templateId) as Record<string, unknown>,
+    );
+    const named = (row: Record<string, unknown>) =>
+      Object.fromEntries(Object.values(row).map((v, i) => [i + 1, v]));
     const u = db.prepare(insert('users', rows[0].user, 1));
     const f = db.prepare(insert('totp_factors', rows[0].factor, 1));
     db.transaction(() => rows.forEach((r) => (u.run(named(r.user)), f.run(named(r.factor)))))();
     db.close();
   } else {
-    const c = new Client({ connectionString: dbEnv.DATABASE_URL, options: `-c search_path=${dbEnv.DATABASE_SCHEMA}` });
+    const c = new Client({
+      connectionString: dbEnv.DATABASE_URL,
+      options: `-c search_path=${dbEnv.DATABASE_SCHEMA}`,
+    });
     await c.connect();
     try {
-      build((await c.query('SELECT * FROM users WHERE id = $1', [templateId])).rows[0] as Record<string, unknown>,
-        (await c.query('SELECT * FROM totp_factors WHERE user_id = $1', [templateId])).rows[0] as Record<string, unknown>);
+      build(
+        (await c.query('SELECT * FROM users WHERE id = $1', [templateId])).rows[0] as Record<string, unknown>,
+        (await c.query('SELECT * FROM totp_factors WHERE user_id = $1', [templateId])).rows[0] as Record<
+          string,
+          unknown
+        >,
+      );
       await c.query('BEGIN');
       for (let i = 0; i < rows.length; i += 500) {
         const batch = rows.slice(i, i + 500);
-        await c.query(insert('users', batch[0].user, batch.length), batch.flatMap((r) => Object.values(r.user)));
-        await c.query(insert('totp_factors', batch[0].factor, batch.length), batch.flatMap((r) => Object.values(r.factor)));
+        await c.query(
+          insert('users', batch[0].user, batch.length),
+          batch.flatMap((r) => Object.values(r.user)),
+        );
+        await c.query(
+          insert('totp_factors', batch[0].factor, batch.length),
+          batch.flatMap((r) => Object.values(r.factor)),
+        );
       }
       await c.query('COMMIT');
       // what autovacuum does within a minute of a bulk load: without it the planner takes the grown
@@ -308,14 +384,21 @@ export function line(name: string, r: LoadResult): string {
 }
 
 /** The HTTP adapters to load, in order (BENCH_ADAPTERS, default both, Fastify first). */
-export const ADAPTERS = (process.env.BENCH_ADAPTERS ?? 'fastify,express').split(',').map((a) => a.trim()).filter(Boolean);
+export const ADAPTERS = (process.env.BENCH_ADAPTERS ?? 'fastify,express')
+  .split(',')
+  .map((a) => a.trim())
+  .filter(Boolean);
 
-export async function benchDatabase(db: 'sqlite' | 'postgres'): Promise<{ app: Record<string, LoadResult>; raw: LoadResult }> {
+export async function benchDatabase(
+  db: 'sqlite' | 'postgres',
+): Promise<{ app: Record<string, LoadResult>; raw: LoadResult }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mfa-bench-'));
   const schema = `bench_${process.pid}_${randomBytes(3).toString('hex')}`;
   const pgUrl = process.env.TEST_DATABASE_URL ?? '';
   const dbEnv: Record<string, string> =
-    db === 'sqlite' ? { DATABASE_URL: `sqlite:${path.join(dir, 'mfa.sqlite')}` } : { DATABASE_URL: pgUrl, DATABASE_SCHEMA: schema };
+    db === 'sqlite'
+      ? { DATABASE_URL: `sqlite:${path.join(dir, 'mfa.sqlite')}` }
+      : { DATABASE_URL: pgUrl, DATABASE_SCHEMA: schema };
   const masterKey = randomBytes(32).toString('base64');
   const startApp = async (adapter: string, metrics = true): Promise<{ child: ChildProcess; url: string }> => {
     const port = await freePort();
@@ -355,7 +438,9 @@ export async function benchDatabase(db: 'sqlite' | 'postgres'): Promise<{ app: R
     const label = (v: { adapter: string; metrics: boolean; round: number }) =>
       `${v.adapter}${v.metrics ? '' : ', metrics off'}${v.round > 1 ? ` #${v.round}` : ''}`;
     const pools = variants.length + 2;
-    console.log(`\n${db}: enrolling ${ENROL} users through the API (${ADAPTERS[0]}), cloning ${pools * USERS} …`);
+    console.log(
+      `\n${db}: enrolling ${ENROL} users through the API (${ADAPTERS[0]}), cloning ${pools * USERS} …`,
+    );
     const { users: enrolled, report } = await enrol(app.url, token, organizationId, ENROL);
     console.log(report);
     const users = await cloneUsers(dbEnv, masterKey, enrolled[0].userId, pools * USERS);
@@ -392,7 +477,9 @@ export async function benchDatabase(db: 'sqlite' | 'postgres'): Promise<{ app: R
       );
     }
     const mean = (metrics: boolean, key: 'rps' | 'cpuUs') => {
-      const runs = variants.filter((v) => v.adapter === ADAPTERS[0] && v.metrics === metrics).map((v) => results[label(v)][key]);
+      const runs = variants
+        .filter((v) => v.adapter === ADAPTERS[0] && v.metrics === metrics)
+        .map((v) => results[label(v)][key]);
       return runs.reduce((a, b) => a + b, 0) / runs.length;
     };
     console.log(
@@ -422,9 +509,17 @@ const FLOOR_STACKS = ['node-http', 'fastify', 'nest-fastify', 'nest-express'] as
  * The floor of each HTTP stack on this machine: the same request answered with a constant after
  * parsing its JSON body (bench/floor-server.ts). What a stack costs before any work of ours starts.
  */
-export async function runFloor(seconds = Number(process.env.BENCH_FLOOR_SECONDS ?? 5)): Promise<Record<string, LoadResult>> {
-  console.log(`\nHTTP stack floor (POST …/totp/_check answered with a constant, ${CONNECTIONS} connections, ${seconds} s each):`);
-  const dummy = Array.from({ length: 1000 }, (_, i) => ({ userId: String(10n ** 17n + BigInt(i)), key: randomBytes(20), lastStep: 0 }));
+export async function runFloor(
+  seconds = Number(process.env.BENCH_FLOOR_SECONDS ?? 5),
+): Promise<Record<string, LoadResult>> {
+  console.log(
+    `\nHTTP stack floor (POST …/totp/_check answered with a constant, ${CONNECTIONS} connections, ${seconds} s each):`,
+  );
+  const dummy = Array.from({ length: 1000 }, (_, i) => ({
+    userId: String(10n ** 17n + BigInt(i)),
+    key: randomBytes(20),
+    lastStep: 0,
+  }));
   const results: Record<string, LoadResult> = {};
   for (const stack of FLOOR_STACKS) {
     const port = await freePort();
@@ -434,7 +529,13 @@ export async function runFloor(seconds = Number(process.env.BENCH_FLOOR_SECONDS 
         child.once('message', () => resolve());
         child.once('exit', (c) => reject(new Error(`floor server ${stack} exited with ${c}`)));
       });
-      results[stack] = await load(`http://127.0.0.1:${port}`, child.pid!, new CodeSource(dummy), undefined, seconds);
+      results[stack] = await load(
+        `http://127.0.0.1:${port}`,
+        child.pid!,
+        new CodeSource(dummy),
+        undefined,
+        seconds,
+      );
       console.log(line(`floor ${stack}`, results[stack]));
     } finally {
       await stop(child);

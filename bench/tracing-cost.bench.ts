@@ -57,7 +57,10 @@ async function startSink(): Promise<{ url: string; exports: () => number; close:
 
 export async function runTracingCostBench(): Promise<void> {
   if (!(ROUNDS >= 1)) return;
-  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.js'), '--if-stale'], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.js'), '--if-stale'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
   const adapter = ADAPTERS[0];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mfa-tracing-'));
   const dbEnv = { DATABASE_URL: `sqlite:${path.join(dir, 'mfa.sqlite')}` };
@@ -116,14 +119,23 @@ export async function runTracingCostBench(): Promise<void> {
       const result = await load(app.url, app.child.pid!, source, token, SECONDS);
       await stop(app.child);
       runs.push({ tracing, result, exports: sink.exports() - exports0 });
-      console.log(line(`tracing ${tracing ? 'on ' : 'off'} #${Math.floor(i / 2) + 1}`, result) + (tracing ? `  ${runs[i].exports} OTLP exports` : ''));
-      if (source.exhausted > 0) console.log(`  note: ${source.exhausted} requests had no fresh code left; raise BENCH_TRACING_USERS`);
+      console.log(
+        line(`tracing ${tracing ? 'on ' : 'off'} #${Math.floor(i / 2) + 1}`, result) +
+          (tracing ? `  ${runs[i].exports} OTLP exports` : ''),
+      );
+      if (source.exhausted > 0)
+        console.log(`  note: ${source.exhausted} requests had no fresh code left; raise BENCH_TRACING_USERS`);
     }
     const mean = (tracing: boolean, key: 'rps' | 'cpuUs') => {
       const xs = runs.filter((r) => r.tracing === tracing).map((r) => r.result[key]);
       return xs.reduce((a, b) => a + b, 0) / xs.length;
     };
-    const [offCpu, onCpu, offRps, onRps] = [mean(false, 'cpuUs'), mean(true, 'cpuUs'), mean(false, 'rps'), mean(true, 'rps')];
+    const [offCpu, onCpu, offRps, onRps] = [
+      mean(false, 'cpuUs'),
+      mean(true, 'cpuUs'),
+      mean(false, 'rps'),
+      mean(true, 'rps'),
+    ];
     console.log(
       `  tracing on vs off (means): ${onCpu.toFixed(0)} vs ${offCpu.toFixed(0)} µs server CPU per request ` +
         `(${onCpu - offCpu >= 0 ? '+' : ''}${(onCpu - offCpu).toFixed(0)} µs, ${(((onCpu - offCpu) / offCpu) * 100).toFixed(0)} %), ` +

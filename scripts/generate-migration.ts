@@ -40,10 +40,13 @@ async function diff(ds: DataSource): Promise<Diff> {
 
 async function main() {
   const name = process.argv[2];
-  if (!name || !/^[A-Z][A-Za-z0-9]+$/.test(name)) throw new Error('usage: migration:generate <PascalCaseName>');
+  if (!name || !/^[A-Z][A-Za-z0-9]+$/.test(name))
+    throw new Error('usage: migration:generate <PascalCaseName>');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mfa-gen-'));
   const sqlite = await diff(
-    new DataSource(buildDataSourceOptions({ type: 'sqlite', path: path.join(tmp, 'gen.sqlite') }, ENTITIES, MIGRATIONS)),
+    new DataSource(
+      buildDataSourceOptions({ type: 'sqlite', path: path.join(tmp, 'gen.sqlite') }, ENTITIES, MIGRATIONS),
+    ),
   );
   const base = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const dbName = `mfa_gen_${process.pid}_${Date.now()}`;
@@ -55,7 +58,9 @@ async function main() {
     const url = new URL(base);
     url.pathname = '/' + dbName;
     pg = await diff(
-      new DataSource(buildDataSourceOptions({ type: 'postgres', url: url.toString(), poolSize: 2 }, ENTITIES, MIGRATIONS)),
+      new DataSource(
+        buildDataSourceOptions({ type: 'postgres', url: url.toString(), poolSize: 2 }, ENTITIES, MIGRATIONS),
+      ),
     );
   } finally {
     await admin.query(`DROP DATABASE IF EXISTS ${dbName}`);
@@ -106,7 +111,10 @@ ${lit(sqlite.down)}
   let index = fs.readFileSync(indexPath, 'utf8');
   index = index.replace(/(\/\* The migrations)/, `import { ${className} } from './${fileBase}';\n$1`);
   index = index.replace(/= \[([^\]]*)\];/, (_m, inner: string) => {
-    const items = inner.split(',').map((s) => s.trim()).filter(Boolean);
+    const items = inner
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     items.push(className);
     return `= [${items.join(', ')}];`;
   });

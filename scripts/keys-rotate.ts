@@ -41,7 +41,9 @@ async function main(argv: string[]): Promise<number> {
   await ds.initialize();
   try {
     if (await ds.showMigrations()) {
-      process.stderr.write('keys:rotate: the database has pending migrations; start the service (or npm run migration:run) first\n');
+      process.stderr.write(
+        'keys:rotate: the database has pending migrations; start the service (or npm run migration:run) first\n',
+      );
       return 1;
     }
     const box = new SecretBox(config);

@@ -80,7 +80,8 @@ export function configureHttp(app: INestApplication, config: AppConfig): void {
     const express = instance as { use(fn: unknown): void };
     if (limits) express.use(limits.expressAdmit);
     configureExpress(app, instance as { set(k: string, v: unknown): void }, config);
-    if (limits) express.use((req: IncomingMessage, _res: unknown, next: () => void) => limits.reenter(req, next));
+    if (limits)
+      express.use((req: IncomingMessage, _res: unknown, next: () => void) => limits.reenter(req, next));
   }
 }
 
@@ -94,7 +95,11 @@ function limitFastify(fastify: FastifyInstance, limits: RequestLimits): void {
   fastify.addHook('preValidation', (request, _reply, done) => limits.reenter(request.raw, done));
 }
 
-function configureExpress(app: INestApplication, express: { set(k: string, v: unknown): void }, config: AppConfig): void {
+function configureExpress(
+  app: INestApplication,
+  express: { set(k: string, v: unknown): void },
+  config: AppConfig,
+): void {
   // API answers are not cached by clients, so hashing every body for an ETag is wasted work, and
   // X-Powered-By only advertises.
   express.set('etag', false);
@@ -104,7 +109,9 @@ function configureExpress(app: INestApplication, express: { set(k: string, v: un
     next();
   });
   // Content encodings, NUL and malformed paths: refused before the body is read (input-screen.ts).
-  app.use((req: IncomingMessage, _res: ServerResponse, next: (err?: unknown) => void) => next(screenRequestHead(req)));
+  app.use((req: IncomingMessage, _res: ServerResponse, next: (err?: unknown) => void) =>
+    next(screenRequestHead(req)),
+  );
   // body-parser would skip a body of another type and leave the route to report a missing field.
   app.use((req: IncomingMessage, _res: ServerResponse, next: (err?: unknown) => void) => {
     next(checkBodyMediaType(req.method ?? 'GET', req.headers));

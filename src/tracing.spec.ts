@@ -45,14 +45,19 @@ describe('tracing configuration', () => {
 
   it('refuses an endpoint that is no http(s) URL, naming the variable', () => {
     expect(() => load({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(ConfigError);
-    expect(() => load({ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://collector' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT/);
+    expect(() => load({ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://collector' })).toThrow(
+      /OTEL_EXPORTER_OTLP_ENDPOINT/,
+    );
   });
 });
 
 describe('RedactingExporter', () => {
   it('drops paths, full URLs, client addresses and user agents, keeps the rest and the span itself', () => {
     const seen: tracing.ReadableSpan[] = [];
-    const inner = { export: (spans: tracing.ReadableSpan[]) => seen.push(...spans), shutdown: () => Promise.resolve() };
+    const inner = {
+      export: (spans: tracing.ReadableSpan[]) => seen.push(...spans),
+      shutdown: () => Promise.resolve(),
+    };
     const ctx = { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 1 };
     const span = {
       name: 'POST /v2/users/:userId/totp/verify',
@@ -67,7 +72,10 @@ describe('RedactingExporter', () => {
       spanContext: () => ctx,
     } as unknown as tracing.ReadableSpan;
     new RedactingExporter(inner).export([span], () => undefined);
-    expect(seen[0].attributes).toEqual({ 'http.route': '/v2/users/:userId/totp/verify', 'http.status_code': 200 });
+    expect(seen[0].attributes).toEqual({
+      'http.route': '/v2/users/:userId/totp/verify',
+      'http.status_code': 200,
+    });
     expect(seen[0].spanContext()).toBe(ctx);
     expect(seen[0].name).toBe(span.name);
     // The recorded span is not changed.

@@ -39,7 +39,8 @@ describe(`files the service keeps on disk (${E2E_DB})`, () => {
     const dataDir = path.join(root, 'var', 'mfa');
     // On SQLite the defaults: the database and a generated master key in DATA_DIR (empty values count as unset).
     app = await createTestApp({
-      env: E2E_DB === 'sqlite' ? { DATA_DIR: dataDir, DATABASE_URL: '', MASTER_KEY: '' } : { DATA_DIR: dataDir },
+      env:
+        E2E_DB === 'sqlite' ? { DATA_DIR: dataDir, DATABASE_URL: '', MASTER_KEY: '' } : { DATA_DIR: dataDir },
     });
     await writeSomething(app, 'Files Org');
 
@@ -47,7 +48,13 @@ describe(`files the service keeps on disk (${E2E_DB})`, () => {
     expect(mode(dataDir)).toBe('700');
     expect(modes(dataDir)).toEqual(
       E2E_DB === 'sqlite'
-        ? { 'admin.pat': '600', 'master.key': '600', 'mfa.sqlite': '600', 'mfa.sqlite-shm': '600', 'mfa.sqlite-wal': '600' }
+        ? {
+            'admin.pat': '600',
+            'master.key': '600',
+            'mfa.sqlite': '600',
+            'mfa.sqlite-shm': '600',
+            'mfa.sqlite-wal': '600',
+          }
         : { 'admin.pat': '600' },
     );
   });
@@ -69,6 +76,7 @@ describe(`files the service keeps on disk (${E2E_DB})`, () => {
     await writeSomething(app, 'After');
     expect(mode(dataDir)).toBe('755');
     const files = modes(dataDir);
-    for (const f of ['master.key', 'mfa.sqlite', 'mfa.sqlite-wal', 'mfa.sqlite-shm']) expect([f, files[f]]).toEqual([f, '600']);
+    for (const f of ['master.key', 'mfa.sqlite', 'mfa.sqlite-wal', 'mfa.sqlite-shm'])
+      expect([f, files[f]]).toEqual([f, '600']);
   });
 });

@@ -29,21 +29,34 @@ describe('email challenges at rest', () => {
 
   /** A verified challenge of alice holding CONTEXT. */
   async function verified(): Promise<string> {
-    const res = await t.http.post(BASE).set(bearer(issuer.token)).send({ userId: alice.userId, operation: 'payment.approve', context: CONTEXT });
+    const res = await t.http
+      .post(BASE)
+      .set(bearer(issuer.token))
+      .send({ userId: alice.userId, operation: 'payment.approve', context: CONTEXT });
     expect(res.status).toBe(201);
     const id = res.body.challengeId as string;
-    const ok = await t.http.post(`${BASE}/${id}:verify`).set(bearer(alice.token)).send({ totp: codeIn(sink.lastTo(alice.email)) });
+    const ok = await t.http
+      .post(`${BASE}/${id}:verify`)
+      .set(bearer(alice.token))
+      .send({ totp: codeIn(sink.lastTo(alice.email)) });
     expect(ok.status).toBe(200);
     return id;
   }
   const stored = async (id: string) =>
-    (await sql<{ context: string }>(t, 'SELECT context FROM email_challenge_contexts WHERE challenge_id = $1', [id]))[0].context;
+    (
+      await sql<{ context: string }>(
+        t,
+        'SELECT context FROM email_challenge_contexts WHERE challenge_id = $1',
+        [id],
+      )
+    )[0].context;
   const consume = (id: string) => t.http.post(`${BASE}/${id}:consume`).set(bearer(issuer.token));
 
   it('stores the request context sealed: no plaintext in the column, the consumer gets it back', async () => {
     const id = await verified();
     const column = await stored(id);
-    for (const plain of ['CH9300762011623852957', '1250.00', 'iban', 'payment']) expect(column).not.toContain(plain);
+    for (const plain of ['CH9300762011623852957', '1250.00', 'iban', 'payment'])
+      expect(column).not.toContain(plain);
     expect(column).toMatch(/^v1\./);
     const res = await consume(id);
     expect(res.status).toBe(200);
@@ -53,7 +66,10 @@ describe('email challenges at rest', () => {
   it('the migration seals contexts stored in plaintext before it (and down opens them again)', async () => {
     const id = await verified();
     // a row as an earlier version stored it
-    await sql(t, 'UPDATE email_challenge_contexts SET context = $1 WHERE challenge_id = $2', [JSON.stringify(CONTEXT), id]);
+    await sql(t, 'UPDATE email_challenge_contexts SET context = $1 WHERE challenge_id = $2', [
+      JSON.stringify(CONTEXT),
+      id,
+    ]);
     const qr = t.app.get(DataSource).createQueryRunner();
     try {
       const migration = new SealStepUpContexts1795400000000();
@@ -87,7 +103,10 @@ describe('email challenge ids', () => {
   it('are random: 20 base64url characters (120 bits), not ordered by time', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 12; i++) {
-      const res = await t.http.post(BASE).set(bearer(alice.token)).send({ userId: alice.userId, operation: 'payment.approve' });
+      const res = await t.http
+        .post(BASE)
+        .set(bearer(alice.token))
+        .send({ userId: alice.userId, operation: 'payment.approve' });
       expect(res.status).toBe(201);
       ids.push(res.body.challengeId as string);
     }

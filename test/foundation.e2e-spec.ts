@@ -48,7 +48,13 @@ describe('foundation: errors, request ids, health', () => {
 
   it('refuses a body that is not JSON with a 4xx in the ZITADEL format, creating nothing', async () => {
     const count = async () =>
-      Number(((await t.app.get(DataSource).query('SELECT COUNT(*) AS n FROM organizations')) as { n: number | string }[])[0].n);
+      Number(
+        (
+          (await t.app.get(DataSource).query('SELECT COUNT(*) AS n FROM organizations')) as {
+            n: number | string;
+          }[]
+        )[0].n,
+      );
     const before = await count();
     const res = await t.http
       .post('/v2/organizations')
@@ -64,7 +70,10 @@ describe('foundation: errors, request ids, health', () => {
   it('reads an empty JSON body as {} and ignores a trailing slash, on either adapter', async () => {
     const user = await createHuman(t, await createOrg(t));
     // A client that always sends Content-Type: application/json, also without a body (Fastify alone would refuse it).
-    const res = await t.http.post(`/v2/users/${user.userId}/totp/`).set(bearer(user.token)).set('Content-Type', 'application/json');
+    const res = await t.http
+      .post(`/v2/users/${user.userId}/totp/`)
+      .set(bearer(user.token))
+      .set('Content-Type', 'application/json');
     expect(res.status).toBe(200);
     expect(res.body.uri).toMatch(/^otpauth:\/\/totp\//);
   });

@@ -53,14 +53,26 @@ describe('key rotation', () => {
   let challenge: { id: string; code: string };
 
   const mailEnv = () => ({ MAIL_TRANSPORT: 'smtp', SMTP_URL: sink.url });
-  const k2Env = (old: boolean) => ({ ...mailEnv(), MASTER_KEY: K2, MASTER_KEY_ID: 'k2', ...(old ? { MASTER_KEYS_OLD: `k1:${K1}` } : {}) });
+  const k2Env = (old: boolean) => ({
+    ...mailEnv(),
+    MASTER_KEY: K2,
+    MASTER_KEY_ID: 'k2',
+    ...(old ? { MASTER_KEYS_OLD: `k1:${K1}` } : {}),
+  });
   const check = (t: TestApp, u: HumanFixture, code: string) =>
     t.http.post(`/v2/users/${u.userId}/totp/_check`).set(bearer(u.token)).send({ code });
   const smsCode = (t: TestApp, userId: string, id: string, action: '_check' | '_verify', code: string) =>
-    t.http.post(`${sms(userId)}/${id}/${action}`).set(bearer(t.adminToken)).set('Content-Type', 'application/json').send(JSON.stringify(code));
+    t.http
+      .post(`${sms(userId)}/${id}/${action}`)
+      .set(bearer(t.adminToken))
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify(code));
   /** A sign-in code for a ready authenticator, returned to the admin (who may act for the user). */
   const smsChallenge = async (t: TestApp, userId: string, id: string) => {
-    const res = await t.http.post(`${sms(userId)}/${id}/_challenge`).set(bearer(t.adminToken)).send({ returnCode: {} });
+    const res = await t.http
+      .post(`${sms(userId)}/${id}/_challenge`)
+      .set(bearer(t.adminToken))
+      .send({ returnCode: {} });
     expect(res.status).toBe(200);
     return res.body.verificationCode as string;
   };
@@ -116,10 +128,15 @@ describe('key rotation', () => {
     try {
       const server = spawnServer({ ...a.env, ...k2Env(false), DATA_DIR: dir, PORT: '0', HOST: '127.0.0.1' });
       // A server that starts anyway is stopped, so the test fails on its exit code instead of waiting.
-      server.waitForLine(/listening on/).then(() => server.child.kill(), () => undefined);
+      server.waitForLine(/listening on/).then(
+        () => server.child.kill(),
+        () => undefined,
+      );
       const { code } = await server.exited;
       expect(code).toBe(78);
-      expect(server.stderr()).toContain('key k1: 7 stored values (4 in totp_factors, 2 in otp_sms_authenticators, 1 in email_challenge_contexts)');
+      expect(server.stderr()).toContain(
+        'key k1: 7 stored values (4 in totp_factors, 2 in otp_sms_authenticators, 1 in email_challenge_contexts)',
+      );
       expect(server.stdout.join('\n')).not.toContain('listening on');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -132,10 +149,16 @@ describe('key rotation', () => {
     // The SMS code hashed under k1 before the switch verifies while k1 is configured.
     expect((await smsCode(b, smsUser.userId, smsUsed.id, '_check', smsUsed.code)).status).toBe(200);
     // So does the emailed code.
-    const verified = await b.http.post(`${CHALLENGES}/${challenge.id}:verify`).set(bearer(smsUser.token)).send({ totp: challenge.code });
+    const verified = await b.http
+      .post(`${CHALLENGES}/${challenge.id}:verify`)
+      .set(bearer(smsUser.token))
+      .send({ totp: challenge.code });
     expect(verified.status).toBe(200);
     // A number added under k1 is still recognised (its hash is under k1 until rotated).
-    const dup = await b.http.post(sms(smsUser.userId)).set(bearer(b.adminToken)).send({ number: smsUsed.number, isVerified: true });
+    const dup = await b.http
+      .post(sms(smsUser.userId))
+      .set(bearer(b.adminToken))
+      .send({ number: smsUsed.number, isVerified: true });
     expect(dup.status).toBe(409);
     b.clock.advance(30_000);
   });
@@ -144,7 +167,12 @@ describe('key rotation', () => {
     const first = await rotate(b, { batchSize: 1, maxBatches: 2 });
     expect(total(first, 'resealed')).toBe(2);
     expect(total(first, 'remaining')).toBe(5);
-    expect(first.find((r) => r.table === 'totp_factors')).toMatchObject({ scanned: 2, resealed: 2, raced: 0, remaining: 2 });
+    expect(first.find((r) => r.table === 'totp_factors')).toMatchObject({
+      scanned: 2,
+      resealed: 2,
+      raced: 0,
+      remaining: 2,
+    });
     const second = await rotate(b, { batchSize: 2, maxBatches: 1 });
     expect(total(second, 'resealed')).toBe(2);
     expect(total(second, 'remaining')).toBe(3);
@@ -171,7 +199,8 @@ describe('key rotation', () => {
   it('a finished rotation is idempotent: npm run keys:rotate finds nothing left and says so per table', async () => {
     const out = await runRotateScript({ ...a.env, ...k2Env(true), DATA_DIR: os.tmpdir() });
     expect(out.code).toBe(0);
-    for (const c of SEALED_COLUMNS) expect(out.stdout).toContain(`${c.table}: scanned 0, re-sealed 0, raced 0`);
+    for (const c of SEALED_COLUMNS)
+      expect(out.stdout).toContain(`${c.table}: scanned 0, re-sealed 0, raced 0`);
     expect(out.stdout).toContain('every stored value is sealed under the current key');
   });
 
@@ -182,7 +211,10 @@ describe('key rotation', () => {
     const fresh = await smsChallenge(c, smsUser.userId, smsUsed.id);
     expect((await smsCode(c, smsUser.userId, smsUsed.id, '_check', fresh)).status).toBe(200);
     // The number's hash moved to k2 as well: adding it again is still a duplicate.
-    const dup = await c.http.post(sms(smsUser.userId)).set(bearer(c.adminToken)).send({ number: smsUsed.number, isVerified: true });
+    const dup = await c.http
+      .post(sms(smsUser.userId))
+      .set(bearer(c.adminToken))
+      .send({ number: smsUsed.number, isVerified: true });
     expect(dup.status).toBe(409);
     // The step-up context sealed under k1 opens under k2.
     const consumed = await c.http.post(`${CHALLENGES}/${challenge.id}:consume`).set(bearer(issuer.token));
@@ -200,7 +232,9 @@ describe('key rotation', () => {
 });
 
 /** Runs scripts/keys-rotate.ts as `npm run keys:rotate` runs its compiled form (ts-node, transpile only). */
-function runRotateScript(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runRotateScript(
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'scripts/keys-rotate.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },

@@ -57,10 +57,15 @@ describe('Prometheus metrics on the management port', () => {
 
   const verifyCount = (m: Map<string, MetricFamily>, factor: string, result: string) =>
     sampleValue(m, 'mfa_verify_attempts_total', { factor, result });
-  const lockouts = (m: Map<string, MetricFamily>, factor: string) => sampleValue(m, 'mfa_lockouts_total', { factor });
+  const lockouts = (m: Map<string, MetricFamily>, factor: string) =>
+    sampleValue(m, 'mfa_lockouts_total', { factor });
 
   /** How each verify counter of `factor` moved between two scrapes (only those that moved). */
-  function moved(before: Map<string, MetricFamily>, after: Map<string, MetricFamily>, factor: string): Record<string, number> {
+  function moved(
+    before: Map<string, MetricFamily>,
+    after: Map<string, MetricFamily>,
+    factor: string,
+  ): Record<string, number> {
     const out: Record<string, number> = {};
     for (const result of ['success', 'invalid', 'replayed', 'locked', 'expired', 'not_found']) {
       const d = verifyCount(after, factor, result) - verifyCount(before, factor, result);
@@ -105,16 +110,30 @@ describe('Prometheus metrics on the management port', () => {
     secrets.add(good);
     expect((await check(good)).status).toBe(200);
     expect((await check(good)).status).toBe(400); // the same code again: a replay
-    for (let i = 0; i < MAX_ATTEMPTS; i++) expect((await check(otherCode(codeAt(t, secret)))).status).toBe(400);
+    for (let i = 0; i < MAX_ATTEMPTS; i++)
+      expect((await check(otherCode(codeAt(t, secret)))).status).toBe(400);
     expect((await check(codeAt(t, secret, 1))).status).toBe(429); // locked, even with a good code
     const after = await scrape();
-    expect(moved(before, after, 'totp')).toEqual({ success: 1, replayed: 1, invalid: MAX_ATTEMPTS, locked: 1, lockoutsStarted: 1 });
+    expect(moved(before, after, 'totp')).toEqual({
+      success: 1,
+      replayed: 1,
+      invalid: MAX_ATTEMPTS,
+      locked: 1,
+      lockoutsStarted: 1,
+    });
     // the registration verify before the first scrape counted too
     expect(verifyCount(before, 'totp', 'success')).toBeGreaterThanOrEqual(1);
 
     // A TOTP that does not exist.
     const none = await human();
-    expect((await t.http.post(`/v2/users/${none.userId}/totp/_check`).set(bearer(none.token)).send({ code: '123456' })).status).toBe(404);
+    expect(
+      (
+        await t.http
+          .post(`/v2/users/${none.userId}/totp/_check`)
+          .set(bearer(none.token))
+          .send({ code: '123456' })
+      ).status,
+    ).toBe(404);
     expect(moved(after, await scrape(), 'totp')).toEqual({ not_found: 1 });
   });
 
@@ -140,7 +159,10 @@ describe('Prometheus metrics on the management port', () => {
     t.clock.advance(31_000); // past the resend cooldown
     sms.failWith = 500;
     try {
-      const again = await t.http.post(`${smsBase(user.userId)}/${id}/_challenge`).set(bearer(user.token)).send({});
+      const again = await t.http
+        .post(`${smsBase(user.userId)}/${id}/_challenge`)
+        .set(bearer(user.token))
+        .send({});
       expect(again.status).toBe(503);
     } finally {
       sms.failWith = undefined;
@@ -172,11 +194,20 @@ describe('Prometheus metrics on the management port', () => {
     expect((await verify(otherCode(code))).status).toBe(400);
     expect((await verify(code)).status).toBe(200);
     expect((await verify(code)).status).toBe(410); // already verified
-    const unknown = await t.http.post(`${EMAIL_BASE}/nope0000:verify`).set(bearer(t.adminToken)).send({ totp: '123456' });
+    const unknown = await t.http
+      .post(`${EMAIL_BASE}/nope0000:verify`)
+      .set(bearer(t.adminToken))
+      .send({ totp: '123456' });
     expect(unknown.status).toBe(404);
     const after = await scrape();
-    expect(moved(before, after, 'email_challenge')).toEqual({ invalid: 1, success: 1, replayed: 1, not_found: 1 });
-    const mails = (m: Map<string, MetricFamily>) => sampleValue(m, 'mfa_mail_sends_total', { provider: 'log', result: 'sent' });
+    expect(moved(before, after, 'email_challenge')).toEqual({
+      invalid: 1,
+      success: 1,
+      replayed: 1,
+      not_found: 1,
+    });
+    const mails = (m: Map<string, MetricFamily>) =>
+      sampleValue(m, 'mfa_mail_sends_total', { provider: 'log', result: 'sent' });
     expect(mails(after) - mails(before)).toBe(1);
   });
 
@@ -192,15 +223,24 @@ describe('Prometheus metrics on the management port', () => {
       }
     };
     // Malformed JSON: refused by the body parser, before any Nest handler or interceptor runs.
-    const malformed = await t.http.post(check).set(bearer(user.token)).set('Content-Type', 'application/json').send('{"code":');
+    const malformed = await t.http
+      .post(check)
+      .set(bearer(user.token))
+      .set('Content-Type', 'application/json')
+      .send('{"code":');
     expect(malformed.status).toBe(400);
     expect((await t.http.get(`/v2/no-such-route/${user.userId}`).set(bearer(user.token))).status).toBe(404);
     expect((await t.http.get(`/v2/users/${user.userId}`).set(bearer(user.token))).status).toBe(200);
     expect((await t.http.get('/healthz')).status).toBe(200);
     const after = await scrape();
-    expect(count(after, '/v2/users/:userId/totp/_check', 'POST', '400') - count(before, '/v2/users/:userId/totp/_check', 'POST', '400')).toBe(1);
+    expect(
+      count(after, '/v2/users/:userId/totp/_check', 'POST', '400') -
+        count(before, '/v2/users/:userId/totp/_check', 'POST', '400'),
+    ).toBe(1);
     expect(count(after, 'unmatched', 'GET', '404') - count(before, 'unmatched', 'GET', '404')).toBe(1);
-    expect(count(after, '/v2/users/:userId', 'GET', '200') - count(before, '/v2/users/:userId', 'GET', '200')).toBe(1);
+    expect(
+      count(after, '/v2/users/:userId', 'GET', '200') - count(before, '/v2/users/:userId', 'GET', '200'),
+    ).toBe(1);
     expect(count(after, '/healthz', 'GET', '200') - count(before, '/healthz', 'GET', '200')).toBe(1);
     const family = after.get('mfa_http_request_duration_seconds')!;
     expect(family.type).toBe('histogram');
@@ -213,7 +253,9 @@ describe('Prometheus metrics on the management port', () => {
     const values = allLabelValues(await scrape());
     expect(values.length).toBeGreaterThan(50);
     expect(secrets.size).toBeGreaterThan(10);
-    const leaks = values.filter((v) => /@|\+\d{6,}|\d{6,}/.test(v) || [...secrets].some((s) => v.includes(s)));
+    const leaks = values.filter(
+      (v) => /@|\+\d{6,}|\d{6,}/.test(v) || [...secrets].some((s) => v.includes(s)),
+    );
     expect(leaks).toEqual([]);
   });
 });

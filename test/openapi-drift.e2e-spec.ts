@@ -83,7 +83,9 @@ describe('OpenAPI document and Swagger UI', () => {
     const yaml = parse((await t.http.get('/openapi.yaml').expect(200)).text) as OpenAPIObject;
     const init = (await t.http.get('/docs/swagger-ui-init.js').expect(200)).text;
     // the options object the init script hands to Swagger UI, evaluated as the page would
-    const options = vm.runInNewContext(`(${/let options = (\{[\s\S]*?\});\n/.exec(init)![1]})`) as { swaggerDoc: OpenAPIObject };
+    const options = vm.runInNewContext(`(${/let options = (\{[\s\S]*?\});\n/.exec(init)![1]})`) as {
+      swaggerDoc: OpenAPIObject;
+    };
     const swaggerUi = options.swaggerDoc;
     const media = ['application/json', 'application/grpc', 'application/grpc-web+proto'];
     const keysAt = (doc: unknown, ...path: string[]) =>
@@ -92,13 +94,31 @@ describe('OpenAPI document and Swagger UI', () => {
     for (const [name, doc] of Object.entries({ served, committed, yaml, swaggerUi })) {
       // Swagger UI sends the first request media type: it must be JSON.
       expect({ name, body: keysAt(doc, ...verify, 'requestBody', 'content') }).toEqual({ name, body: media });
-      expect({ name, ok: keysAt(doc, ...verify, 'responses', '200', 'content') }).toEqual({ name, ok: media });
-      expect({ name, example: keysAt(doc, ...verify, 'responses', '200', 'content', 'application/json', 'example', 'details') }).toEqual({
+      expect({ name, ok: keysAt(doc, ...verify, 'responses', '200', 'content') }).toEqual({
+        name,
+        ok: media,
+      });
+      expect({
+        name,
+        example: keysAt(
+          doc,
+          ...verify,
+          'responses',
+          '200',
+          'content',
+          'application/json',
+          'example',
+          'details',
+        ),
+      }).toEqual({
         name,
         example: ['sequence', 'changeDate', 'resourceOwner', 'creationDate'],
       });
       const schemas = doc.components!.schemas!;
-      expect({ name, props: keysAt(schemas, 'RpcStatusDto', 'properties') }).toEqual({ name, props: ['code', 'message', 'details'] });
+      expect({ name, props: keysAt(schemas, 'RpcStatusDto', 'properties') }).toEqual({
+        name,
+        props: ['code', 'message', 'details'],
+      });
       expect({ name, props: keysAt(schemas, 'SetPhoneDto', 'properties') }).toEqual({
         name,
         props: ['number', 'sendCode', 'returnCode', 'isVerified'],
@@ -112,7 +132,8 @@ describe('OpenAPI document and Swagger UI', () => {
   it('names every referenced schema (empty proto messages too)', () => {
     const refs = [...JSON.stringify(served).matchAll(/"\$ref":"([^"]*)"/g)].map((m) => m[1]);
     expect(refs.length).toBeGreaterThan(0);
-    for (const ref of refs) expect(served.components!.schemas![ref.replace('#/components/schemas/', '')]).toBeDefined();
+    for (const ref of refs)
+      expect(served.components!.schemas![ref.replace('#/components/schemas/', '')]).toBeDefined();
     expect(refs).not.toContain('#/components/schemas/');
     const setPhone = served.components!.schemas!.SetPhoneDto as { properties: Record<string, unknown> };
     expect(setPhone.properties.returnCode).toEqual({

@@ -722,7 +722,9 @@ describe('OTP SMS (v3alpha) with the webhook provider', () => {
         required?: boolean;
       }[];
       const pathParams = params.filter((p) => p.in === 'path');
-      expect(pathParams.map((p) => ({ name: p.name, description: p.description }))).toEqual(facts.pathParameters);
+      expect(pathParams.map((p) => ({ name: p.name, description: p.description }))).toEqual(
+        facts.pathParameters,
+      );
       for (const p of pathParams) expect(p.required).toBe(true);
       expect(facts.queryParameters).toBe(true);
       expect(
@@ -745,10 +747,15 @@ describe('OTP SMS (v3alpha) with the webhook provider', () => {
       }
 
       for (const [status, text] of Object.entries(facts.responses)) {
-        expect({ status, description: op.responses[status]?.description }).toEqual({ status, description: text });
+        expect({ status, description: op.responses[status]?.description }).toEqual({
+          status,
+          description: text,
+        });
         expect(Object.keys(op.responses[status].content)).toEqual(contentTypes);
         if (status === '200') continue;
-        expect(op.responses[status].content['application/json'].schema.$ref).toBe('#/components/schemas/RpcStatusDto');
+        expect(op.responses[status].content['application/json'].schema.$ref).toBe(
+          '#/components/schemas/RpcStatusDto',
+        );
         expect(op.responses[status].content['application/json'].example).toEqual(facts.errorExample);
       }
 

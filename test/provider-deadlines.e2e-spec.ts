@@ -13,7 +13,11 @@ const BASE = '/internal/v1/mfa/totp-email';
 const DEADLINE_MS = 400;
 
 /** An SMS webhook that takes every request and never answers. */
-async function hangingEndpoint(): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
+async function hangingEndpoint(): Promise<{
+  url: string;
+  requests: () => number;
+  close: () => Promise<void>;
+}> {
   let requests = 0;
   const server: Server = createServer(() => requests++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -35,7 +39,9 @@ describe('a hanging SMS provider', () => {
   beforeAll(async () => {
     hang = await hangingEndpoint();
     // SMS_TIMEOUT_MS and SMS_RETRIES at their defaults (5 s, 2 retries): only the deadline ends the send
-    t = await createTestApp({ env: { SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: hang.url, SMS_SEND_DEADLINE_MS: String(DEADLINE_MS) } });
+    t = await createTestApp({
+      env: { SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: hang.url, SMS_SEND_DEADLINE_MS: String(DEADLINE_MS) },
+    });
     u = await createHuman(t, await createOrg(t));
   });
   afterAll(async () => {
@@ -44,9 +50,15 @@ describe('a hanging SMS provider', () => {
   });
 
   it('answers 503 UNAVAILABLE at the send deadline, after one try, and stores nothing', async () => {
-    const res = await t.http.post(`/resources/v3alpha/users/${u.userId}/otp_sms`).set(bearer(u.token)).send({ number: '+41791239901' });
+    const res = await t.http
+      .post(`/resources/v3alpha/users/${u.userId}/otp_sms`)
+      .set(bearer(u.token))
+      .send({ number: '+41791239901' });
     expect(res.status).toBe(503);
-    expect(res.body).toMatchObject({ code: 14, message: 'The SMS could not be sent, try again later (OTPSMS-Snd503)' });
+    expect(res.body).toMatchObject({
+      code: 14,
+      message: 'The SMS could not be sent, try again later (OTPSMS-Snd503)',
+    });
     expect(res.headers['x-request-id']).toBeDefined();
     // one try, cut off by the deadline (whether its request got through before that is up to the machine)
     expect(hang.requests()).toBeLessThanOrEqual(1);
@@ -62,7 +74,9 @@ describe('a slow SMTP relay', () => {
 
   beforeAll(async () => {
     sink = await startSmtpSink();
-    t = await createTestApp({ env: { MAIL_TRANSPORT: 'smtp', SMTP_URL: sink.url, MAIL_SEND_DEADLINE_MS: String(DEADLINE_MS) } });
+    t = await createTestApp({
+      env: { MAIL_TRANSPORT: 'smtp', SMTP_URL: sink.url, MAIL_SEND_DEADLINE_MS: String(DEADLINE_MS) },
+    });
     u = await createHuman(t, await createOrg(t));
   });
   afterAll(async () => {
@@ -71,8 +85,15 @@ describe('a slow SMTP relay', () => {
     await sink?.close();
   });
 
-  const create = () => t.http.post(BASE).set(bearer(u.token)).send({ userId: u.userId, operation: 'payment.approve', context: { amount: 1 } });
-  const rows = async () => sql<{ id: string; status: string }>(t, 'SELECT id, status FROM email_challenges WHERE user_id = $1', [u.userId]);
+  const create = () =>
+    t.http
+      .post(BASE)
+      .set(bearer(u.token))
+      .send({ userId: u.userId, operation: 'payment.approve', context: { amount: 1 } });
+  const rows = async () =>
+    sql<{ id: string; status: string }>(t, 'SELECT id, status FROM email_challenges WHERE user_id = $1', [
+      u.userId,
+    ]);
 
   it('stalled before the message: 503 at the deadline, no challenge, and the relay never gets the mail', async () => {
     sink.stall('rcpt');
@@ -97,7 +118,10 @@ describe('a slow SMTP relay', () => {
     const id = res.body.challengeId as string;
     expect(await rows()).toEqual([{ id, status: 'PENDING' }]);
     sink.release();
-    const verified = await t.http.post(`${BASE}/${id}:verify`).set(bearer(u.token)).send({ totp: codeIn(sink.lastTo(u.email)) });
+    const verified = await t.http
+      .post(`${BASE}/${id}:verify`)
+      .set(bearer(u.token))
+      .send({ totp: codeIn(sink.lastTo(u.email)) });
     expect(verified.status).toBe(200);
   });
 
@@ -134,6 +158,8 @@ describe('a slow SMTP relay', () => {
     expect((await sweeper.sweep(now + DEADLINE_MS)).unsent).toBe(0);
     expect((await sweeper.sweep(now + DEADLINE_MS + UNSENT_GRACE_MS + 1)).unsent).toBe(1);
     expect(await sql(t, 'SELECT id FROM email_challenges WHERE id = $1', [id])).toEqual([]);
-    expect(await sql(t, 'SELECT challenge_id FROM email_challenge_contexts WHERE challenge_id = $1', [id])).toEqual([]);
+    expect(
+      await sql(t, 'SELECT challenge_id FROM email_challenge_contexts WHERE challenge_id = $1', [id]),
+    ).toEqual([]);
   });
 });

@@ -30,7 +30,8 @@ describe('the start command', () => {
     fs.mkdirSync(path.join(dir, 'src', 'common'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'src', 'main.ts'), 'export {};\n');
     fs.writeFileSync(path.join(dir, 'src', 'common', 'util.ts'), 'export const x = 1;\n');
-    for (const f of ['tsconfig.json', 'tsconfig.build.json', 'package-lock.json']) fs.writeFileSync(path.join(dir, f), '{}\n');
+    for (const f of ['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'])
+      fs.writeFileSync(path.join(dir, f), '{}\n');
     if (opts.compiler) {
       const ts = path.join(dir, 'node_modules', 'typescript');
       fs.mkdirSync(path.join(ts, 'bin'), { recursive: true });
@@ -38,25 +39,44 @@ describe('the start command', () => {
       fs.writeFileSync(path.join(ts, 'bin', 'tsc'), FAKE_TSC, { mode: 0o755 });
       // Where npm scripts find `tsc` on their PATH, too.
       fs.mkdirSync(path.join(dir, 'node_modules', '.bin'));
-      fs.symlinkSync(path.join('..', 'typescript', 'bin', 'tsc'), path.join(dir, 'node_modules', '.bin', 'tsc'));
+      fs.symlinkSync(
+        path.join('..', 'typescript', 'bin', 'tsc'),
+        path.join(dir, 'node_modules', '.bin', 'tsc'),
+      );
     }
-    for (const p of ['src/main.ts', 'src/common/util.ts', 'src/common', 'src', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'])
+    for (const p of [
+      'src/main.ts',
+      'src/common/util.ts',
+      'src/common',
+      'src',
+      'tsconfig.json',
+      'tsconfig.build.json',
+      'package-lock.json',
+    ])
       fs.utimesSync(path.join(dir, p), T0, T0);
   }
 
   /** Runs an npm script in the scratch project (with this npm, when the tests run under npm). */
   function npm(...args: string[]): { status: number | null; out: string } {
-    const [cmd, pre] = process.env.npm_execpath ? [process.execPath, [process.env.npm_execpath]] : ['npm', []];
+    const [cmd, pre] = process.env.npm_execpath
+      ? [process.execPath, [process.env.npm_execpath]]
+      : ['npm', []];
     const r = spawnSync(cmd, [...pre, ...args], {
       cwd: dir,
       encoding: 'utf8',
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', npm_config_update_notifier: 'false' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        npm_config_update_notifier: 'false',
+      },
     });
     return { status: r.status, out: `${r.stdout}${r.stderr}` };
   }
 
   const compilerRuns = (): number =>
-    fs.existsSync(path.join(dir, 'tsc-runs.log')) ? fs.readFileSync(path.join(dir, 'tsc-runs.log'), 'utf8').split('\n').filter(Boolean).length : 0;
+    fs.existsSync(path.join(dir, 'tsc-runs.log'))
+      ? fs.readFileSync(path.join(dir, 'tsc-runs.log'), 'utf8').split('\n').filter(Boolean).length
+      : 0;
 
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mfa-start-'));

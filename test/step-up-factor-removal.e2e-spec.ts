@@ -13,7 +13,12 @@ describe('step-up for removing one’s own factor', () => {
   beforeAll(async () => {
     sink = await startSmtpSink();
     t = await createTestApp({
-      env: { MAIL_TRANSPORT: 'smtp', SMTP_URL: sink.url, STEP_UP_FOR_FACTOR_REMOVAL: 'true', SMS_PROVIDER: 'log' },
+      env: {
+        MAIL_TRANSPORT: 'smtp',
+        SMTP_URL: sink.url,
+        STEP_UP_FOR_FACTOR_REMOVAL: 'true',
+        SMS_PROVIDER: 'log',
+      },
     });
     const org = await createOrg(t);
     alice = await createHuman(t, org);
@@ -29,7 +34,10 @@ describe('step-up for removing one’s own factor', () => {
     const res = await t.http.post(BASE).set(bearer(alice.token)).send({ userId: alice.userId, operation });
     expect(res.status).toBe(201);
     const code = codeIn(sink.lastTo(alice.email));
-    const v = await t.http.post(`${BASE}/${res.body.challengeId}:verify`).set(bearer(alice.token)).send({ totp: code });
+    const v = await t.http
+      .post(`${BASE}/${res.body.challengeId}:verify`)
+      .set(bearer(alice.token))
+      .send({ totp: code });
     expect(v.status).toBe(200);
     return res.body.challengeId as string;
   }
@@ -42,17 +50,26 @@ describe('step-up for removing one’s own factor', () => {
     expect(without.body.message).toContain('Step-up authentication required');
 
     const wrongOp = await verifiedChallenge('payment.approve');
-    const refused = await t.http.delete(`/v2/users/${alice.userId}/totp`).set(bearer(alice.token)).set('X-Step-Up-Challenge', wrongOp);
+    const refused = await t.http
+      .delete(`/v2/users/${alice.userId}/totp`)
+      .set(bearer(alice.token))
+      .set('X-Step-Up-Challenge', wrongOp);
     expect(refused.status).toBe(403);
 
     const id = await verifiedChallenge();
-    const ok = await t.http.delete(`/v2/users/${alice.userId}/totp`).set(bearer(alice.token)).set('X-Step-Up-Challenge', id);
+    const ok = await t.http
+      .delete(`/v2/users/${alice.userId}/totp`)
+      .set(bearer(alice.token))
+      .set('X-Step-Up-Challenge', id);
     expect(ok.status).toBe(200);
     expect(ok.body.details.resourceOwner).toBe(alice.orgId);
 
     // The challenge was consumed by the removal: it cannot authorise a second one.
     await t.http.post(`/v2/users/${alice.userId}/totp`).set(bearer(alice.token)).expect(200);
-    const again = await t.http.delete(`/v2/users/${alice.userId}/totp`).set(bearer(alice.token)).set('X-Step-Up-Challenge', id);
+    const again = await t.http
+      .delete(`/v2/users/${alice.userId}/totp`)
+      .set(bearer(alice.token))
+      .set('X-Step-Up-Challenge', id);
     expect(again.status).toBe(403);
   });
 
@@ -66,7 +83,10 @@ describe('step-up for removing one’s own factor', () => {
     const without = await t.http.delete('/auth/v1/users/me/auth_factors/otp').set(bearer(alice.token));
     expect(without.status).toBe(403);
     const id = await verifiedChallenge();
-    const ok = await t.http.delete('/auth/v1/users/me/auth_factors/otp').set(bearer(alice.token)).set('X-Step-Up-Challenge', id);
+    const ok = await t.http
+      .delete('/auth/v1/users/me/auth_factors/otp')
+      .set(bearer(alice.token))
+      .set('X-Step-Up-Challenge', id);
     expect(ok.status).toBe(200);
   });
 

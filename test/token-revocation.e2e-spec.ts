@@ -55,7 +55,9 @@ describe(`revocation on one instance (${E2E_DB})`, () => {
     const manager = await createMachine(a, orgId);
     await grantOrgRoles(a, orgId, manager.userId, ['ORG_USER_MANAGER']);
     expect((await a.http.get(`/v2/users/${target.userId}`).set(bearer(manager.token))).status).toBe(200);
-    await ok(await a.http.delete(`/v2/organizations/${orgId}/members/${manager.userId}`).set(bearer(a.adminToken)));
+    await ok(
+      await a.http.delete(`/v2/organizations/${orgId}/members/${manager.userId}`).set(bearer(a.adminToken)),
+    );
     expect((await a.http.get(`/v2/users/${target.userId}`).set(bearer(manager.token))).status).toBe(403);
   });
 });
@@ -77,7 +79,9 @@ if (E2E_DB === 'postgres') {
   /** `promise`, or an error naming `what` when it takes longer than `ms`. */
   async function within<T>(promise: Promise<T>, what: string, ms = 15_000): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)));
+    const late = new Promise<never>(
+      (_, reject) => (timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)),
+    );
     try {
       return await Promise.race([promise, late]);
     } finally {
@@ -124,7 +128,13 @@ if (E2E_DB === 'postgres') {
       (await fetch(bUrl + urlPath, { headers: bearer(token) })).status;
 
     /** Uses `token` on B (so B caches it), runs `change` through A, and waits for B to answer `refused`. */
-    async function propagates(name: string, urlPath: string, token: string, change: () => Promise<void>, refused: number) {
+    async function propagates(
+      name: string,
+      urlPath: string,
+      token: string,
+      change: () => Promise<void>,
+      refused: number,
+    ) {
       expect(await onB(urlPath, token)).toBe(200);
       expect(await onB(urlPath, token)).toBe(200);
       await change();
@@ -136,26 +146,57 @@ if (E2E_DB === 'postgres') {
       const orgId = await createOrg(a);
       const u = await createHuman(a, orgId);
       const pat = await newPat(a, u.userId);
-      await propagates('pat removed', `/v2/users/${u.userId}`, pat.token, async () => {
-        await ok(await a.http.delete(`/v2/users/${u.userId}/pats/${pat.tokenId}`).set(bearer(a.adminToken)));
-      }, 401);
+      await propagates(
+        'pat removed',
+        `/v2/users/${u.userId}`,
+        pat.token,
+        async () => {
+          await ok(
+            await a.http.delete(`/v2/users/${u.userId}/pats/${pat.tokenId}`).set(bearer(a.adminToken)),
+          );
+        },
+        401,
+      );
       expect(await onB(`/v2/users/${u.userId}`, u.token)).toBe(200);
     });
 
     it('a user locked or deactivated through A is refused by B', async () => {
       const orgId = await createOrg(a);
       const locked = await createHuman(a, orgId);
-      await propagates('user locked', `/v2/users/${locked.userId}`, locked.token, async () => {
-        await ok(await a.http.post(`/v2/users/${locked.userId}/lock`).set(bearer(a.adminToken)).send({}));
-      }, 401);
+      await propagates(
+        'user locked',
+        `/v2/users/${locked.userId}`,
+        locked.token,
+        async () => {
+          await ok(await a.http.post(`/v2/users/${locked.userId}/lock`).set(bearer(a.adminToken)).send({}));
+        },
+        401,
+      );
       const deactivated = await createHuman(a, orgId);
-      await propagates('user deactivated', `/v2/users/${deactivated.userId}`, deactivated.token, async () => {
-        await ok(await a.http.post(`/v2/users/${deactivated.userId}/deactivate`).set(bearer(a.adminToken)).send({}));
-      }, 401);
+      await propagates(
+        'user deactivated',
+        `/v2/users/${deactivated.userId}`,
+        deactivated.token,
+        async () => {
+          await ok(
+            await a.http
+              .post(`/v2/users/${deactivated.userId}/deactivate`)
+              .set(bearer(a.adminToken))
+              .send({}),
+          );
+        },
+        401,
+      );
       const deleted = await createHuman(a, orgId);
-      await propagates('user deleted', `/v2/users/${deleted.userId}`, deleted.token, async () => {
-        await ok(await a.http.delete(`/v2/users/${deleted.userId}`).set(bearer(a.adminToken)));
-      }, 401);
+      await propagates(
+        'user deleted',
+        `/v2/users/${deleted.userId}`,
+        deleted.token,
+        async () => {
+          await ok(await a.http.delete(`/v2/users/${deleted.userId}`).set(bearer(a.adminToken)));
+        },
+        401,
+      );
     });
 
     it('a role removed through A no longer grants anything on B', async () => {
@@ -163,9 +204,19 @@ if (E2E_DB === 'postgres') {
       const target = await createHuman(a, orgId);
       const manager = await createMachine(a, orgId);
       await grantOrgRoles(a, orgId, manager.userId, ['ORG_USER_MANAGER']);
-      await propagates('role removed', `/v2/users/${target.userId}`, manager.token, async () => {
-        await ok(await a.http.delete(`/v2/organizations/${orgId}/members/${manager.userId}`).set(bearer(a.adminToken)));
-      }, 403);
+      await propagates(
+        'role removed',
+        `/v2/users/${target.userId}`,
+        manager.token,
+        async () => {
+          await ok(
+            await a.http
+              .delete(`/v2/organizations/${orgId}/members/${manager.userId}`)
+              .set(bearer(a.adminToken)),
+          );
+        },
+        403,
+      );
     });
 
     it('a killed listener connection is re-established and revocations reach B again', async () => {
@@ -187,9 +238,17 @@ if (E2E_DB === 'postgres') {
       const orgId = await createOrg(a);
       const u = await createHuman(a, orgId);
       const pat = await newPat(a, u.userId);
-      await propagates('pat removed after reconnect', `/v2/users/${u.userId}`, pat.token, async () => {
-        await ok(await a.http.delete(`/v2/users/${u.userId}/pats/${pat.tokenId}`).set(bearer(a.adminToken)));
-      }, 401);
+      await propagates(
+        'pat removed after reconnect',
+        `/v2/users/${u.userId}`,
+        pat.token,
+        async () => {
+          await ok(
+            await a.http.delete(`/v2/users/${u.userId}/pats/${pat.tokenId}`).set(bearer(a.adminToken)),
+          );
+        },
+        401,
+      );
     });
   });
 }

@@ -32,7 +32,10 @@ describe('TOTP across two instances sharing one database', () => {
       const code = codeAt(a, secret);
       const results = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
-          (i % 2 === 0 ? a : b).http.post(`/v2/users/${u.userId}/totp/_check`).set(bearer(u.token)).send({ code }),
+          (i % 2 === 0 ? a : b).http
+            .post(`/v2/users/${u.userId}/totp/_check`)
+            .set(bearer(u.token))
+            .send({ code }),
         ),
       );
       expect(results.filter((r) => r.status === 200)).toHaveLength(1);
@@ -49,7 +52,9 @@ describe('TOTP across two instances sharing one database', () => {
     const secret = await readyTotp(a, u.userId, u.token);
     b.clock.set(a.clock.now());
     const code = codeAt(a, secret);
-    expect((await b.http.post(`/v2/users/${u.userId}/totp/_check`).set(bearer(u.token)).send({ code })).status).toBe(200);
+    expect(
+      (await b.http.post(`/v2/users/${u.userId}/totp/_check`).set(bearer(u.token)).send({ code })).status,
+    ).toBe(200);
     const again = await a.http.post(`/v2/users/${u.userId}/totp/_check`).set(bearer(u.token)).send({ code });
     expect(again.status).toBe(400);
     expect(again.body).toEqual(INVALID_CODE);
@@ -61,7 +66,11 @@ describe('TOTP attempt limits across two instances', () => {
   let b: TestApp;
   beforeAll(async () => {
     a = await createTestApp({ env: { OTP_MAX_ATTEMPTS: '4', OTP_LOCKOUT_SECONDS: '60' } });
-    b = await createTestApp({ shareDbWith: a, now: a.clock.now(), env: { OTP_MAX_ATTEMPTS: '4', OTP_LOCKOUT_SECONDS: '60' } });
+    b = await createTestApp({
+      shareDbWith: a,
+      now: a.clock.now(),
+      env: { OTP_MAX_ATTEMPTS: '4', OTP_LOCKOUT_SECONDS: '60' },
+    });
   });
   afterAll(async () => {
     await b?.close();
@@ -76,10 +85,16 @@ describe('TOTP attempt limits across two instances', () => {
     const good = new Set([-1, 0, 1].map((s) => codeAt(a, secret, s)));
     const bad = ['000000', '111111', '222222'].find((c) => !good.has(c))!;
     for (const app of [a, b, a, b]) {
-      expect((await app.http.post(`/v2/users/${u.userId}/totp/_check`).set(bearer(u.token)).send({ code: bad })).status).toBe(400);
+      expect(
+        (await app.http.post(`/v2/users/${u.userId}/totp/_check`).set(bearer(u.token)).send({ code: bad }))
+          .status,
+      ).toBe(400);
     }
     for (const app of [a, b]) {
-      const res = await app.http.post(`/v2/users/${u.userId}/totp/_check`).set(bearer(u.token)).send({ code: codeAt(a, secret) });
+      const res = await app.http
+        .post(`/v2/users/${u.userId}/totp/_check`)
+        .set(bearer(u.token))
+        .send({ code: codeAt(a, secret) });
       expect(res.status).toBe(429);
       expect(res.headers['retry-after']).toBe('60');
     }

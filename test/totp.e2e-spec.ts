@@ -5,7 +5,10 @@ import { SecretBox } from '../src/common/crypto/secret-box';
 import { OATHTOOL_CODES, RFC_SECRET, RFC_VECTORS } from '../src/totp/totp-test-vectors';
 
 const NOT_EXISTING = (id: string) => zitadelError(5, id, "Multifactor OTP (OneTimePassword) doesn't exist");
-const CODE_LENGTH = (msg: string) => ({ code: 3, message: `invalid ${msg}.Code: value length must be between 1 and 200 runes, inclusive` });
+const CODE_LENGTH = (msg: string) => ({
+  code: 3,
+  message: `invalid ${msg}.Code: value length must be between 1 and 200 runes, inclusive`,
+});
 
 describe('TOTP (v2 User Service, v1 Auth API, _check)', () => {
   let t: TestApp;
@@ -32,10 +35,20 @@ describe('TOTP (v2 User Service, v1 Auth API, _check)', () => {
       expect(res.status).toBe(200);
       const { details, uri, secret } = res.body;
       expect(secret).toMatch(/^[A-Z2-7]{32}$/);
-      const org = await sql<{ primary_domain: string }>(t, 'SELECT primary_domain FROM organizations WHERE id = $1', [orgId]);
+      const org = await sql<{ primary_domain: string }>(
+        t,
+        'SELECT primary_domain FROM organizations WHERE id = $1',
+        [orgId],
+      );
       const loginName = `${u.username}@${org[0].primary_domain}`;
-      expect(uri).toBe(`otpauth://totp/ACME%20Login:${loginName}?algorithm=SHA1&digits=6&issuer=ACME%20Login&period=30&secret=${secret}`);
-      expect(details).toEqual({ sequence: expect.stringMatching(/^\d+$/), changeDate: expect.any(String), resourceOwner: orgId });
+      expect(uri).toBe(
+        `otpauth://totp/ACME%20Login:${loginName}?algorithm=SHA1&digits=6&issuer=ACME%20Login&period=30&secret=${secret}`,
+      );
+      expect(details).toEqual({
+        sequence: expect.stringMatching(/^\d+$/),
+        changeDate: expect.any(String),
+        resourceOwner: orgId,
+      });
       expect(new Date(details.changeDate).getTime()).toBe(t.clock.now());
     });
 
@@ -45,7 +58,10 @@ describe('TOTP (v2 User Service, v1 Auth API, _check)', () => {
       expect(second.status).toBe(200);
       expect(second.body.secret).not.toBe(first.body.secret);
       expect(Number(second.body.details.sequence)).toBe(Number(first.body.details.sequence) + 1);
-      const old = await t.http.post(v2(u.userId, '/verify')).set(bearer(u.token)).send({ code: codeAt(t, first.body.secret) });
+      const old = await t.http
+        .post(v2(u.userId, '/verify'))
+        .set(bearer(u.token))
+        .send({ code: codeAt(t, first.body.secret) });
       expect(old.status).toBe(400);
       expect(old.body).toEqual(INVALID_CODE);
     });
@@ -54,11 +70,15 @@ describe('TOTP (v2 User Service, v1 Auth API, _check)', () => {
       for (const body of [{}, { code: '' }, { code: 'x'.repeat(201) }, { code: 123456 }]) {
         const res = await t.http.post(v2(u.userId, '/verify')).set(bearer(u.token)).send(body);
         expect(res.status).toBe(400);
-        if (typeof body.code === 'number') expect(res.body.message).toMatch(/^invalid VerifyTOTPRegistrationRequest\.Code: /);
+        if (typeof body.code === 'number')
+          expect(res.body.message).toMatch(/^invalid VerifyTOTPRegistrationRequest\.Code: /);
         else expect(res.body).toEqual(CODE_LENGTH('VerifyTOTPRegistrationRequest'));
       }
       // 200 characters is allowed (and simply an invalid code)
-      const long = await t.http.post(v2(u.userId, '/verify')).set(bearer(u.token)).send({ code: '1'.repeat(200) });
+      const long = await t.http
+        .post(v2(u.userId, '/verify'))
+        .set(bearer(u.token))
+        .send({ code: '1'.repeat(200) });
       expect(long.body).toEqual(INVALID_CODE);
     });
 
@@ -70,7 +90,11 @@ describe('TOTP (v2 User Service, v1 Auth API, _check)', () => {
         .send({ userId: '999', code: `  ${codeAt(t, reg.body.secret)} `, extra: true });
       expect(res.status).toBe(200);
       expect(res.body).toEqual({
-        details: { sequence: String(Number(reg.body.details.sequence) + 1), changeDate: expect.any(String), resourceOwner: orgId },
+        details: {
+          sequence: String(Number(reg.body.details.sequence) + 1),
+          changeDate: expect.any(String),
+          resourceOwner: orgId,
+        },
       });
     });
 
@@ -80,13 +104,19 @@ describe('TOTP (v2 User Service, v1 Auth API, _check)', () => {
       expect(again.body).toEqual(zitadelError(9, 'COMMAND-qx4ls', 'Errors.Users.MFA.OTP.AlreadyReady'));
       const reg = await t.http.post(v2(u.userId)).set(bearer(u.token)).send({});
       expect(reg.status).toBe(409);
-      expect(reg.body).toEqual(zitadelError(6, 'COMMAND-do9se', 'Multifactor OTP (OneTimePassword) is already set up'));
+      expect(reg.body).toEqual(
+        zitadelError(6, 'COMMAND-do9se', 'Multifactor OTP (OneTimePassword) is already set up'),
+      );
     });
 
     it('removes (200), then 404 for remove and verify', async () => {
       const res = await t.http.delete(v2(u.userId)).set(bearer(u.token));
       expect(res.status).toBe(200);
-      expect(res.body.details).toEqual({ sequence: expect.any(String), changeDate: expect.any(String), resourceOwner: orgId });
+      expect(res.body.details).toEqual({
+        sequence: expect.any(String),
+        changeDate: expect.any(String),
+        resourceOwner: orgId,
+      });
       const again = await t.http.delete(v2(u.userId)).set(bearer(u.token));
       expect(again.status).toBe(404);
       expect(again.body).toEqual(NOT_EXISTING('COMMAND-Hd9sd'));
@@ -96,7 +126,13 @@ describe('TOTP (v2 User Service, v1 Auth API, _check)', () => {
     });
 
     it('wrote added/verified/removed events with the user as aggregate and its org as owner, without secrets', async () => {
-      const rows = await sql<{ event_type: string; resource_owner: string; creator: string; payload: string | null; sequence: number }>(
+      const rows = await sql<{
+        event_type: string;
+        resource_owner: string;
+        creator: string;
+        payload: string | null;
+        sequence: number;
+      }>(
         t,
         `SELECT event_type, resource_owner, creator, payload, sequence FROM events WHERE aggregate_id = $1 AND event_type LIKE 'user.human.mfa.otp.%' ORDER BY sequence`,
         [u.userId],
@@ -152,7 +188,10 @@ describe('TOTP (v2 User Service, v1 Auth API, _check)', () => {
       const owner = await createHuman(t, orgId);
       await grantOrgRoles(t, orgId, owner.userId, ['ORG_OWNER']);
       const secret = await readyTotp(t, target.userId, owner.token);
-      const check = await t.http.post(v2(target.userId, '/_check')).set(bearer(owner.token)).send({ code: codeAt(t, secret) });
+      const check = await t.http
+        .post(v2(target.userId, '/_check'))
+        .set(bearer(owner.token))
+        .send({ code: codeAt(t, secret) });
       expect(check.status).toBe(200);
       const removed = await t.http.delete(v2(target.userId)).set(bearer(manager.token));
       expect(removed.status).toBe(200);
@@ -176,20 +215,42 @@ describe('TOTP (v2 User Service, v1 Auth API, _check)', () => {
       const code = codeAt(t, secret);
       const ok = await t.http.post(v2(u.userId, '/_check')).set(bearer(u.token)).send({ code });
       expect(ok.status).toBe(200);
-      expect(ok.body).toEqual({ details: { sequence: expect.any(String), changeDate: expect.any(String), resourceOwner: orgId } });
+      expect(ok.body).toEqual({
+        details: { sequence: expect.any(String), changeDate: expect.any(String), resourceOwner: orgId },
+      });
       const replay = await t.http.post(v2(u.userId, '/_check')).set(bearer(u.token)).send({ code });
       expect(replay.status).toBe(400);
       expect(replay.body).toEqual(INVALID_CODE);
       // the previous step's code is still inside the ±1 window, but older than the accepted step
-      const older = await t.http.post(v2(u.userId, '/_check')).set(bearer(u.token)).send({ code: codeAt(t, secret, -1) });
+      const older = await t.http
+        .post(v2(u.userId, '/_check'))
+        .set(bearer(u.token))
+        .send({ code: codeAt(t, secret, -1) });
       expect(older.body).toEqual(INVALID_CODE);
       // the next step's code (clock skew of the device) is accepted, and then the current one is older
-      const next = await t.http.post(v2(u.userId, '/_check')).set(bearer(u.token)).send({ code: codeAt(t, secret, 1) });
+      const next = await t.http
+        .post(v2(u.userId, '/_check'))
+        .set(bearer(u.token))
+        .send({ code: codeAt(t, secret, 1) });
       expect(next.status).toBe(200);
       t.clock.advance(30_000);
-      expect((await t.http.post(v2(u.userId, '/_check')).set(bearer(u.token)).send({ code: codeAt(t, secret) })).body).toEqual(INVALID_CODE);
+      expect(
+        (
+          await t.http
+            .post(v2(u.userId, '/_check'))
+            .set(bearer(u.token))
+            .send({ code: codeAt(t, secret) })
+        ).body,
+      ).toEqual(INVALID_CODE);
       t.clock.advance(30_000);
-      expect((await t.http.post(v2(u.userId, '/_check')).set(bearer(u.token)).send({ code: codeAt(t, secret) })).status).toBe(200);
+      expect(
+        (
+          await t.http
+            .post(v2(u.userId, '/_check'))
+            .set(bearer(u.token))
+            .send({ code: codeAt(t, secret) })
+        ).status,
+      ).toBe(200);
     });
 
     it('accepts ±1 step, not ±2; non-6-digit codes are simply invalid', async () => {
@@ -198,7 +259,10 @@ describe('TOTP (v2 User Service, v1 Auth API, _check)', () => {
         const res = await t.http.post(v2(u.userId, '/_check')).set(bearer(u.token)).send({ code });
         expect(res.body).toEqual(INVALID_CODE);
       }
-      const res = await t.http.post(v2(u.userId, '/_check')).set(bearer(u.token)).send({ code: codeAt(t, secret, -1) });
+      const res = await t.http
+        .post(v2(u.userId, '/_check'))
+        .set(bearer(u.token))
+        .send({ code: codeAt(t, secret, -1) });
       expect(res.status).toBe(200);
       t.clock.advance(60_000);
     });
@@ -212,7 +276,9 @@ describe('TOTP (v2 User Service, v1 Auth API, _check)', () => {
       t.clock.advance(30_000);
       const code = codeAt(t, secret);
       const results = await Promise.all(
-        Array.from({ length: 20 }, () => t.http.post(v2(u.userId, '/_check')).set(bearer(u.token)).send({ code })),
+        Array.from({ length: 20 }, () =>
+          t.http.post(v2(u.userId, '/_check')).set(bearer(u.token)).send({ code }),
+        ),
       );
       const statuses = results.map((r) => r.status).sort();
       expect(statuses.filter((s) => s === 200)).toHaveLength(1);
@@ -228,10 +294,14 @@ describe('TOTP (v2 User Service, v1 Auth API, _check)', () => {
         users.push({ ...h, secret: await readyTotp(t, h.userId, h.token) });
       }
       t.clock.advance(30_000);
-      const check = (x: HumanFixture, code: string) => t.http.post(v2(x.userId, '/_check')).set(bearer(x.token)).send({ code });
+      const check = (x: HumanFixture, code: string) =>
+        t.http.post(v2(x.userId, '/_check')).set(bearer(x.token)).send({ code });
       // each user sends its own current code and, at the same time, the next user's current code
       const results = await Promise.all(
-        users.flatMap((x, i) => [check(x, codeAt(t, x.secret)), check(x, codeAt(t, users[(i + 1) % users.length].secret))]),
+        users.flatMap((x, i) => [
+          check(x, codeAt(t, x.secret)),
+          check(x, codeAt(t, users[(i + 1) % users.length].secret)),
+        ]),
       );
       for (const [i, x] of users.entries()) {
         const [own, foreign] = [results[2 * i], results[2 * i + 1]];
@@ -242,7 +312,11 @@ describe('TOTP (v2 User Service, v1 Auth API, _check)', () => {
           `SELECT sequence FROM events WHERE aggregate_id = $1 AND event_type = 'user.human.mfa.otp.check.succeeded'`,
           [x.userId],
         );
-        expect(own.body.details).toEqual({ sequence: String(event.sequence), changeDate: expect.any(String), resourceOwner: orgId });
+        expect(own.body.details).toEqual({
+          sequence: String(event.sequence),
+          changeDate: expect.any(String),
+          resourceOwner: orgId,
+        });
       }
       t.clock.advance(30_000);
     });
@@ -252,7 +326,9 @@ describe('TOTP (v2 User Service, v1 Auth API, _check)', () => {
       const reg = await t.http.post(v2(v.userId)).set(bearer(v.token)).send({});
       const code = codeAt(t, reg.body.secret);
       const results = await Promise.all(
-        Array.from({ length: 20 }, () => t.http.post(v2(v.userId, '/verify')).set(bearer(v.token)).send({ code })),
+        Array.from({ length: 20 }, () =>
+          t.http.post(v2(v.userId, '/verify')).set(bearer(v.token)).send({ code }),
+        ),
       );
       expect(results.filter((r) => r.status === 200)).toHaveLength(1);
       // the losers either saw it ready already (400 qx4ls) or lost the step (400 Invalid code)
@@ -265,9 +341,14 @@ describe('TOTP (v2 User Service, v1 Auth API, _check)', () => {
       expect(none.status).toBe(404);
       expect(none.body).toEqual(NOT_EXISTING('COMMAND-3Mif9s'));
       await t.http.post(v2(v.userId)).set(bearer(v.token)).send({});
-      const notReady = await t.http.post(v2(v.userId, '/_check')).set(bearer(v.token)).send({ code: '123456' });
+      const notReady = await t.http
+        .post(v2(v.userId, '/_check'))
+        .set(bearer(v.token))
+        .send({ code: '123456' });
       expect(notReady.status).toBe(400);
-      expect(notReady.body).toEqual(zitadelError(9, 'COMMAND-3Mif9s', "Multifactor OTP (OneTimePassword) isn't ready"));
+      expect(notReady.body).toEqual(
+        zitadelError(9, 'COMMAND-3Mif9s', "Multifactor OTP (OneTimePassword) isn't ready"),
+      );
     });
 
     it('appends check.succeeded / check.failed events', async () => {
@@ -277,7 +358,9 @@ describe('TOTP (v2 User Service, v1 Auth API, _check)', () => {
         [u.userId],
       );
       const types = rows.map((r) => r.event_type);
-      expect(types.filter((x) => x === 'user.human.mfa.otp.check.succeeded').length).toBeGreaterThanOrEqual(4);
+      expect(types.filter((x) => x === 'user.human.mfa.otp.check.succeeded').length).toBeGreaterThanOrEqual(
+        4,
+      );
       expect(types.filter((x) => x === 'user.human.mfa.otp.check.failed').length).toBeGreaterThanOrEqual(19);
     });
   });
@@ -288,26 +371,47 @@ describe('TOTP (v2 User Service, v1 Auth API, _check)', () => {
       const add = await t.http.post(V1).set(bearer(u.token)).send({});
       expect(add.status).toBe(200);
       expect(Object.keys(add.body).sort()).toEqual(['details', 'secret', 'url']);
-      expect(add.body.url).toMatch(new RegExp(`^otpauth://totp/ACME%20Login:${u.username}@.*&secret=${add.body.secret}$`));
-      expect(add.body.details).toEqual({ sequence: expect.any(String), creationDate: expect.any(String), resourceOwner: orgId });
+      expect(add.body.url).toMatch(
+        new RegExp(`^otpauth://totp/ACME%20Login:${u.username}@.*&secret=${add.body.secret}$`),
+      );
+      expect(add.body.details).toEqual({
+        sequence: expect.any(String),
+        creationDate: expect.any(String),
+        resourceOwner: orgId,
+      });
       expect(new Date(add.body.details.creationDate).getTime()).toBe(t.clock.now());
 
       const empty = await t.http.post(`${V1}/_verify`).set(bearer(u.token)).send({ code: '' });
       expect(empty.body).toEqual(CODE_LENGTH('VerifyMyAuthFactorOTPRequest'));
-      const wrong = await t.http.post(`${V1}/_verify`).set(bearer(u.token)).send({ code: '000000' === codeAt(t, add.body.secret) ? '111111' : '000000' });
+      const wrong = await t.http
+        .post(`${V1}/_verify`)
+        .set(bearer(u.token))
+        .send({ code: '000000' === codeAt(t, add.body.secret) ? '111111' : '000000' });
       expect(wrong.status).toBe(400);
       expect(wrong.body).toEqual(INVALID_CODE);
-      const ok = await t.http.post(`${V1}/_verify`).set(bearer(u.token)).send({ code: codeAt(t, add.body.secret) });
+      const ok = await t.http
+        .post(`${V1}/_verify`)
+        .set(bearer(u.token))
+        .send({ code: codeAt(t, add.body.secret) });
       expect(ok.status).toBe(200);
-      expect(ok.body).toEqual({ details: { sequence: expect.any(String), changeDate: expect.any(String), resourceOwner: orgId } });
+      expect(ok.body).toEqual({
+        details: { sequence: expect.any(String), changeDate: expect.any(String), resourceOwner: orgId },
+      });
       const again = await t.http.post(V1).set(bearer(u.token)).send({});
       expect(again.status).toBe(409);
-      const v2Check = await t.http.post(v2(u.userId, '/_check')).set(bearer(u.token)).send({ code: codeAt(t, add.body.secret, 1) });
+      const v2Check = await t.http
+        .post(v2(u.userId, '/_check'))
+        .set(bearer(u.token))
+        .send({ code: codeAt(t, add.body.secret, 1) });
       expect(v2Check.status).toBe(200);
 
       const rm = await t.http.delete(V1).set(bearer(u.token));
       expect(rm.status).toBe(200);
-      expect(rm.body.details).toEqual({ sequence: expect.any(String), changeDate: expect.any(String), resourceOwner: orgId });
+      expect(rm.body.details).toEqual({
+        sequence: expect.any(String),
+        changeDate: expect.any(String),
+        resourceOwner: orgId,
+      });
       const rm2 = await t.http.delete(V1).set(bearer(u.token));
       expect(rm2.status).toBe(404);
       expect(rm2.body).toEqual(NOT_EXISTING('COMMAND-Hd9sd'));
@@ -324,7 +428,9 @@ describe('TOTP (v2 User Service, v1 Auth API, _check)', () => {
       const secret: string = reg.body.secret;
       const code = codeAt(t, secret);
       await t.http.post(v2(u.userId, '/verify')).set(bearer(u.token)).send({ code }).expect(200);
-      const [row] = await sql<Record<string, unknown>>(t, 'SELECT * FROM totp_factors WHERE user_id = $1', [u.userId]);
+      const [row] = await sql<Record<string, unknown>>(t, 'SELECT * FROM totp_factors WHERE user_id = $1', [
+        u.userId,
+      ]);
       const dump = JSON.stringify(row);
       expect(dump).not.toContain(secret);
       expect(dump.toLowerCase()).not.toContain(secret.toLowerCase());
@@ -387,7 +493,8 @@ describe('TOTP attempt limits', () => {
   });
   afterAll(async () => t.close());
 
-  const check = (u: HumanFixture, code: string) => t.http.post(`/v2/users/${u.userId}/totp/_check`).set(bearer(u.token)).send({ code });
+  const check = (u: HumanFixture, code: string) =>
+    t.http.post(`/v2/users/${u.userId}/totp/_check`).set(bearer(u.token)).send({ code });
   const wrongCode = (secret: string) => {
     const good = new Set([-1, 0, 1].map((s) => codeAt(t, secret, s)));
     return ['000000', '111111', '222222', '333333'].find((c) => !good.has(c))!;
@@ -437,7 +544,8 @@ describe('TOTP attempt limits', () => {
   it('counts registration verifications too; replays of an older step count as failures', async () => {
     const u = await createHuman(t, orgId);
     const reg = await t.http.post(`/v2/users/${u.userId}/totp`).set(bearer(u.token)).send({});
-    const verify = (code: string) => t.http.post(`/v2/users/${u.userId}/totp/verify`).set(bearer(u.token)).send({ code });
+    const verify = (code: string) =>
+      t.http.post(`/v2/users/${u.userId}/totp/verify`).set(bearer(u.token)).send({ code });
     for (let i = 0; i < 3; i++) expect((await verify(wrongCode(reg.body.secret))).status).toBe(400);
     const locked = await verify(codeAt(t, reg.body.secret));
     expect(locked.status).toBe(429);
@@ -453,12 +561,16 @@ describe('TOTP attempt limits', () => {
 
   const counters = async (u: HumanFixture) =>
     (
-      await sql<{ failed_attempts: number | string; locked_until: number | string; lockouts: number | string }>(
-        t,
-        'SELECT failed_attempts, locked_until, lockouts FROM totp_factors WHERE user_id = $1',
-        [u.userId],
-      )
-    ).map((r) => ({ failed: Number(r.failed_attempts), lockedUntil: Number(r.locked_until), lockouts: Number(r.lockouts) }))[0];
+      await sql<{
+        failed_attempts: number | string;
+        locked_until: number | string;
+        lockouts: number | string;
+      }>(t, 'SELECT failed_attempts, locked_until, lockouts FROM totp_factors WHERE user_id = $1', [u.userId])
+    ).map((r) => ({
+      failed: Number(r.failed_attempts),
+      lockedUntil: Number(r.locked_until),
+      lockouts: Number(r.lockouts),
+    }))[0];
 
   it('a burst of one valid code: one 200, the replays are invalid codes that spend no attempt and lock nothing', async () => {
     const u = await createHuman(t, orgId);
@@ -496,7 +608,9 @@ describe('TOTP attempt limits', () => {
     const reg = await t.http.post(`/v2/users/${u.userId}/totp`).set(bearer(u.token)).send({});
     const code = codeAt(t, reg.body.secret);
     const burst = await Promise.all(
-      Array.from({ length: 12 }, () => t.http.post(`/v2/users/${u.userId}/totp/verify`).set(bearer(u.token)).send({ code })),
+      Array.from({ length: 12 }, () =>
+        t.http.post(`/v2/users/${u.userId}/totp/verify`).set(bearer(u.token)).send({ code }),
+      ),
     );
     expect(burst.filter((r) => r.status === 200)).toHaveLength(1);
     for (const r of burst.filter((x) => x.status !== 200)) expect(r.status).toBe(400);
@@ -512,6 +626,7 @@ describe('TOTP attempt limits', () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => check(u, bad)));
     expect(results.filter((r) => r.status === 400)).toHaveLength(3);
     expect(results.filter((r) => r.status === 429)).toHaveLength(17);
-    for (const r of results.filter((x) => x.status === 429)) expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
+    for (const r of results.filter((x) => x.status === 429))
+      expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
   });
 });

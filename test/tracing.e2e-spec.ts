@@ -23,7 +23,13 @@ interface Answer {
   requestId: string;
 }
 
-function post(port: number, urlPath: string, token: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+function post(
+  port: number,
+  urlPath: string,
+  token: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const text = JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -73,7 +79,8 @@ interface LogLine {
   span_id?: string;
 }
 /** The access log line of a request, its last line. */
-const completedLine = (requestId: string) => new RegExp(`"requestId":"${requestId}".*"msg":"request completed"`);
+const completedLine = (requestId: string) =>
+  new RegExp(`"requestId":"${requestId}".*"msg":"request completed"`);
 const logLines = (server: ServerProcess): LogLine[] =>
   server.stdout.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
 
@@ -127,7 +134,8 @@ describe(`tracing (${E2E_DB}, ${process.env.E2E_HTTP_ADAPTER ?? 'express'})`, ()
     fs.rmSync(dir, { recursive: true, force: true });
   });
   afterAll(async () => {
-    if (E2E_DB === 'postgres') for (const name of schemas) await pg(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+    if (E2E_DB === 'postgres')
+      for (const name of schemas) await pg(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
   });
 
   const baseEnv = (): Record<string, string> => ({
@@ -142,7 +150,9 @@ describe(`tracing (${E2E_DB}, ${process.env.E2E_HTTP_ADAPTER ?? 'express'})`, ()
   });
 
   /** Starts the service and registers a TOTP for a new user (as the bootstrap admin, whose PAT this returns). */
-  async function start(env: Record<string, string>): Promise<{ port: number; token: string; secret: string; verify: string; userId: string }> {
+  async function start(
+    env: Record<string, string>,
+  ): Promise<{ port: number; token: string; secret: string; verify: string; userId: string }> {
     server = spawnServer({ ...baseEnv(), ...env });
     const port = await listeningPort(server);
     const token = fs.readFileSync(path.join(dir, 'admin.pat'), 'utf8').trim();
@@ -158,7 +168,13 @@ describe(`tracing (${E2E_DB}, ${process.env.E2E_HTTP_ADAPTER ?? 'express'})`, ()
     const userId = user.body.userId as string;
     const added = await post(port, `/v2/users/${userId}/totp`, token, {});
     expect(added.status).toBe(200);
-    return { port, token, secret: added.body.secret as string, verify: `/v2/users/${userId}/totp/verify`, userId };
+    return {
+      port,
+      token,
+      secret: added.body.secret as string,
+      verify: `/v2/users/${userId}/totp/verify`,
+      userId,
+    };
   }
 
   /** Says what the server said when an assertion fails: the assertion alone rarely explains it here. */
@@ -167,9 +183,12 @@ describe(`tracing (${E2E_DB}, ${process.env.E2E_HTTP_ADAPTER ?? 'express'})`, ()
       await run();
     } catch (e) {
       const tail = server?.stdout.slice(-15).join('\n');
-      throw new Error(`${(e as Error).message}\n--- server stdout (tail) ---\n${tail}\n--- stderr ---\n${server?.stderr()}`, {
-        cause: e,
-      });
+      throw new Error(
+        `${(e as Error).message}\n--- server stdout (tail) ---\n${tail}\n--- stderr ---\n${server?.stderr()}`,
+        {
+          cause: e,
+        },
+      );
     }
   }
 
@@ -222,9 +241,16 @@ describe(`tracing (${E2E_DB}, ${process.env.E2E_HTTP_ADAPTER ?? 'express'})`, ()
         expect(trace.some((s) => /express|fastify/.test(s.scope))).toBe(true);
         if (E2E_DB === 'postgres') {
           // The verify's queries, in the verify span.
-          const queries = trace.filter((s) => s.attributes['db.system'] === 'postgresql' || s.attributes['db.system.name'] === 'postgresql');
+          const queries = trace.filter(
+            (s) =>
+              s.attributes['db.system'] === 'postgresql' || s.attributes['db.system.name'] === 'postgresql',
+          );
           expect(queries.length).toBeGreaterThan(0);
-          expect(queries.some((q) => q.parentSpanId === v.spanId || byId.get(q.parentSpanId ?? '')?.parentSpanId === v.spanId)).toBe(true);
+          expect(
+            queries.some(
+              (q) => q.parentSpanId === v.spanId || byId.get(q.parentSpanId ?? '')?.parentSpanId === v.spanId,
+            ),
+          ).toBe(true);
         }
       }
       // No span of either request landed in another trace, and each set-up request had a trace of its own.
@@ -241,7 +267,8 @@ describe(`tracing (${E2E_DB}, ${process.env.E2E_HTTP_ADAPTER ?? 'express'})`, ()
         expect(s).not.toContain(token);
         expect(s).not.toContain(userId);
       }
-      for (const s of spans) for (const k of Object.keys(s.attributes)) expect(REDACTED_ATTRIBUTES.has(k)).toBe(false);
+      for (const s of spans)
+        for (const k of Object.keys(s.attributes)) expect(REDACTED_ATTRIBUTES.has(k)).toBe(false);
       expect(receiver.unexpected).toEqual([]);
 
       // Every log line of a traced request carries its trace id and the id of one of its spans.
@@ -265,9 +292,15 @@ describe(`tracing (${E2E_DB}, ${process.env.E2E_HTTP_ADAPTER ?? 'express'})`, ()
       // The batch delay alone does not turn tracing on.
       const { port, token, secret, verify } = await start({ OTEL_BSP_SCHEDULE_DELAY: '20' });
       const caller = callerContext();
-      const verified = await post(port, verify, token, { code: totpCode(secret, Date.now()) }, {
-        traceparent: caller.traceparent,
-      });
+      const verified = await post(
+        port,
+        verify,
+        token,
+        { code: totpCode(secret, Date.now()) },
+        {
+          traceparent: caller.traceparent,
+        },
+      );
       expect(verified.status).toBe(200);
       await server!.waitForLine(completedLine(verified.requestId));
       const lines = logLines(server!);

@@ -47,7 +47,11 @@ export class EmailChallengeController {
     400: E.badRequest,
     401: E.unauthorized,
     403: E.forbidden,
-    404: { description: E.userNotFound, code: 'USER_NOT_FOUND', message: 'User not found or without a verified email address' },
+    404: {
+      description: E.userNotFound,
+      code: 'USER_NOT_FOUND',
+      message: 'User not found or without a verified email address',
+    },
     500: E.internal,
     503: E.unavailable,
   })
@@ -69,14 +73,26 @@ export class EmailChallengeController {
   @ApiOkResponse({ type: VerifyEmailResponseDto, description: 'OK' })
   // The reference page's three responses and texts, then the rest this route answers.
   @EmailChallengeErrorResponses(`${BASE}/312909075212468632:verify`, {
-    400: { description: 'Bad Request', code: 'INVALID_OTP', message: 'The code is invalid; 4 attempts remaining' },
+    400: {
+      description: 'Bad Request',
+      code: 'INVALID_OTP',
+      message: 'The code is invalid; 4 attempts remaining',
+    },
     410: '',
     500: 'Internal Server Error',
     401: E.unauthorized,
-    403: { description: E.notSubject, code: 'USER_ID_DOES_NOT_MATCH_WITH_CHALLENGE_SUBJECT_USER_ID', message: 'Only the subject user of the challenge may verify it' },
+    403: {
+      description: E.notSubject,
+      code: 'USER_ID_DOES_NOT_MATCH_WITH_CHALLENGE_SUBJECT_USER_ID',
+      message: 'Only the subject user of the challenge may verify it',
+    },
     404: E.notFound,
   })
-  verifyEmail(@Principal() caller: Caller, @Param('challengeId') challengeId: string, @Body() dto: VerifyEmailRequestDto) {
+  verifyEmail(
+    @Principal() caller: Caller,
+    @Param('challengeId') challengeId: string,
+    @Body() dto: VerifyEmailRequestDto,
+  ) {
     return this.challenges.verify(caller, challengeId, dto.totp);
   }
 
@@ -84,11 +100,17 @@ export class EmailChallengeController {
   @RequirePermission('authenticated')
   @ApiOperation({
     summary: 'Get time-based one-time password email challenge',
-    description: 'Reads the status of a challenge. Allowed for the subject user and holders of mfa.challenge.write.',
+    description:
+      'Reads the status of a challenge. Allowed for the subject user and holders of mfa.challenge.write.',
   })
   @ApiParam(CHALLENGE_ID)
   @ApiOkResponse({ type: EmailChallengeDto, description: 'OK' })
-  @EmailChallengeErrorResponses(`${BASE}/312909075212468632`, { 401: E.unauthorized, 403: E.forbidden, 404: E.notFound, 500: E.internal })
+  @EmailChallengeErrorResponses(`${BASE}/312909075212468632`, {
+    401: E.unauthorized,
+    403: E.forbidden,
+    404: E.notFound,
+    500: E.internal,
+  })
   getEmailChallenge(@Principal() caller: Caller, @Param('challengeId') challengeId: string) {
     return this.challenges.get(caller, challengeId);
   }

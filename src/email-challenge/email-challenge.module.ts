@@ -25,7 +25,8 @@ import { SmtpMailSender } from './mail/smtp-mail-sender';
       provide: MailSender,
       inject: [AppConfig, SendOutcomes],
       useFactory: (config: AppConfig, outcomes: SendOutcomes): MailSender => {
-        const inner = config.mail.transport === 'smtp' ? new SmtpMailSender(config) : new LogMailSender(config);
+        const inner =
+          config.mail.transport === 'smtp' ? new SmtpMailSender(config) : new LogMailSender(config);
         // Each send reported (transport and result only) to SendOutcomes.
         return { send: (mail) => outcomes.track('mail', config.mail.transport, () => inner.send(mail)) };
       },

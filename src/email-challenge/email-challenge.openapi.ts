@@ -10,12 +10,18 @@ export type EmailErrorResponse = string | { description: string; code: EmailApiC
 const DEFAULT_EXAMPLES: Record<number, { code: EmailApiCode; message: string }> = {
   400: { code: 'BAD_REQUEST', message: 'The request is invalid' },
   401: { code: 'UNAUTHORIZED', message: 'auth header missing' },
-  403: { code: 'FORBIDDEN', message: 'Only the subject user or a holder of mfa.challenge.write may access the challenge' },
+  403: {
+    code: 'FORBIDDEN',
+    message: 'Only the subject user or a holder of mfa.challenge.write may access the challenge',
+  },
   404: { code: 'CHALLENGE_NOT_FOUND', message: 'Challenge not found' },
   410: { code: 'CHALLENGE_NOT_FOUND', message: 'The challenge has expired' },
   429: { code: 'FORBIDDEN', message: 'A code was sent recently; retry in 12 seconds' },
   500: { code: 'INTERNAL_SERVER_ERROR', message: 'An internal error occurred' },
-  503: { code: 'INTERNAL_SERVER_ERROR', message: 'The email with the code could not be sent; try again later' },
+  503: {
+    code: 'INTERNAL_SERVER_ERROR',
+    message: 'The email with the code could not be sent; try again later',
+  },
 };
 
 /**
@@ -49,14 +55,18 @@ export function EmailChallengeErrorResponses(path: string, responses: Record<num
 
 /** The error table (README "Email challenges"): what each status means on these routes. */
 export const E = {
-  badRequest: 'BAD_REQUEST: validation failed (see fieldErrors), or the challenge is not verified yet (`:consume`).',
-  invalidOtp: 'INVALID_OTP: wrong code (the message says how many attempts remain); BAD_REQUEST: validation failed.',
+  badRequest:
+    'BAD_REQUEST: validation failed (see fieldErrors), or the challenge is not verified yet (`:consume`).',
+  invalidOtp:
+    'INVALID_OTP: wrong code (the message says how many attempts remain); BAD_REQUEST: validation failed.',
   unauthorized: 'UNAUTHORIZED: missing or invalid bearer token.',
   forbidden: 'FORBIDDEN: the caller is neither the subject user nor holds mfa.challenge.write.',
-  notSubject: 'USER_ID_DOES_NOT_MATCH_WITH_CHALLENGE_SUBJECT_USER_ID: the caller is not the challenge’s subject user.',
+  notSubject:
+    'USER_ID_DOES_NOT_MATCH_WITH_CHALLENGE_SUBJECT_USER_ID: the caller is not the challenge’s subject user.',
   notFound: 'CHALLENGE_NOT_FOUND: no challenge with this id.',
   userNotFound: 'USER_NOT_FOUND: no active human user with a verified email address has this id.',
-  consumeNotFound: 'CHALLENGE_NOT_FOUND: no challenge with this id; STEP_UP_REQUEST_CONTEXT_NOT_FOUND: the request context was purged.',
+  consumeNotFound:
+    'CHALLENGE_NOT_FOUND: no challenge with this id; STEP_UP_REQUEST_CONTEXT_NOT_FOUND: the request context was purged.',
   gone: 'CHALLENGE_NOT_FOUND: the challenge exists but is expired, already verified or consumed, or locked (the message says which).',
   cooldown: 'FORBIDDEN: a code was sent less than EMAIL_RESEND_COOLDOWN_SECONDS ago; see Retry-After.',
   unavailable: 'INTERNAL_SERVER_ERROR: the email could not be sent (no challenge is left behind on create).',

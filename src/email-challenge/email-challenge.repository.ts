@@ -67,14 +67,20 @@ export class EmailChallengeRepository {
 
   async find(id: string, em?: EntityManager): Promise<ChallengeRow | undefined> {
     if (!RANDOM_ID_PATTERN.test(id)) return undefined;
-    const { rows } = await rawQuery<RawRow>(em ?? this.ds, `SELECT ${COLUMNS} FROM email_challenges WHERE id = $1 AND status <> '${UNSENT}'`, [
-      id,
-    ]);
+    const { rows } = await rawQuery<RawRow>(
+      em ?? this.ds,
+      `SELECT ${COLUMNS} FROM email_challenges WHERE id = $1 AND status <> '${UNSENT}'`,
+      [id],
+    );
     return rows[0] ? toRow(rows[0]) : undefined;
   }
 
   async hasContext(id: string, em?: EntityManager): Promise<boolean> {
-    const { rows } = await rawQuery(em ?? this.ds, 'SELECT 1 AS one FROM email_challenge_contexts WHERE challenge_id = $1', [id]);
+    const { rows } = await rawQuery(
+      em ?? this.ds,
+      'SELECT 1 AS one FROM email_challenge_contexts WHERE challenge_id = $1',
+      [id],
+    );
     return rows.length > 0;
   }
 
@@ -89,14 +95,22 @@ export class EmailChallengeRepository {
 
   /** The first mail went out: the challenge becomes what `row.status` said at insert (PENDING). */
   async markSent(em: EntityManager, id: string): Promise<boolean> {
-    const { rows } = await rawQuery(em, `UPDATE email_challenges SET status = 'PENDING' WHERE id = $1 AND status = '${UNSENT}' RETURNING id`, [id]);
+    const { rows } = await rawQuery(
+      em,
+      `UPDATE email_challenges SET status = 'PENDING' WHERE id = $1 AND status = '${UNSENT}' RETURNING id`,
+      [id],
+    );
     return rows.length === 1;
   }
 
   /** Challenges whose first send began before `before` and never finished (the process died): deleted. */
   async purgeUnsent(em: EntityManager, before: number): Promise<number> {
     const where = `status = '${UNSENT}' AND created_at < $1`;
-    await rawQuery(em, `DELETE FROM email_challenge_contexts WHERE challenge_id IN (SELECT id FROM email_challenges WHERE ${where})`, [before]);
+    await rawQuery(
+      em,
+      `DELETE FROM email_challenge_contexts WHERE challenge_id IN (SELECT id FROM email_challenges WHERE ${where})`,
+      [before],
+    );
     const { affected } = await rawQuery(em, `DELETE FROM email_challenges WHERE ${where}`, [before]);
     return affected;
   }
@@ -112,7 +126,12 @@ export class EmailChallengeRepository {
    * code has not expired and attempts remain. Returns the verification time, or undefined when the
    * row did not qualify (someone else won, a resend replaced the code, it expired or locked).
    */
-  async markVerified(em: EntityManager, id: string, codeHash: string, now: number): Promise<number | undefined> {
+  async markVerified(
+    em: EntityManager,
+    id: string,
+    codeHash: string,
+    now: number,
+  ): Promise<number | undefined> {
     const { rows } = await rawQuery<{ verified_at: number | string }>(
       em,
       `UPDATE email_challenges SET status = 'VERIFIED', verified_at = $3, code_hash = NULL
@@ -132,7 +151,11 @@ export class EmailChallengeRepository {
     id: string,
     now: number,
   ): Promise<{ attempts: number; maxAttempts: number; status: StoredStatus } | undefined> {
-    const { rows } = await rawQuery<{ attempts: number | string; max_attempts: number | string; status: StoredStatus }>(
+    const { rows } = await rawQuery<{
+      attempts: number | string;
+      max_attempts: number | string;
+      status: StoredStatus;
+    }>(
       em,
       `UPDATE email_challenges
           SET attempts = attempts + 1,
@@ -143,7 +166,9 @@ export class EmailChallengeRepository {
       [id, now],
     );
     const r = rows[0];
-    return r ? { attempts: Number(r.attempts), maxAttempts: Number(r.max_attempts), status: r.status } : undefined;
+    return r
+      ? { attempts: Number(r.attempts), maxAttempts: Number(r.max_attempts), status: r.status }
+      : undefined;
   }
 
   /**
@@ -152,7 +177,14 @@ export class EmailChallengeRepository {
    */
   async replaceCode(
     em: EntityManager,
-    a: { id: string; generation: number; codeHash: string; now: number; expiresAt: number; cooldownMs: number },
+    a: {
+      id: string;
+      generation: number;
+      codeHash: string;
+      now: number;
+      expiresAt: number;
+      cooldownMs: number;
+    },
   ): Promise<boolean> {
     const { rows } = await rawQuery(
       em,
@@ -166,7 +198,11 @@ export class EmailChallengeRepository {
 
   /** After a failed resend: allow an immediate retry (the unsent code stays the only valid one). */
   async resetSendTime(em: EntityManager, id: string, generation: number, lastSentAt: number): Promise<void> {
-    await rawQuery(em, 'UPDATE email_challenges SET last_sent_at = $3 WHERE id = $1 AND generation = $2', [id, generation, lastSentAt]);
+    await rawQuery(em, 'UPDATE email_challenges SET last_sent_at = $3 WHERE id = $1 AND generation = $2', [
+      id,
+      generation,
+      lastSentAt,
+    ]);
   }
 
   /**
@@ -204,7 +240,11 @@ export class EmailChallengeRepository {
       'DELETE FROM email_challenge_contexts WHERE challenge_id IN (SELECT id FROM email_challenges WHERE created_at < $1)',
       [before],
     );
-    await rawQuery(em, 'UPDATE email_challenges SET code_hash = NULL WHERE created_at < $1 AND code_hash IS NOT NULL', [before]);
+    await rawQuery(
+      em,
+      'UPDATE email_challenges SET code_hash = NULL WHERE created_at < $1 AND code_hash IS NOT NULL',
+      [before],
+    );
     return affected;
   }
 

@@ -32,15 +32,21 @@ const AGGREGATE = 'email_challenge';
 export const ChallengeErrors = {
   notFound: () => Errors.notFound(undefined, 'Challenge not found', { apiCode: 'CHALLENGE_NOT_FOUND' }),
   userNotFound: () =>
-    Errors.notFound(undefined, 'User not found or without a verified email address', { apiCode: 'USER_NOT_FOUND' }),
+    Errors.notFound(undefined, 'User not found or without a verified email address', {
+      apiCode: 'USER_NOT_FOUND',
+    }),
   notSubject: () =>
     Errors.permissionDenied(undefined, 'Only the subject user of the challenge may verify it', {
       apiCode: 'USER_ID_DOES_NOT_MATCH_WITH_CHALLENGE_SUBJECT_USER_ID',
     }),
   forbidden: () =>
-    Errors.permissionDenied(undefined, 'Only the subject user or a holder of mfa.challenge.write may access the challenge', {
-      apiCode: 'FORBIDDEN',
-    }),
+    Errors.permissionDenied(
+      undefined,
+      'Only the subject user or a holder of mfa.challenge.write may access the challenge',
+      {
+        apiCode: 'FORBIDDEN',
+      },
+    ),
   gone: (status: Exclude<ChallengeStatus, 'PENDING'>) =>
     tagOutcome(Errors.gone(undefined, GONE_MESSAGES[status], { apiCode: 'CHALLENGE_NOT_FOUND' }), {
       result: challengeStatusResult(status),
@@ -104,7 +110,10 @@ export class EmailChallengeService extends StepUpVerifier {
     super();
   }
 
-  async create(caller: Principal, dto: CreateEmailChallengeRequestDto): Promise<CreateEmailChallengeResponseDto> {
+  async create(
+    caller: Principal,
+    dto: CreateEmailChallengeRequestDto,
+  ): Promise<CreateEmailChallengeResponseDto> {
     const user = await this.mailableUser(dto.userId);
     const now = this.clock.now();
     // Random, not time-ordered: an id tells nothing about other challenges.
@@ -130,12 +139,22 @@ export class EmailChallengeService extends StepUpVerifier {
     };
     await this.tx.run(async (em) => {
       await this.repo.insert(em, row, dto.context ?? {});
-      await this.append(em, row, caller.userId, 'mfa.email_challenge.added', { operation: row.operation, ttlSeconds });
+      await this.append(em, row, caller.userId, 'mfa.email_challenge.added', {
+        operation: row.operation,
+        ttlSeconds,
+      });
     });
     try {
       // Within MAIL_SEND_DEADLINE_MS. A mail transmitted in full but not yet confirmed by the relay
       // counts as sent: the user most likely gets the code, so the challenge it belongs to stays.
-      await this.mail.send({ to: user.email!, challengeId: id, code, operation: row.operation, expiresAt: row.expiresAt, ttlSeconds });
+      await this.mail.send({
+        to: user.email!,
+        challengeId: id,
+        code,
+        operation: row.operation,
+        expiresAt: row.expiresAt,
+        ttlSeconds,
+      });
     } catch (e) {
       // Certainly not delivered, and the caller never learns the id: nothing half-made stays behind.
       await this.tx.run(async (em) => {
@@ -145,13 +164,21 @@ export class EmailChallengeService extends StepUpVerifier {
       throw ChallengeErrors.mailFailed(e);
     }
     await this.tx.run((em) => this.repo.markSent(em, id));
-    return { challengeId: id, status: 'PENDING', expiresAt: iso(row.expiresAt), maskedEmail: maskEmail(user.email!) };
+    return {
+      challengeId: id,
+      status: 'PENDING',
+      expiresAt: iso(row.expiresAt),
+      maskedEmail: maskEmail(user.email!),
+    };
   }
 
   async verify(caller: Principal, challengeId: string, totp: string): Promise<VerifyEmailResponseDto> {
     const row = await this.repo.find(challengeId);
     // Unknown ids answer like other users' challenges, except to those who may create challenges for anyone.
-    if (!row) throw caller.canOnInstance('mfa.challenge.write') ? ChallengeErrors.notFound() : ChallengeErrors.notSubject();
+    if (!row)
+      throw caller.canOnInstance('mfa.challenge.write')
+        ? ChallengeErrors.notFound()
+        : ChallengeErrors.notSubject();
     if (row.userId !== caller.userId) throw ChallengeErrors.notSubject();
     const now = this.clock.now();
     this.assertVerifiable(row, now);
@@ -167,9 +194,16 @@ export class EmailChallengeService extends StepUpVerifier {
       }
       const counted = await this.repo.recordWrongCode(em, row.id, now);
       if (!counted) return { kind: 'changed' as const };
-      await this.append(em, row, caller.userId, 'mfa.email_challenge.check.failed', { attempts: counted.attempts });
-      if (counted.status === 'LOCKED') await this.append(em, row, caller.userId, 'mfa.email_challenge.locked');
-      return { kind: 'wrong' as const, remaining: counted.maxAttempts - counted.attempts, locked: counted.status === 'LOCKED' };
+      await this.append(em, row, caller.userId, 'mfa.email_challenge.check.failed', {
+        attempts: counted.attempts,
+      });
+      if (counted.status === 'LOCKED')
+        await this.append(em, row, caller.userId, 'mfa.email_challenge.locked');
+      return {
+        kind: 'wrong' as const,
+        remaining: counted.maxAttempts - counted.attempts,
+        locked: counted.status === 'LOCKED',
+      };
     });
     switch (outcome.kind) {
       case 'verified':
@@ -201,14 +235,22 @@ export class EmailChallengeService extends StepUpVerifier {
     const now = this.clock.now();
     this.assertVerifiable(row, now);
     const cooldownMs = this.config.mail.resendCooldownSeconds * 1000;
-    if (row.lastSentAt > now - cooldownMs) throw ChallengeErrors.cooldown(Math.ceil((row.lastSentAt + cooldownMs - now) / 1000));
+    if (row.lastSentAt > now - cooldownMs)
+      throw ChallengeErrors.cooldown(Math.ceil((row.lastSentAt + cooldownMs - now) / 1000));
     const user = await this.mailableUser(row.userId);
     const code = randomDigits(CODE_DIGITS);
     const generation = row.generation + 1;
     const expiresAt = now + row.ttlSeconds * 1000;
     const codeHash = this.hasher.hash(code, codeContext(row.id, generation));
     const replaced = await this.tx.run(async (em) => {
-      const ok = await this.repo.replaceCode(em, { id: row.id, generation: row.generation, codeHash, now, expiresAt, cooldownMs });
+      const ok = await this.repo.replaceCode(em, {
+        id: row.id,
+        generation: row.generation,
+        codeHash,
+        now,
+        expiresAt,
+        cooldownMs,
+      });
       if (ok) await this.append(em, row, caller.userId, 'mfa.email_challenge.code.resent', { generation });
       return ok;
     });
@@ -220,7 +262,14 @@ export class EmailChallengeService extends StepUpVerifier {
       throw this.goneOrNotFound(fresh, now);
     }
     try {
-      await this.mail.send({ to: user.email!, challengeId: row.id, code, operation: row.operation, expiresAt, ttlSeconds: row.ttlSeconds });
+      await this.mail.send({
+        to: user.email!,
+        challengeId: row.id,
+        code,
+        operation: row.operation,
+        expiresAt,
+        ttlSeconds: row.ttlSeconds,
+      });
     } catch (e) {
       // The old code is dead and the new one never arrived: let the caller retry at once.
       await this.tx.run((em) => this.repo.resetSendTime(em, row.id, generation, row.lastSentAt));
@@ -279,7 +328,8 @@ export class EmailChallengeService extends StepUpVerifier {
       if (caller.canOnInstance('mfa.challenge.write')) throw ChallengeErrors.notFound();
       throw ChallengeErrors.forbidden();
     }
-    if (row.userId !== caller.userId && !caller.can('mfa.challenge.write', row.orgId)) throw ChallengeErrors.forbidden();
+    if (row.userId !== caller.userId && !caller.can('mfa.challenge.write', row.orgId))
+      throw ChallengeErrors.forbidden();
     return row;
   }
 
@@ -317,7 +367,14 @@ export class EmailChallengeService extends StepUpVerifier {
     eventType: string,
     payload?: Record<string, unknown>,
   ) {
-    return this.events.append(em, { aggregateType: AGGREGATE, aggregateId: row.id, resourceOwner: row.orgId, creator, eventType, payload });
+    return this.events.append(em, {
+      aggregateType: AGGREGATE,
+      aggregateId: row.id,
+      resourceOwner: row.orgId,
+      creator,
+      eventType,
+      payload,
+    });
   }
 }
 

@@ -33,7 +33,10 @@ export class EmailChallengeSweeper implements OnApplicationBootstrap, OnModuleDe
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => {
       this.sweep().catch((e: unknown) =>
-        this.logger.error({ err: { message: e instanceof Error ? e.message : String(e) } }, 'challenge sweep failed'),
+        this.logger.error(
+          { err: { message: e instanceof Error ? e.message : String(e) } },
+          'challenge sweep failed',
+        ),
       );
     }, SWEEP_INTERVAL_MS);
     this.timer.unref();
@@ -52,7 +55,8 @@ export class EmailChallengeSweeper implements OnApplicationBootstrap, OnModuleDe
       const contexts = await this.repo.purgeContexts(em, now - retentionMs);
       return { contexts, challenges, unsent };
     });
-    if (result.contexts + result.challenges + result.unsent > 0) this.logger.log(result, 'purged old email challenges');
+    if (result.contexts + result.challenges + result.unsent > 0)
+      this.logger.log(result, 'purged old email challenges');
     return result;
   }
 }

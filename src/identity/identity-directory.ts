@@ -40,19 +40,32 @@ export class IdentityDirectory extends AuthDirectory {
     const row = rows[0];
     if (!row) return undefined;
     if (row.expires_at !== null && Number(row.expires_at) <= this.clock.now()) return undefined;
-    return this.toPrincipal(row, 'pat', row.token_id, row.expires_at === null ? undefined : Number(row.expires_at));
+    return this.toPrincipal(
+      row,
+      'pat',
+      row.token_id,
+      row.expires_at === null ? undefined : Number(row.expires_at),
+    );
   }
 
   async principalForUser(userId: string): Promise<Principal | undefined> {
     if (!ID_PATTERN.test(userId)) return undefined;
-    const { rows } = await rawQuery<UserRow>(this.ds, `SELECT id, org_id, type, state FROM users WHERE id = $1`, [userId]);
+    const { rows } = await rawQuery<UserRow>(
+      this.ds,
+      `SELECT id, org_id, type, state FROM users WHERE id = $1`,
+      [userId],
+    );
     return rows[0] ? this.toPrincipal(rows[0], 'jwt') : undefined;
   }
 
   /** The roles of a user whatever its state, as a Principal (for "may the caller act on this user"). */
   async rolesOfUser(userId: string): Promise<Principal | undefined> {
     if (!ID_PATTERN.test(userId)) return undefined;
-    const { rows } = await rawQuery<UserRow>(this.ds, `SELECT id, org_id, type, state FROM users WHERE id = $1`, [userId]);
+    const { rows } = await rawQuery<UserRow>(
+      this.ds,
+      `SELECT id, org_id, type, state FROM users WHERE id = $1`,
+      [userId],
+    );
     return rows[0] ? this.buildPrincipal(rows[0], 'pat') : undefined;
   }
 
@@ -61,7 +74,9 @@ export class IdentityDirectory extends AuthDirectory {
     const cached = this.orgs.get(userId);
     if (cached !== undefined) return cached;
     if (!ID_PATTERN.test(userId)) return undefined;
-    const { rows } = await rawQuery<{ org_id: string }>(this.ds, `SELECT org_id FROM users WHERE id = $1`, [userId]);
+    const { rows } = await rawQuery<{ org_id: string }>(this.ds, `SELECT org_id FROM users WHERE id = $1`, [
+      userId,
+    ]);
     const org = rows[0]?.org_id;
     if (org !== undefined) {
       if (this.orgs.size >= 50_000) this.orgs.clear();
@@ -75,12 +90,22 @@ export class IdentityDirectory extends AuthDirectory {
     this.orgs.delete(userId);
   }
 
-  private async toPrincipal(user: UserRow, method: 'pat' | 'jwt', tokenId?: string, expiresAt?: number): Promise<Principal | undefined> {
+  private async toPrincipal(
+    user: UserRow,
+    method: 'pat' | 'jwt',
+    tokenId?: string,
+    expiresAt?: number,
+  ): Promise<Principal | undefined> {
     if (user.state !== 'ACTIVE') return undefined;
     return this.buildPrincipal(user, method, tokenId, expiresAt);
   }
 
-  private async buildPrincipal(user: UserRow, method: 'pat' | 'jwt', tokenId?: string, expiresAt?: number): Promise<Principal> {
+  private async buildPrincipal(
+    user: UserRow,
+    method: 'pat' | 'jwt',
+    tokenId?: string,
+    expiresAt?: number,
+  ): Promise<Principal> {
     const { rows } = await rawQuery<{ scope: string; roles: string }>(
       this.ds,
       `SELECT scope, roles FROM memberships WHERE user_id = $1`,
@@ -90,9 +115,23 @@ export class IdentityDirectory extends AuthDirectory {
     const orgRoles = new Map<string, Role[]>();
     for (const m of rows) {
       const roles = m.roles.split(',').filter(Boolean) as Role[];
-      if (m.scope === INSTANCE_SCOPE) instanceRoles = roles.filter((r) => (INSTANCE_ROLES as readonly string[]).includes(r));
-      else orgRoles.set(m.scope, roles.filter((r) => (ORG_ROLES as readonly string[]).includes(r)));
+      if (m.scope === INSTANCE_SCOPE)
+        instanceRoles = roles.filter((r) => (INSTANCE_ROLES as readonly string[]).includes(r));
+      else
+        orgRoles.set(
+          m.scope,
+          roles.filter((r) => (ORG_ROLES as readonly string[]).includes(r)),
+        );
     }
-    return new Principal(user.id, user.org_id, user.type, method, instanceRoles, orgRoles, tokenId, expiresAt);
+    return new Principal(
+      user.id,
+      user.org_id,
+      user.type,
+      method,
+      instanceRoles,
+      orgRoles,
+      tokenId,
+      expiresAt,
+    );
   }
 }

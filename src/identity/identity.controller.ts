@@ -1,5 +1,13 @@
 import { applyDecorators, Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import { orgParam, Principal, RequirePermission, userParam, orgBody } from '../common/auth/decorators';
 import { Principal as Caller } from '../common/auth/principal';
 import { INSTANCE_SCOPE } from './entities/membership.entity';
@@ -25,12 +33,23 @@ const errorBody = (code: number, id: string, text: string) => zitadelError(code,
 const IdentityErrorResponses = () =>
   applyDecorators(
     ZitadelErrorResponses(),
-    ApiBadRequestResponse({ description: 'The request is malformed.', ...errorBody(3, 'COMMAND-dv3t5', 'Expiration date must be in the future') }),
-    ApiUnauthorizedResponse({ description: 'Returned when the user is not authenticated.', ...errorBody(16, 'AUTH-7fs1e', 'Token is invalid') }),
+    ApiBadRequestResponse({
+      description: 'The request is malformed.',
+      ...errorBody(3, 'COMMAND-dv3t5', 'Expiration date must be in the future'),
+    }),
+    ApiUnauthorizedResponse({
+      description: 'Returned when the user is not authenticated.',
+      ...errorBody(16, 'AUTH-7fs1e', 'Token is invalid'),
+    }),
   );
-const AlreadyExists = (id: string, text: string) => ApiConflictResponse({ description: 'Returned when the object already exists.', ...errorBody(6, id, text) });
+const AlreadyExists = (id: string, text: string) =>
+  ApiConflictResponse({ description: 'Returned when the object already exists.', ...errorBody(6, id, text) });
 
-const USER_ID = { name: 'userId', description: 'unique identifier of the user.', example: '163840776835432705' };
+const USER_ID = {
+  name: 'userId',
+  description: 'unique identifier of the user.',
+  example: '163840776835432705',
+};
 
 @ApiTags('Organizations')
 @IdentityErrorResponses()
@@ -51,21 +70,36 @@ export class OrganizationsController {
   @Put(':orgId/members/:userId')
   @HttpCode(200)
   @RequirePermission('org.member.write', { target: orgParam('orgId') })
-  @ApiOperation({ summary: 'Set organization member', description: 'Grant a user roles on an organization (replaces its roles there).' })
+  @ApiOperation({
+    summary: 'Set organization member',
+    description: 'Grant a user roles on an organization (replaces its roles there).',
+  })
   @ApiParam({ name: 'orgId', description: 'unique identifier of the organization.' })
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
-  SetOrgMember(@Principal() caller: Caller, @Param('orgId') orgId: string, @Param('userId') userId: string, @Body() dto: SetOrgMemberRequestDto) {
+  SetOrgMember(
+    @Principal() caller: Caller,
+    @Param('orgId') orgId: string,
+    @Param('userId') userId: string,
+    @Body() dto: SetOrgMemberRequestDto,
+  ) {
     return this.identity.setMember(caller, orgId, userId, dto.roles);
   }
 
   @Delete(':orgId/members/:userId')
   @RequirePermission('org.member.write', { target: orgParam('orgId') })
-  @ApiOperation({ summary: 'Remove organization member', description: 'Remove all roles of a user on an organization.' })
+  @ApiOperation({
+    summary: 'Remove organization member',
+    description: 'Remove all roles of a user on an organization.',
+  })
   @ApiParam({ name: 'orgId', description: 'unique identifier of the organization.' })
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
-  RemoveOrgMember(@Principal() caller: Caller, @Param('orgId') orgId: string, @Param('userId') userId: string) {
+  RemoveOrgMember(
+    @Principal() caller: Caller,
+    @Param('orgId') orgId: string,
+    @Param('userId') userId: string,
+  ) {
     return this.identity.removeMember(caller, orgId, userId);
   }
 }
@@ -79,10 +113,17 @@ export class InstanceMembersController {
   @Put(':userId')
   @HttpCode(200)
   @RequirePermission('iam.member.write')
-  @ApiOperation({ summary: 'Set instance member', description: 'Grant a user roles on the whole instance (replaces its instance roles).' })
+  @ApiOperation({
+    summary: 'Set instance member',
+    description: 'Grant a user roles on the whole instance (replaces its instance roles).',
+  })
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
-  SetInstanceMember(@Principal() caller: Caller, @Param('userId') userId: string, @Body() dto: SetInstanceMemberRequestDto) {
+  SetInstanceMember(
+    @Principal() caller: Caller,
+    @Param('userId') userId: string,
+    @Body() dto: SetInstanceMemberRequestDto,
+  ) {
     return this.identity.setMember(caller, INSTANCE_SCOPE, userId, dto.roles);
   }
 
@@ -105,7 +146,10 @@ export class UsersController {
   @Post('human')
   @HttpCode(200)
   @RequirePermission('user.write', { target: orgBody('organization.orgId') })
-  @ApiOperation({ summary: 'Create a new human user', description: 'Create/import a new user with the type human.' })
+  @ApiOperation({
+    summary: 'Create a new human user',
+    description: 'Create/import a new user with the type human.',
+  })
   @ApiOkResponse({ type: AddUserResponseDto, description: 'OK' })
   @AlreadyExists('COMMAND-k2unb', 'User already exists')
   AddHumanUser(@Principal() caller: Caller, @Body() dto: AddHumanUserRequestDto) {
@@ -115,7 +159,10 @@ export class UsersController {
   @Post('machine')
   @HttpCode(200)
   @RequirePermission('user.write', { target: orgBody('organization.orgId') })
-  @ApiOperation({ summary: 'Create a new machine user', description: 'Create a new user with the type machine, for services that call the API.' })
+  @ApiOperation({
+    summary: 'Create a new machine user',
+    description: 'Create a new user with the type machine, for services that call the API.',
+  })
   @ApiOkResponse({ type: AddUserResponseDto, description: 'OK' })
   @AlreadyExists('COMMAND-k2unb', 'User already exists')
   AddMachineUser(@Principal() caller: Caller, @Body() dto: AddMachineUserRequestDto) {
@@ -124,7 +171,10 @@ export class UsersController {
 
   @Get(':userId')
   @RequirePermission('user.read', { self: true, target: userParam('userId') })
-  @ApiOperation({ summary: 'User by ID', description: 'Returns the full user object (human or machine) including the profile, email, etc..' })
+  @ApiOperation({
+    summary: 'User by ID',
+    description: 'Returns the full user object (human or machine) including the profile, email, etc..',
+  })
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: GetUserByIDResponseDto, description: 'OK' })
   GetUserByID(@Param('userId') userId: string) {
@@ -133,7 +183,11 @@ export class UsersController {
 
   @Delete(':userId')
   @RequirePermission('user.write', { target: userParam('userId') })
-  @ApiOperation({ summary: 'Delete user', description: 'The state of the user will be changed to \'deleted\'. The user will not be able to log in anymore. Its factors, tokens and memberships are removed with it.' })
+  @ApiOperation({
+    summary: 'Delete user',
+    description:
+      "The state of the user will be changed to 'deleted'. The user will not be able to log in anymore. Its factors, tokens and memberships are removed with it.",
+  })
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
   DeleteUser(@Principal() caller: Caller, @Param('userId') userId: string) {
@@ -145,7 +199,8 @@ export class UsersController {
   @RequirePermission('user.write', { target: userParam('userId') })
   @ApiOperation({
     summary: 'Deactivate user',
-    description: "The state of the user will be changed to 'deactivated'. The user will not be able to log in anymore: its tokens are refused until it is reactivated.",
+    description:
+      "The state of the user will be changed to 'deactivated'. The user will not be able to log in anymore: its tokens are refused until it is reactivated.",
   })
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
@@ -156,7 +211,11 @@ export class UsersController {
   @Post(':userId/reactivate')
   @HttpCode(200)
   @RequirePermission('user.write', { target: userParam('userId') })
-  @ApiOperation({ summary: 'Reactivate user', description: "Reactivate a user with the state 'deactivated'. The user will be able to log in again afterward." })
+  @ApiOperation({
+    summary: 'Reactivate user',
+    description:
+      "Reactivate a user with the state 'deactivated'. The user will be able to log in again afterward.",
+  })
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
   ReactivateUser(@Principal() caller: Caller, @Param('userId') userId: string) {
@@ -168,7 +227,8 @@ export class UsersController {
   @RequirePermission('user.write', { target: userParam('userId') })
   @ApiOperation({
     summary: 'Lock user',
-    description: "The state of the user will be changed to 'locked'. The user will not be able to log in anymore: its tokens are refused until it is unlocked.",
+    description:
+      "The state of the user will be changed to 'locked'. The user will not be able to log in anymore: its tokens are refused until it is unlocked.",
   })
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
@@ -179,7 +239,11 @@ export class UsersController {
   @Post(':userId/unlock')
   @HttpCode(200)
   @RequirePermission('user.write', { target: userParam('userId') })
-  @ApiOperation({ summary: 'Unlock user', description: "The state of the user will be changed to 'active'. The user will be able to log in again afterward." })
+  @ApiOperation({
+    summary: 'Unlock user',
+    description:
+      "The state of the user will be changed to 'active'. The user will be able to log in again afterward.",
+  })
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
   UnlockUser(@Principal() caller: Caller, @Param('userId') userId: string) {
@@ -189,20 +253,35 @@ export class UsersController {
   @Post(':userId/pats')
   @HttpCode(200)
   @RequirePermission('user.write', { self: true, target: userParam('userId') })
-  @ApiOperation({ summary: 'Add a Personal Access Token', description: 'Personal access tokens (PAT) are the way for users to call the API. The token is shown only in this response.' })
+  @ApiOperation({
+    summary: 'Add a Personal Access Token',
+    description:
+      'Personal access tokens (PAT) are the way for users to call the API. The token is shown only in this response.',
+  })
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: AddPersonalAccessTokenResponseDto, description: 'OK' })
-  AddPersonalAccessToken(@Principal() caller: Caller, @Param('userId') userId: string, @Body() dto: AddPersonalAccessTokenRequestDto) {
+  AddPersonalAccessToken(
+    @Principal() caller: Caller,
+    @Param('userId') userId: string,
+    @Body() dto: AddPersonalAccessTokenRequestDto,
+  ) {
     return this.identity.addPersonalAccessToken(caller, userId, dto.expirationDate);
   }
 
   @Delete(':userId/pats/:tokenId')
   @RequirePermission('user.write', { self: true, target: userParam('userId') })
-  @ApiOperation({ summary: 'Remove a Personal Access Token', description: 'Revoke a personal access token; it stops working at once.' })
+  @ApiOperation({
+    summary: 'Remove a Personal Access Token',
+    description: 'Revoke a personal access token; it stops working at once.',
+  })
   @ApiParam(USER_ID)
   @ApiParam({ name: 'tokenId', description: 'unique identifier of the token.' })
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
-  RemovePersonalAccessToken(@Principal() caller: Caller, @Param('userId') userId: string, @Param('tokenId') tokenId: string) {
+  RemovePersonalAccessToken(
+    @Principal() caller: Caller,
+    @Param('userId') userId: string,
+    @Param('tokenId') tokenId: string,
+  ) {
     return this.identity.removePersonalAccessToken(caller, userId, tokenId);
   }
 }

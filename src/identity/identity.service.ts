@@ -34,18 +34,48 @@ export const ORG_NOT_FOUND = () => Errors.notFound('COMMAND-55M9f', 'Organisatio
 const ORG_EXISTS = () => Errors.alreadyExists('COMMAND-8ugTs', 'Organisation already exists');
 const USER_EXISTS = () => Errors.alreadyExists('COMMAND-k2unb', 'User already exists');
 const LAST_OWNER = () =>
-  Errors.failedPrecondition('IDENTITY-own01', 'The last active IAM_OWNER cannot be removed, locked or deactivated');
+  Errors.failedPrecondition(
+    'IDENTITY-own01',
+    'The last active IAM_OWNER cannot be removed, locked or deactivated',
+  );
 export const INSTANCE_AGGREGATE_ID = '100000000000000000';
 
 type Caller = Principal | 'SYSTEM';
 
 /** The user state changes of `POST /v2/users/{userId}/<action>`: allowed from-states, target state, event. */
 const STATE_CHANGES = {
-  deactivate: { from: ['ACTIVE', 'LOCKED'], to: 'INACTIVE', event: 'user.deactivated', id: 'IDENTITY-st01', text: 'User is already deactivated' },
-  reactivate: { from: ['INACTIVE'], to: 'ACTIVE', event: 'user.reactivated', id: 'IDENTITY-st02', text: 'User is not deactivated' },
-  lock: { from: ['ACTIVE'], to: 'LOCKED', event: 'user.locked', id: 'IDENTITY-st03', text: 'User is not active' },
-  unlock: { from: ['LOCKED'], to: 'ACTIVE', event: 'user.unlocked', id: 'IDENTITY-st04', text: 'User is not locked' },
-} as const satisfies Record<string, { from: readonly UserState[]; to: UserState; event: string; id: string; text: string }>;
+  deactivate: {
+    from: ['ACTIVE', 'LOCKED'],
+    to: 'INACTIVE',
+    event: 'user.deactivated',
+    id: 'IDENTITY-st01',
+    text: 'User is already deactivated',
+  },
+  reactivate: {
+    from: ['INACTIVE'],
+    to: 'ACTIVE',
+    event: 'user.reactivated',
+    id: 'IDENTITY-st02',
+    text: 'User is not deactivated',
+  },
+  lock: {
+    from: ['ACTIVE'],
+    to: 'LOCKED',
+    event: 'user.locked',
+    id: 'IDENTITY-st03',
+    text: 'User is not active',
+  },
+  unlock: {
+    from: ['LOCKED'],
+    to: 'ACTIVE',
+    event: 'user.unlocked',
+    id: 'IDENTITY-st04',
+    text: 'User is not locked',
+  },
+} as const satisfies Record<
+  string,
+  { from: readonly UserState[]; to: UserState; event: string; id: string; text: string }
+>;
 export type UserStateChange = keyof typeof STATE_CHANGES;
 
 /**
@@ -67,7 +97,9 @@ export class IdentityService {
   ) {}
 
   async createOrganization(caller: Caller, name: string): Promise<CreateOrganizationResponseDto> {
-    return this.uniquely(ORG_EXISTS, () => this.tx.run((em) => this.insertOrganization(em, caller, name, false)));
+    return this.uniquely(ORG_EXISTS, () =>
+      this.tx.run((em) => this.insertOrganization(em, caller, name, false)),
+    );
   }
 
   async addHumanUser(caller: Caller, req: AddHumanUserRequestDto): Promise<AddUserResponseDto> {
@@ -90,7 +122,10 @@ export class IdentityService {
   async addMachineUser(caller: Caller, req: AddMachineUserRequestDto): Promise<AddUserResponseDto> {
     return this.uniquely(USER_EXISTS, () =>
       this.tx.run((em) =>
-        this.insertUser(em, caller, req.organization.orgId, req.username, 'user.machine.added', { type: 'machine', machineName: req.name }),
+        this.insertUser(em, caller, req.organization.orgId, req.username, 'user.machine.added', {
+          type: 'machine',
+          machineName: req.name,
+        }),
       ),
     );
   }
@@ -123,7 +158,9 @@ export class IdentityService {
                     ...(user.preferredLanguage ? { preferredLanguage: user.preferredLanguage } : {}),
                   },
                   email: { email: user.email ?? '', ...(user.emailVerified ? { isVerified: true } : {}) },
-                  ...(user.phone ? { phone: { phone: user.phone, ...(user.phoneVerified ? { isVerified: true } : {}) } } : {}),
+                  ...(user.phone
+                    ? { phone: { phone: user.phone, ...(user.phoneVerified ? { isVerified: true } : {}) } }
+                    : {}),
                 },
               }
             : { machine: { name: user.machineName ?? '' } }),
@@ -149,12 +186,17 @@ export class IdentityService {
   }
 
   /** Deactivate / reactivate / lock / unlock. A user that is not active cannot authenticate. */
-  async changeUserState(caller: Caller, userId: string, change: UserStateChange): Promise<{ details: ObjectDetailsDto }> {
+  async changeUserState(
+    caller: Caller,
+    userId: string,
+    change: UserStateChange,
+  ): Promise<{ details: ObjectDetailsDto }> {
     const rule = STATE_CHANGES[change];
     await this.assertMayActOn(caller, userId);
     const details = await this.tx.run(async (em) => {
       const user = await this.requireUser(em, userId);
-      if (!(rule.from as readonly UserState[]).includes(user.state)) throw Errors.failedPrecondition(rule.id, rule.text);
+      if (!(rule.from as readonly UserState[]).includes(user.state))
+        throw Errors.failedPrecondition(rule.id, rule.text);
       if (rule.to !== 'ACTIVE') await this.assertOwnersRemain(em, user.id);
       await this.repo.setUserState(em, user.id, rule.to);
       await this.revocations.publish(em, { userId: user.id });
@@ -164,33 +206,58 @@ export class IdentityService {
     return { details };
   }
 
-  async addPersonalAccessToken(caller: Caller, userId: string, expirationDate?: string): Promise<AddPersonalAccessTokenResponseDto> {
+  async addPersonalAccessToken(
+    caller: Caller,
+    userId: string,
+    expirationDate?: string,
+  ): Promise<AddPersonalAccessTokenResponseDto> {
     let expiresAt: number | null = null;
     if (expirationDate !== undefined) {
       expiresAt = Date.parse(expirationDate);
       if (!Number.isFinite(expiresAt)) {
-        throw Errors.invalidArgument(undefined, 'invalid AddPersonalAccessTokenRequest.ExpirationDate: value must be an RFC 3339 timestamp');
+        throw Errors.invalidArgument(
+          undefined,
+          'invalid AddPersonalAccessTokenRequest.ExpirationDate: value must be an RFC 3339 timestamp',
+        );
       }
-      if (expiresAt <= this.clock.now()) throw Errors.invalidArgument('COMMAND-dv3t5', 'Expiration date must be in the future');
+      if (expiresAt <= this.clock.now())
+        throw Errors.invalidArgument('COMMAND-dv3t5', 'Expiration date must be in the future');
     }
     await this.assertMayActOn(caller, userId);
-    return this.tx.run(async (em) => this.insertToken(em, caller, await this.requireUser(em, userId), expiresAt));
+    return this.tx.run(async (em) =>
+      this.insertToken(em, caller, await this.requireUser(em, userId), expiresAt),
+    );
   }
 
-  async removePersonalAccessToken(caller: Caller, userId: string, tokenId: string): Promise<{ details: ObjectDetailsDto }> {
+  async removePersonalAccessToken(
+    caller: Caller,
+    userId: string,
+    tokenId: string,
+  ): Promise<{ details: ObjectDetailsDto }> {
     await this.assertMayActOn(caller, userId);
     const details = await this.tx.run(async (em) => {
       const user = await this.requireUser(em, userId);
-      if (!(await this.repo.deleteToken(em, user.id, tokenId))) throw Errors.notFound('COMMAND-Dggw2', 'Personal Access Token not found');
+      if (!(await this.repo.deleteToken(em, user.id, tokenId)))
+        throw Errors.notFound('COMMAND-Dggw2', 'Personal Access Token not found');
       await this.revocations.publish(em, { userId: user.id, tokenId });
-      return changeDetails(await this.events.append(em, { ...userEvent(caller, user, 'user.pat.removed'), payload: { tokenId } }));
+      return changeDetails(
+        await this.events.append(em, {
+          ...userEvent(caller, user, 'user.pat.removed'),
+          payload: { tokenId },
+        }),
+      );
     });
     this.tokens.invalidateToken(tokenId);
     return { details };
   }
 
   /** Grants `roles` on `scope` (an organisation id or INSTANCE), replacing the user's roles there. */
-  async setMember(caller: Caller, scope: string, userId: string, roles: string[]): Promise<{ details: ObjectDetailsDto }> {
+  async setMember(
+    caller: Caller,
+    scope: string,
+    userId: string,
+    roles: string[],
+  ): Promise<{ details: ObjectDetailsDto }> {
     const details = await this.tx.run(async (em) => {
       const saved = await this.saveMember(em, caller, scope, userId, roles);
       await this.revocations.publish(em, { userId });
@@ -203,9 +270,12 @@ export class IdentityService {
   async removeMember(caller: Caller, scope: string, userId: string): Promise<{ details: ObjectDetailsDto }> {
     const details = await this.tx.run(async (em) => {
       if (scope === INSTANCE_SCOPE) await this.assertOwnersRemain(em, userId);
-      if (!(await this.repo.deleteMembership(em, userId, scope))) throw Errors.notFound('MEMBER-4n9fs', 'Member not found');
+      if (!(await this.repo.deleteMembership(em, userId, scope)))
+        throw Errors.notFound('MEMBER-4n9fs', 'Member not found');
       await this.revocations.publish(em, { userId });
-      return changeDetails(await this.events.append(em, memberEvent(caller, scope, 'member.removed', { userId })));
+      return changeDetails(
+        await this.events.append(em, memberEvent(caller, scope, 'member.removed', { userId })),
+      );
     });
     this.tokens.invalidateUser(userId);
     return { details };
@@ -222,10 +292,17 @@ export class IdentityService {
       return await this.tx.run(async (em) => {
         if ((await this.repo.countOrganizations(em)) > 0) return false;
         const { organizationId } = await this.insertOrganization(em, 'SYSTEM', 'Default', true);
-        const { userId } = await this.insertUser(em, 'SYSTEM', organizationId, 'admin', 'user.machine.added', {
-          type: 'machine',
-          machineName: 'Administrator',
-        });
+        const { userId } = await this.insertUser(
+          em,
+          'SYSTEM',
+          organizationId,
+          'admin',
+          'user.machine.added',
+          {
+            type: 'machine',
+            machineName: 'Administrator',
+          },
+        );
         await this.saveMember(em, 'SYSTEM', INSTANCE_SCOPE, userId, ['IAM_OWNER']);
         const user = await this.requireUser(em, userId);
         const { token } = await this.insertToken(em, 'SYSTEM', user, null);
@@ -239,13 +316,26 @@ export class IdentityService {
     }
   }
 
-  private async insertOrganization(em: EntityManager, caller: Caller, name: string, isDefault: boolean): Promise<CreateOrganizationResponseDto> {
+  private async insertOrganization(
+    em: EntityManager,
+    caller: Caller,
+    name: string,
+    isDefault: boolean,
+  ): Promise<CreateOrganizationResponseDto> {
     if (await this.repo.organizationNameTaken(em, name)) throw ORG_EXISTS();
     const id = newId(this.clock.now());
     // Names are unique; their slugs may not be ("ACME" / "Acme!" / two non-Latin names): disambiguate the domain.
     let domain = `${slug(name)}.${this.config.instance.domain}`;
-    if (await this.repo.domainTaken(em, domain)) domain = `${slug(name)}-${id.slice(-6)}.${this.config.instance.domain}`;
-    await this.repo.insertOrganization(em, { id, name, primaryDomain: domain, state: 'ACTIVE', isDefault, createdAt: this.clock.now() });
+    if (await this.repo.domainTaken(em, domain))
+      domain = `${slug(name)}-${id.slice(-6)}.${this.config.instance.domain}`;
+    await this.repo.insertOrganization(em, {
+      id,
+      name,
+      primaryDomain: domain,
+      state: 'ACTIVE',
+      isDefault,
+      createdAt: this.clock.now(),
+    });
     const e = await this.events.append(em, {
       aggregateType: 'org',
       aggregateId: id,
@@ -295,15 +385,35 @@ export class IdentityService {
     return { userId: id, details: createDetails(e) };
   }
 
-  private async insertToken(em: EntityManager, caller: Caller, user: UserEntity, expiresAt: number | null): Promise<AddPersonalAccessTokenResponseDto> {
+  private async insertToken(
+    em: EntityManager,
+    caller: Caller,
+    user: UserEntity,
+    expiresAt: number | null,
+  ): Promise<AddPersonalAccessTokenResponseDto> {
     const token = 'mfa_' + randomBytes(32).toString('base64url');
     const tokenId = newId(this.clock.now());
-    await this.repo.insertToken(em, { id: tokenId, userId: user.id, tokenHash: hashToken(token), expiresAt, createdAt: this.clock.now() });
-    const e = await this.events.append(em, { ...userEvent(caller, user, 'user.pat.added'), payload: { tokenId, expiresAt } });
+    await this.repo.insertToken(em, {
+      id: tokenId,
+      userId: user.id,
+      tokenHash: hashToken(token),
+      expiresAt,
+      createdAt: this.clock.now(),
+    });
+    const e = await this.events.append(em, {
+      ...userEvent(caller, user, 'user.pat.added'),
+      payload: { tokenId, expiresAt },
+    });
     return { details: createDetails(e), tokenId, token };
   }
 
-  private async saveMember(em: EntityManager, caller: Caller, scope: string, userId: string, roles: string[]): Promise<ObjectDetailsDto> {
+  private async saveMember(
+    em: EntityManager,
+    caller: Caller,
+    scope: string,
+    userId: string,
+    roles: string[],
+  ): Promise<ObjectDetailsDto> {
     const allowed: readonly string[] = scope === INSTANCE_SCOPE ? INSTANCE_ROLES : ORG_ROLES;
     const clean = [...new Set(roles)].filter((r) => allowed.includes(r));
     if (clean.length === 0) throw Errors.invalidArgument('IAM-4m0gf', 'At least one valid role is required');
@@ -312,7 +422,13 @@ export class IdentityService {
     if (scope === INSTANCE_SCOPE && !clean.includes('IAM_OWNER')) await this.assertOwnersRemain(em, user.id);
     const existing = await this.repo.findMembership(em, user.id, scope);
     await this.repo.saveMembership(em, user.id, scope, clean, this.clock.now());
-    const e = await this.events.append(em, memberEvent(caller, scope, existing ? 'member.changed' : 'member.added', { userId: user.id, roles: clean }));
+    const e = await this.events.append(
+      em,
+      memberEvent(caller, scope, existing ? 'member.changed' : 'member.added', {
+        userId: user.id,
+        roles: clean,
+      }),
+    );
     return changeDetails(e);
   }
 
@@ -357,10 +473,21 @@ function creatorOf(caller: Principal | 'SYSTEM'): string {
 }
 
 function userEvent(caller: Principal | 'SYSTEM', user: UserEntity, eventType: string) {
-  return { aggregateType: 'user', aggregateId: user.id, resourceOwner: user.orgId, creator: creatorOf(caller), eventType };
+  return {
+    aggregateType: 'user',
+    aggregateId: user.id,
+    resourceOwner: user.orgId,
+    creator: creatorOf(caller),
+    eventType,
+  };
 }
 
-function memberEvent(caller: Principal | 'SYSTEM', scope: string, what: string, payload: Record<string, unknown>) {
+function memberEvent(
+  caller: Principal | 'SYSTEM',
+  scope: string,
+  what: string,
+  payload: Record<string, unknown>,
+) {
   const instance = scope === INSTANCE_SCOPE;
   return {
     aggregateType: instance ? 'instance' : 'org',
@@ -381,4 +508,3 @@ function slug(name: string): string {
     .slice(0, 60);
   return s || 'org';
 }
-

@@ -29,13 +29,17 @@ export class UsersReader {
 
   async findUser(userId: string): Promise<UserView | undefined> {
     if (!ID_PATTERN.test(userId)) return undefined;
-    const user = await this.ds.getRepository(UserEntity).findOne({ where: { id: userId }, relations: { org: true } });
+    const user = await this.ds
+      .getRepository(UserEntity)
+      .findOne({ where: { id: userId }, relations: { org: true } });
     if (!user || !user.org) return undefined;
     return toView(user, user.org);
   }
 
   async findOrgByDomain(domain: string): Promise<{ id: string; primaryDomain: string } | undefined> {
-    const org = await this.ds.getRepository(OrganizationEntity).findOne({ where: { primaryDomain: domain.toLowerCase() } });
+    const org = await this.ds
+      .getRepository(OrganizationEntity)
+      .findOne({ where: { primaryDomain: domain.toLowerCase() } });
     return org ? { id: org.id, primaryDomain: org.primaryDomain } : undefined;
   }
 }

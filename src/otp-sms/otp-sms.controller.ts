@@ -3,7 +3,12 @@ import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs
 import { Principal, RequirePermission, userParam } from '../common/auth/decorators';
 import { Principal as Caller } from '../common/auth/principal';
 import { RequireStepUpForFactorRemoval } from '../common/auth/step-up';
-import { ZitadelErrorResponses, zitadelError, ZitadelMediaTypes, ZitadelResponse } from '../common/openapi/responses';
+import {
+  ZitadelErrorResponses,
+  zitadelError,
+  ZitadelMediaTypes,
+  ZitadelResponse,
+} from '../common/openapi/responses';
 import { BareCodeBodyPipe } from './code-body.pipe';
 import {
   AddOTPSMSAuthenticatorResponseDto,

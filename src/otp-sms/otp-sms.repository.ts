@@ -34,7 +34,11 @@ export class OtpSmsRepository {
   }
 
   async existsForNumber(em: EntityManager, userId: string, numberHashes: string[]): Promise<boolean> {
-    return (await em.getRepository(OtpSmsAuthenticatorEntity).count({ where: { userId, numberHash: In(numberHashes) } })) > 0;
+    return (
+      (await em
+        .getRepository(OtpSmsAuthenticatorEntity)
+        .count({ where: { userId, numberHash: In(numberHashes) } })) > 0
+    );
   }
 
   async insert(em: EntityManager, a: NewAuthenticator): Promise<void> {
@@ -99,7 +103,11 @@ export class OtpSmsRepository {
     now: number,
     maxAttempts: number,
   ): Promise<TakenAttempt | undefined> {
-    const { rows } = await rawQuery<{ code_hash: string; code_generation: number | string; code_attempts: number | string }>(
+    const { rows } = await rawQuery<{
+      code_hash: string;
+      code_generation: number | string;
+      code_attempts: number | string;
+    }>(
       em,
       `UPDATE otp_sms_authenticators SET code_attempts = code_attempts + 1
        WHERE id = $1 AND user_id = $2 AND state = $3 AND code_hash IS NOT NULL
@@ -109,7 +117,11 @@ export class OtpSmsRepository {
     );
     const row = rows[0];
     return row
-      ? { codeHash: row.code_hash, codeGeneration: Number(row.code_generation), attempts: Number(row.code_attempts) }
+      ? {
+          codeHash: row.code_hash,
+          codeGeneration: Number(row.code_generation),
+          attempts: Number(row.code_attempts),
+        }
       : undefined;
   }
 

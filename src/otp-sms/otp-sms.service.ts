@@ -24,7 +24,11 @@ import {
   SetPhoneDto,
   VerifyOTPSMSRegistrationResponseDto,
 } from './dto/otp-sms.dto';
-import { NUMBER_HASH_CONTEXT, OtpSmsAuthenticatorEntity, OtpSmsState } from './entities/otp-sms-authenticator.entity';
+import {
+  NUMBER_HASH_CONTEXT,
+  OtpSmsAuthenticatorEntity,
+  OtpSmsState,
+} from './entities/otp-sms-authenticator.entity';
 import { OtpSmsRepository } from './otp-sms.repository';
 import { maskPhone, normalizeE164 } from './phone-number';
 import { renderSmsText, SmsDeliveryError, SmsSender } from './sms/sms-sender';

@@ -23,18 +23,18 @@ function first(query: Record<string, unknown>, ...names: string[]): string | und
 }
 
 /** Reads the v3alpha scope from the query string. */
-export const V3alphaScopeParam = createParamDecorator((_data: unknown, ctx: ExecutionContext): V3alphaScope => {
-  const query = (ctx.switchToHttp().getRequest<{ query?: Record<string, unknown> }>().query ?? {}) as Record<
-    string,
-    unknown
-  >;
-  return {
-    instanceId: first(query, 'instance.id'),
-    instanceDomain: first(query, 'instance.domain'),
-    orgId: first(query, 'organization.orgId', 'organization.org_id'),
-    orgDomain: first(query, 'organization.orgDomain', 'organization.org_domain'),
-  };
-});
+export const V3alphaScopeParam = createParamDecorator(
+  (_data: unknown, ctx: ExecutionContext): V3alphaScope => {
+    const query = (ctx.switchToHttp().getRequest<{ query?: Record<string, unknown> }>().query ??
+      {}) as Record<string, unknown>;
+    return {
+      instanceId: first(query, 'instance.id'),
+      instanceDomain: first(query, 'instance.domain'),
+      orgId: first(query, 'organization.orgId', 'organization.org_id'),
+      orgDomain: first(query, 'organization.orgDomain', 'organization.org_domain'),
+    };
+  },
+);
 
 /** Documents the v3alpha query parameters. */
 export function ApiV3alphaScopeQuery() {

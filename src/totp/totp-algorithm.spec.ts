@@ -13,7 +13,9 @@ import { OATHTOOL_CODES, RFC_SECRET, RFC_VECTORS } from './totp-test-vectors';
 
 function oathtool(secret: string, epochSeconds: number): string | undefined {
   try {
-    return execFileSync('oathtool', ['--totp', '-b', secret, '-N', `@${epochSeconds}`], { encoding: 'utf8' }).trim();
+    return execFileSync('oathtool', ['--totp', '-b', secret, '-N', `@${epochSeconds}`], {
+      encoding: 'utf8',
+    }).trim();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
@@ -86,6 +88,8 @@ describe('TOTP algorithm (RFC 6238, SHA1/6/30s, ±1 step)', () => {
     expect(totpUri('ZITADEL', 'gigi@acme.zitadel.cloud', 'TJOPWSDYILLHXFV4MLKNNJOWFG7VSDCK')).toBe(
       'otpauth://totp/ZITADEL:gigi@acme.zitadel.cloud?algorithm=SHA1&digits=6&issuer=ZITADEL&period=30&secret=TJOPWSDYILLHXFV4MLKNNJOWFG7VSDCK',
     );
-    expect(totpUri('MFA Service', 'a b', 'X')).toBe('otpauth://totp/MFA%20Service:a%20b?algorithm=SHA1&digits=6&issuer=MFA%20Service&period=30&secret=X');
+    expect(totpUri('MFA Service', 'a b', 'X')).toBe(
+      'otpauth://totp/MFA%20Service:a%20b?algorithm=SHA1&digits=6&issuer=MFA%20Service&period=30&secret=X',
+    );
   });
 });

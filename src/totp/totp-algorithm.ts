@@ -6,7 +6,13 @@ import { generateSecret, generateSync, ScureBase32Plugin, verifySync } from 'otp
  * RFC 6238 as ZITADEL (pquerna/otp defaults): HMAC-SHA1, 6 digits, 30 s steps, ±1 step accepted,
  * 20-byte secrets in base32 without padding.
  */
-export const TOTP_PARAMS = { algorithm: 'sha1', digits: 6, periodSeconds: 30, window: 1, secretBytes: 20 } as const;
+export const TOTP_PARAMS = {
+  algorithm: 'sha1',
+  digits: 6,
+  periodSeconds: 30,
+  window: 1,
+  secretBytes: 20,
+} as const;
 
 const base32 = new ScureBase32Plugin();
 const DIGITS_MOD = 10 ** TOTP_PARAMS.digits;

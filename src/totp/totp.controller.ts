@@ -1,5 +1,13 @@
 import { Body, Controller, Delete, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBody, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBody,
+  ApiForbiddenResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
 import { Principal, RequirePermission, userParam } from '../common/auth/decorators';
 import { Principal as Caller } from '../common/auth/principal';
 import { RequireStepUpForFactorRemoval, STEP_UP_REQUIRED } from '../common/auth/step-up';
@@ -44,9 +52,15 @@ const STEP_UP_MISSING = ApiForbiddenResponse({
   description: 'Returned when the user does not have permission to access the resource.',
   ...zitadelError(7, stepUp.message, stepUp.id),
 });
-const INVALID_CODE = 'invalid VerifyTOTPRegistrationRequest.Code: value length must be between 1 and 200 runes, inclusive';
+const INVALID_CODE =
+  'invalid VerifyTOTPRegistrationRequest.Code: value length must be between 1 and 200 runes, inclusive';
 
-const USER_ID = { name: 'userId', required: true, example: '163840776835432705', schema: { type: 'string' as const, minLength: 1, maxLength: 200 } };
+const USER_ID = {
+  name: 'userId',
+  required: true,
+  example: '163840776835432705',
+  schema: { type: 'string' as const, minLength: 1, maxLength: 200 },
+};
 
 /** ZITADEL User Service v2: the TOTP of any user (self, or with the permission on the user's organisation). */
 @ApiTags('User Service')
@@ -67,7 +81,10 @@ export class TotpController {
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: RegisterTOTPResponseDto, description: 'OK' })
   @ALREADY_SET_UP
-  RegisterTOTP(@Principal() caller: Caller, @Param('userId') userId: string): Promise<RegisterTOTPResponseDto> {
+  RegisterTOTP(
+    @Principal() caller: Caller,
+    @Param('userId') userId: string,
+  ): Promise<RegisterTOTPResponseDto> {
     return this.totp.register(caller, userId);
   }
 
@@ -75,12 +92,19 @@ export class TotpController {
   @CountsOutcome('totp')
   @HttpCode(200)
   @RequirePermission('user.credential.write', { self: true, target: userParam('userId') })
-  @ApiOperation({ summary: 'Verify a TOTP generator for a user', description: 'Verify the TOTP registration with a generated code..' })
+  @ApiOperation({
+    summary: 'Verify a TOTP generator for a user',
+    description: 'Verify the TOTP registration with a generated code..',
+  })
   @ApiParam(USER_ID)
   @ApiBody({ type: VerifyTOTPRegistrationRequestDto, required: true })
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK', example: V2_DETAILS_EXAMPLE })
   @LOCKED
-  VerifyTOTPRegistration(@Principal() caller: Caller, @Param('userId') userId: string, @Body() dto: VerifyTOTPRegistrationRequestDto) {
+  VerifyTOTPRegistration(
+    @Principal() caller: Caller,
+    @Param('userId') userId: string,
+    @Body() dto: VerifyTOTPRegistrationRequestDto,
+  ) {
     return this.totp.verifyRegistration(caller, userId, dto.code);
   }
 
@@ -119,7 +143,9 @@ export class TotpController {
 /** ZITADEL Auth API v1: the OTP factor of the authenticated user. */
 @ApiTags('User Authentication Factor')
 @ZitadelMediaTypes()
-@ZitadelDefaultResponse('invalid VerifyMyAuthFactorOTPRequest.Code: value length must be between 1 and 200 runes, inclusive')
+@ZitadelDefaultResponse(
+  'invalid VerifyMyAuthFactorOTPRequest.Code: value length must be between 1 and 200 runes, inclusive',
+)
 @Controller('auth/v1/users/me/auth_factors/otp')
 export class MyOtpController {
   constructor(private readonly totp: TotpService) {}
@@ -148,7 +174,11 @@ export class MyOtpController {
       'Verify the last added One-Time-Password (OTP) factor of the authenticated user. OTP is an authenticator app like Google/Microsoft Authenticator, Authy, etc. Only one OTP per user is allowed.',
   })
   @ApiBody({ type: VerifyMyAuthFactorOTPRequestDto, required: true })
-  @ApiOkResponse({ type: MyDetailsResponseDto, description: 'A successful response.', example: V1_DETAILS_EXAMPLE })
+  @ApiOkResponse({
+    type: MyDetailsResponseDto,
+    description: 'A successful response.',
+    example: V1_DETAILS_EXAMPLE,
+  })
   @NO_FACTOR
   @LOCKED
   VerifyMyAuthFactorOTP(@Principal() caller: Caller, @Body() dto: VerifyMyAuthFactorOTPRequestDto) {

@@ -7,7 +7,12 @@ import { dialectOf, rawQuery, retryOnDeadlock } from '../common/database/db-dial
 import { MicroBatcher } from '../common/database/micro-batcher';
 import { mayBeOneRowsFault } from '../common/database/pg-errors';
 import { TransactionRunner } from '../common/database/transaction-runner';
-import { APPEND_AGGREGATE_SQL, AppendedEvent, EventStore, INSERT_EVENT_SQL } from '../common/events/event-store';
+import {
+  APPEND_AGGREGATE_SQL,
+  AppendedEvent,
+  EventStore,
+  INSERT_EVENT_SQL,
+} from '../common/events/event-store';
 import { TotpFactorEntity, TotpState } from './entities/totp-factor.entity';
 
 /** A factor as the service reads it. */
@@ -75,7 +80,10 @@ type Operands<K extends string> = Record<K, string>;
  * previous one is over (or after a success); a factor that is locked or has used up its attempts in
  * the window matches no row.
  */
-const reserveSql = (o: Operands<'userId' | 'now' | 'cutoff' | 'max' | 'state'>, from = '') => `UPDATE totp_factors SET
+const reserveSql = (
+  o: Operands<'userId' | 'now' | 'cutoff' | 'max' | 'state'>,
+  from = '',
+) => `UPDATE totp_factors SET
      failed_attempts = CASE WHEN failed_attempts = 0 OR window_started_at <= ${o.cutoff} THEN 1 ELSE failed_attempts + 1 END,
      window_started_at = CASE WHEN failed_attempts = 0 OR window_started_at <= ${o.cutoff} THEN ${o.now} ELSE window_started_at END${from}
    WHERE totp_factors.user_id = ${o.userId} AND state = ${o.state} AND locked_until <= ${o.now}
@@ -86,7 +94,10 @@ const reserveSql = (o: Operands<'userId' | 'now' | 'cutoff' | 'max' | 'state'>, 
  * Consumes the accepted step: only a later step than the last accepted one wins (replay protection),
  * and a success clears the attempt counter and the lockout history.
  */
-const consumeSql = (o: Operands<'userId' | 'step' | 'newState' | 'now' | 'state'>, from = '') => `UPDATE totp_factors
+const consumeSql = (
+  o: Operands<'userId' | 'step' | 'newState' | 'now' | 'state'>,
+  from = '',
+) => `UPDATE totp_factors
    SET state = ${o.newState}, last_step = ${o.step}, failed_attempts = 0, window_started_at = 0, lockouts = 0,
      locked_until = 0, updated_at = ${o.now}${from}
    WHERE totp_factors.user_id = ${o.userId} AND last_step < ${o.step} AND state = ${o.state}`;
@@ -192,15 +203,41 @@ export class TotpRepository {
   async find(userId: string): Promise<TotpFactor | undefined> {
     const e = await this.ds.getRepository(TotpFactorEntity).findOne({ where: { userId } });
     if (!e) return undefined;
-    const { userId: id, orgId, state, secretSealed, lastStep, failedAttempts, windowStartedAt, lockouts, lockedUntil } = e;
-    return { userId: id, orgId, state, secretSealed, lastStep, failedAttempts, windowStartedAt, lockouts, lockedUntil };
+    const {
+      userId: id,
+      orgId,
+      state,
+      secretSealed,
+      lastStep,
+      failedAttempts,
+      windowStartedAt,
+      lockouts,
+      lockedUntil,
+    } = e;
+    return {
+      userId: id,
+      orgId,
+      state,
+      secretSealed,
+      lastStep,
+      failedAttempts,
+      windowStartedAt,
+      lockouts,
+      lockedUntil,
+    };
   }
 
   /**
    * Stores a new (not yet verified) secret, replacing an unverified one. Returns false, changing
    * nothing, when the user's TOTP is already ready. Atomic: a racing verify cannot be overwritten.
    */
-  async saveUnverified(em: EntityManager, userId: string, orgId: string, secretSealed: string, now: number): Promise<boolean> {
+  async saveUnverified(
+    em: EntityManager,
+    userId: string,
+    orgId: string,
+    secretSealed: string,
+    now: number,
+  ): Promise<boolean> {
     const { rows } = await rawQuery(
       em,
       `INSERT INTO totp_factors (user_id, org_id, state, secret_sealed, created_at, updated_at)
@@ -215,7 +252,11 @@ export class TotpRepository {
 
   /** Deletes the user's TOTP; its organisation, or undefined when there was none. */
   async remove(em: EntityManager, userId: string): Promise<{ orgId: string } | undefined> {
-    const { rows } = await rawQuery<{ org_id: string }>(em, `DELETE FROM totp_factors WHERE user_id = $1 RETURNING org_id`, [userId]);
+    const { rows } = await rawQuery<{ org_id: string }>(
+      em,
+      `DELETE FROM totp_factors WHERE user_id = $1 RETURNING org_id`,
+      [userId],
+    );
     return rows[0] ? { orgId: rows[0].org_id } : undefined;
   }
 
@@ -252,17 +293,31 @@ export class TotpRepository {
     const appendAggregate = prep(APPEND_AGGREGATE_SQL);
     const insertEvent = prep(INSERT_EVENT_SQL);
     const append = (f: ReservedFactor, eventType: string, creator: string, now: number): AppendedEvent => {
-      const agg = appendAggregate.get('user', f.userId, f.orgId, now, now) as { sequence: number; created_at: number };
+      const agg = appendAggregate.get('user', f.userId, f.orgId, now, now) as {
+        sequence: number;
+        created_at: number;
+      };
       insertEvent.run('user', f.userId, agg.sequence, eventType, f.orgId, creator, null, now);
-      return { aggregateId: f.userId, resourceOwner: f.orgId, sequence: agg.sequence, createdAt: now, aggregateCreatedAt: agg.created_at };
+      return {
+        aggregateId: f.userId,
+        resourceOwner: f.orgId,
+        sequence: agg.sequence,
+        createdAt: now,
+        aggregateCreatedAt: agg.created_at,
+      };
     };
     // one unit of a group commit (TransactionRunner.grouped): its own savepoint in a BEGIN IMMEDIATE transaction
     const work = (s: AttemptSpec): AttemptOutcome => {
-      const row = reserve.get(s.userId, s.now, s.now - s.windowMs, s.maxAttempts, s.requiredState) as FactorRow | undefined;
+      const row = reserve.get(s.userId, s.now, s.now - s.windowMs, s.maxAttempts, s.requiredState) as
+        FactorRow | undefined;
       if (!row) return { kind: 'unavailable' };
       const f = toReserved(row);
       const step = s.judge(f);
-      if (step !== undefined && step > f.lastStep && consume.run(s.userId, step, s.onSuccess.state, s.now, s.requiredState).changes === 1) {
+      if (
+        step !== undefined &&
+        step > f.lastStep &&
+        consume.run(s.userId, step, s.onSuccess.state, s.now, s.requiredState).changes === 1
+      ) {
         return { kind: 'accepted', event: append(f, s.onSuccess.eventType, s.creator, s.now) };
       }
       if (step !== undefined && refund.get(s.userId, step, f.windowStartedAt)) {
@@ -270,7 +325,8 @@ export class TotpRepository {
         return { kind: 'replayed' };
       }
       const locked =
-        f.failedAttempts >= s.maxAttempts && lock.run(s.userId, s.now + s.lockMs(f.lockouts), s.now, s.maxAttempts).changes === 1;
+        f.failedAttempts >= s.maxAttempts &&
+        lock.run(s.userId, s.now + s.lockMs(f.lockouts), s.now, s.maxAttempts).changes === 1;
       if (s.failureEventType) append(f, s.failureEventType, s.creator, s.now);
       return { kind: 'rejected', locked };
     };
@@ -289,7 +345,8 @@ export class TotpRepository {
     const pool = (this.ds.driver as unknown as { master: Pool }).master;
     const query = async <T>(name: string, text: string, values: unknown[]): Promise<T[]> =>
       retryOnDeadlock(async () => (await pool.query({ name, text, values })).rows as T[]);
-    const byUser = <T extends { userId: string }>(items: T[]) => [...items].sort((x, y) => (x.userId < y.userId ? -1 : 1));
+    const byUser = <T extends { userId: string }>(items: T[]) =>
+      [...items].sort((x, y) => (x.userId < y.userId ? -1 : 1));
     const reserved = new MicroBatcher<AttemptSpec, FactorRow | undefined>(
       async (batch) => {
         const sorted = byUser(batch);
@@ -305,32 +362,38 @@ export class TotpRepository {
       },
       { key: (s) => s.userId, maxSize: PG_BATCH, isolate: mayBeOneRowsFault },
     );
-    const consumed = new MicroBatcher<{ userId: string; spec: AttemptSpec; step: number }, AppendedEvent | undefined>(
+    const consumed = new MicroBatcher<
+      { userId: string; spec: AttemptSpec; step: number },
+      AppendedEvent | undefined
+    >(
       async (batch) => {
         const sorted = byUser(batch);
-        const rows = await query<{ aggregate_id: string; resource_owner: string; sequence: number; aggregate_created_at: string }>(
-          'totp_consume_append_batch',
-          PG_CONSUME_AND_APPEND_BATCH_SQL,
-          [
-            sorted.map((c) => c.userId),
-            sorted.map((c) => c.step),
-            sorted.map((c) => c.spec.onSuccess.state),
-            sorted.map((c) => c.spec.now),
-            sorted.map((c) => c.spec.requiredState),
-            sorted.map((c) => c.spec.onSuccess.eventType),
-            sorted.map((c) => c.spec.creator),
-          ],
-        );
+        const rows = await query<{
+          aggregate_id: string;
+          resource_owner: string;
+          sequence: number;
+          aggregate_created_at: string;
+        }>('totp_consume_append_batch', PG_CONSUME_AND_APPEND_BATCH_SQL, [
+          sorted.map((c) => c.userId),
+          sorted.map((c) => c.step),
+          sorted.map((c) => c.spec.onSuccess.state),
+          sorted.map((c) => c.spec.now),
+          sorted.map((c) => c.spec.requiredState),
+          sorted.map((c) => c.spec.onSuccess.eventType),
+          sorted.map((c) => c.spec.creator),
+        ]);
         const appended = new Map(rows.map((e) => [e.aggregate_id, e]));
         return batch.map(({ userId, spec }): AppendedEvent | undefined => {
           const e = appended.get(userId);
-          return e && {
-            aggregateId: e.aggregate_id,
-            resourceOwner: e.resource_owner,
-            sequence: Number(e.sequence),
-            createdAt: spec.now,
-            aggregateCreatedAt: Number(e.aggregate_created_at),
-          };
+          return (
+            e && {
+              aggregateId: e.aggregate_id,
+              resourceOwner: e.resource_owner,
+              sequence: Number(e.sequence),
+              createdAt: spec.now,
+              aggregateCreatedAt: Number(e.aggregate_created_at),
+            }
+          );
         });
       },
       { key: (c) => c.userId, maxSize: PG_BATCH, isolate: mayBeOneRowsFault },
@@ -346,10 +409,14 @@ export class TotpRepository {
           if (event) return { kind: 'accepted', event };
         }
         return this.runner.run(async (em): Promise<AttemptOutcome> => {
-          const replayed = step !== undefined && (await rawQuery(em, REFUND_SQL, [s.userId, step, f.windowStartedAt])).rows.length > 0;
+          const replayed =
+            step !== undefined &&
+            (await rawQuery(em, REFUND_SQL, [s.userId, step, f.windowStartedAt])).rows.length > 0;
           let locked = false;
           if (!replayed && f.failedAttempts >= s.maxAttempts) {
-            locked = (await rawQuery(em, LOCK_SQL, [s.userId, s.now + s.lockMs(f.lockouts), s.now, s.maxAttempts])).affected === 1;
+            locked =
+              (await rawQuery(em, LOCK_SQL, [s.userId, s.now + s.lockMs(f.lockouts), s.now, s.maxAttempts]))
+                .affected === 1;
           }
           if (s.failureEventType) {
             await this.events.append(em, {

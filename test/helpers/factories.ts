@@ -40,7 +40,11 @@ export async function createHuman(
   return { userId, orgId, token: await createPat(t, userId), email, username };
 }
 
-export async function createMachine(t: TestApp, orgId: string, username = `svc-${uniq()}`): Promise<{ userId: string; token: string }> {
+export async function createMachine(
+  t: TestApp,
+  orgId: string,
+  username = `svc-${uniq()}`,
+): Promise<{ userId: string; token: string }> {
   const res = await t.http
     .post('/v2/users/machine')
     .set(bearer(t.adminToken))
@@ -59,8 +63,16 @@ export async function createPat(t: TestApp, userId: string, expirationDate?: str
   return res.body.token as string;
 }
 
-export async function grantOrgRoles(t: TestApp, orgId: string, userId: string, roles: string[]): Promise<void> {
-  const res = await t.http.put(`/v2/organizations/${orgId}/members/${userId}`).set(bearer(t.adminToken)).send({ roles });
+export async function grantOrgRoles(
+  t: TestApp,
+  orgId: string,
+  userId: string,
+  roles: string[],
+): Promise<void> {
+  const res = await t.http
+    .put(`/v2/organizations/${orgId}/members/${userId}`)
+    .set(bearer(t.adminToken))
+    .send({ roles });
   if (res.status !== 200) throw new Error(`grantOrgRoles: ${res.status} ${JSON.stringify(res.body)}`);
 }
 

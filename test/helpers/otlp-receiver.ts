@@ -46,7 +46,8 @@ const plain = (v: AnyValue): unknown =>
   v.boolValue ??
   v.doubleValue ??
   v.arrayValue?.values?.map(plain);
-const flatten = (kvs: KeyValue[] | undefined) => Object.fromEntries((kvs ?? []).map((kv) => [kv.key, plain(kv.value)]));
+const flatten = (kvs: KeyValue[] | undefined) =>
+  Object.fromEntries((kvs ?? []).map((kv) => [kv.key, plain(kv.value)]));
 
 /** A local OTLP/HTTP trace receiver (JSON encoding), as a collector would listen on :4318. */
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
@@ -57,7 +58,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     let body = '';
     req.setEncoding('utf8').on('data', (c: string) => (body += c));
     req.on('end', () => {
-      if (req.method !== 'POST' || req.url !== '/v1/traces' || !/^application\/json/.test(req.headers['content-type'] ?? '')) {
+      if (
+        req.method !== 'POST' ||
+        req.url !== '/v1/traces' ||
+        !/^application\/json/.test(req.headers['content-type'] ?? '')
+      ) {
         unexpected.push(`${req.method} ${req.url} ${req.headers['content-type']}`);
       } else {
         const doc = JSON.parse(body) as {

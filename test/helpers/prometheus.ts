@@ -128,7 +128,11 @@ function parseSample(line: string, where: string): Sample {
 }
 
 /** The value of the one sample `name` whose labels include `labels`; throws when none or several. */
-export function sampleValue(families: Map<string, MetricFamily>, name: string, labels: Record<string, string> = {}): number {
+export function sampleValue(
+  families: Map<string, MetricFamily>,
+  name: string,
+  labels: Record<string, string> = {},
+): number {
   const family = familyOf(families, name);
   const hits = (family?.samples ?? []).filter(
     (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),

@@ -32,7 +32,8 @@ export async function startSmtpSink(port = 0): Promise<SmtpSink> {
   const messages: ReceivedMail[] = [];
   let stallAt: 'rcpt' | 'data-end' | undefined;
   let held: (() => void)[] = [];
-  const hold = (at: 'rcpt' | 'data-end', answer: () => void) => (stallAt === at ? held.push(answer) : answer());
+  const hold = (at: 'rcpt' | 'data-end', answer: () => void) =>
+    stallAt === at ? held.push(answer) : answer();
   const waiters = { close: [] as (() => void)[], data: [] as (() => void)[] };
   const notify = (list: (() => void)[]) => list.splice(0).forEach((f) => f());
   const server = new SMTPServer({

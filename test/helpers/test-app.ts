@@ -63,7 +63,8 @@ export interface TestAppOptions {
 const openLogs = new Set<string[]>();
 const sharedLogStream = new Writable({
   write(chunk: Buffer, _enc, cb) {
-    for (const line of chunk.toString('utf8').split('\n')) if (line) for (const logs of openLogs) logs.push(line);
+    for (const line of chunk.toString('utf8').split('\n'))
+      if (line) for (const logs of openLogs) logs.push(line);
     cb();
   },
 });
@@ -110,7 +111,10 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     .overrideProvider(Clock)
     .useValue(clock)
     .compile();
-  const app = moduleRef.createNestApplication(createHttpAdapter(config), { bodyParser: false, bufferLogs: true });
+  const app = moduleRef.createNestApplication(createHttpAdapter(config), {
+    bodyParser: false,
+    bufferLogs: true,
+  });
   app.useLogger(app.get(Logger));
   configureApp(app, config);
   await app.listen(0, '127.0.0.1');

@@ -32,7 +32,10 @@ export const Public = () => SetMetadata(PUBLIC_KEY, true);
  * The permission a route needs, read by the global AuthGuard. Also documents bearer auth and the
  * permission in OpenAPI (`x-permission`).
  */
-export function RequirePermission(permission: PermissionSpec['permission'], opts: Omit<PermissionSpec, 'permission'> = {}) {
+export function RequirePermission(
+  permission: PermissionSpec['permission'],
+  opts: Omit<PermissionSpec, 'permission'> = {},
+) {
   const spec: PermissionSpec = { permission, ...opts };
   return applyDecorators(
     SetMetadata(PERMISSION_KEY, spec),

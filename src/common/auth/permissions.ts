@@ -19,7 +19,15 @@ export type Permission = (typeof PERMISSIONS)[number];
 
 /** Role → permissions, after ZITADEL's InternalAuthZ.RolePermissionMappings (see README "Permissions"). */
 export const ROLE_PERMISSIONS = {
-  IAM_OWNER: ['user.read', 'user.write', 'user.credential.write', 'org.create', 'org.member.write', 'iam.member.write', 'mfa.challenge.write'],
+  IAM_OWNER: [
+    'user.read',
+    'user.write',
+    'user.credential.write',
+    'org.create',
+    'org.member.write',
+    'iam.member.write',
+    'mfa.challenge.write',
+  ],
   IAM_USER_MANAGER: ['user.read', 'user.write'],
   MFA_CHALLENGE_ISSUER: ['mfa.challenge.write'],
   ORG_OWNER: ['user.read', 'user.write', 'user.credential.write', 'org.member.write'],

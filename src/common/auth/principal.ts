@@ -20,7 +20,10 @@ export class Principal {
   ) {
     this.instancePerms = new Set(instanceRoles.flatMap((r) => ROLE_PERMISSIONS[r] as readonly Permission[]));
     this.orgPerms = new Map(
-      [...orgRoles].map(([org, roles]) => [org, new Set(roles.flatMap((r) => ROLE_PERMISSIONS[r] as readonly Permission[]))]),
+      [...orgRoles].map(([org, roles]) => [
+        org,
+        new Set(roles.flatMap((r) => ROLE_PERMISSIONS[r] as readonly Permission[])),
+      ]),
     );
   }
 

@@ -12,7 +12,17 @@ describe('revocation notifications', () => {
   it('read a user id and an optional token id, and nothing else', () => {
     expect(parseRevocation('{"userId":"1"}')).toEqual({ userId: '1' });
     expect(parseRevocation('{"userId":"1","tokenId":"2","x":3}')).toEqual({ userId: '1', tokenId: '2' });
-    for (const bad of [undefined, '', 'null', '[]', '"1"', '{', '{"userId":1}', '{"tokenId":"2"}', '{"userId":"1","tokenId":2}']) {
+    for (const bad of [
+      undefined,
+      '',
+      'null',
+      '[]',
+      '"1"',
+      '{',
+      '{"userId":1}',
+      '{"tokenId":"2"}',
+      '{"userId":"1","tokenId":2}',
+    ]) {
       expect(parseRevocation(bad)).toBeUndefined();
     }
   });

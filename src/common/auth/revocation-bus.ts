@@ -21,7 +21,10 @@ const HEARTBEAT_MS = 5_000;
  * channel name is an identifier of at most 63 bytes and a schema name may be that long itself.
  */
 export function revocationChannel(schema: string | undefined): string {
-  return `mfa_revocations_${createHash('sha256').update(schema ?? 'public', 'utf8').digest('hex').slice(0, 16)}`;
+  return `mfa_revocations_${createHash('sha256')
+    .update(schema ?? 'public', 'utf8')
+    .digest('hex')
+    .slice(0, 16)}`;
 }
 
 /** The payload, or undefined for anything that is not one (never trusted beyond two id strings). */
@@ -101,7 +104,9 @@ export class RevocationBus implements OnApplicationBootstrap, OnModuleDestroy {
       connectionString: db.url,
       application_name: 'mfa-revocations',
       keepAlive: true,
-      ...(db.bounds ? { connectionTimeoutMillis: db.bounds.connectTimeoutMs, query_timeout: db.bounds.statementTimeoutMs } : {}),
+      ...(db.bounds
+        ? { connectionTimeoutMillis: db.bounds.connectTimeoutMs, query_timeout: db.bounds.statementTimeoutMs }
+        : {}),
     });
     let lost = false;
     const onLost = (reason: string) => {
@@ -137,12 +142,15 @@ export class RevocationBus implements OnApplicationBootstrap, OnModuleDestroy {
     this.client = client;
     // Changes made while nobody listened here were not heard: start from an empty cache.
     this.tokens.invalidateAll();
-    if (this.failures > 0) this.logger.log(`listening for revocations again after ${this.failures} failed attempt(s)`);
+    if (this.failures > 0)
+      this.logger.log(`listening for revocations again after ${this.failures} failed attempt(s)`);
     else this.logger.log('listening for revocations');
     this.failures = 0;
     // Repeating LISTEN is a no-op for the server and a cheap proof that the connection still answers.
     this.heartbeat = setInterval(() => {
-      client.query(`LISTEN "${this.channel}"`).catch((e: unknown) => onLost(e instanceof Error ? e.message : String(e)));
+      client
+        .query(`LISTEN "${this.channel}"`)
+        .catch((e: unknown) => onLost(e instanceof Error ? e.message : String(e)));
     }, HEARTBEAT_MS);
     this.heartbeat.unref();
   }

@@ -4,7 +4,13 @@ import { AppConfig } from '../config/app-config';
 import { DomainError } from '../errors/domain-error';
 import { userParam } from './decorators';
 import { Principal } from './principal';
-import { RequireStepUp, RequireStepUpForFactorRemoval, StepUpGuard, StepUpOutcome, StepUpVerifier } from './step-up';
+import {
+  RequireStepUp,
+  RequireStepUpForFactorRemoval,
+  StepUpGuard,
+  StepUpOutcome,
+  StepUpVerifier,
+} from './step-up';
 
 class FakeVerifier extends StepUpVerifier {
   calls: Array<[string, string, string]> = [];
@@ -28,9 +34,13 @@ class Routes {
 }
 
 const alice = new Principal('1001', '900', 'human', 'pat', [], new Map());
-const config = (enabled: boolean) => ({ challenge: { stepUpForFactorRemoval: enabled, retentionHours: 24 } }) as AppConfig;
+const config = (enabled: boolean) =>
+  ({ challenge: { stepUpForFactorRemoval: enabled, retentionHours: 24 } }) as AppConfig;
 
-function ctx(handler: keyof Routes, req: { headers?: Record<string, string>; params?: Record<string, string>; principal?: Principal }) {
+function ctx(
+  handler: keyof Routes,
+  req: { headers?: Record<string, string>; params?: Record<string, string>; principal?: Principal },
+) {
   return {
     getHandler: () => Routes.prototype[handler],
     getClass: () => Routes,
@@ -50,34 +60,50 @@ async function refusal(p: Promise<boolean>): Promise<DomainError> {
 describe('StepUpGuard', () => {
   it('lets routes without @RequireStepUp pass untouched', async () => {
     const v = new FakeVerifier({ ok: true });
-    await expect(new StepUpGuard(new Reflector(), config(true), v).canActivate(ctx('open', {}))).resolves.toBe(true);
+    await expect(
+      new StepUpGuard(new Reflector(), config(true), v).canActivate(ctx('open', {})),
+    ).resolves.toBe(true);
     expect(v.calls).toEqual([]);
   });
 
   it('does nothing while STEP_UP_FOR_FACTOR_REMOVAL is off', async () => {
     const v = new FakeVerifier({ ok: true });
     const guard = new StepUpGuard(new Reflector(), config(false), v);
-    await expect(guard.canActivate(ctx('removeFactor', { params: { userId: '1001' }, principal: alice }))).resolves.toBe(true);
+    await expect(
+      guard.canActivate(ctx('removeFactor', { params: { userId: '1001' }, principal: alice })),
+    ).resolves.toBe(true);
     expect(v.calls).toEqual([]);
   });
 
   it('refuses a caller acting on itself without the header (403 explaining step-up)', async () => {
     const guard = new StepUpGuard(new Reflector(), config(true), new FakeVerifier({ ok: true }));
-    const err = await refusal(guard.canActivate(ctx('removeFactor', { params: { userId: '1001' }, principal: alice })));
+    const err = await refusal(
+      guard.canActivate(ctx('removeFactor', { params: { userId: '1001' }, principal: alice })),
+    );
     expect(err.kind).toBe('PERMISSION_DENIED');
-    expect(err.message).toMatch(/^Step-up authentication required: send header X-Step-Up-Challenge .*mfa\.factor\.remove$/);
+    expect(err.message).toMatch(
+      /^Step-up authentication required: send header X-Step-Up-Challenge .*mfa\.factor\.remove$/,
+    );
   });
 
   it('consumes the named challenge for the caller and the operation', async () => {
     const v = new FakeVerifier({ ok: true });
     const guard = new StepUpGuard(new Reflector(), config(true), v);
-    const c = ctx('removeFactor', { params: { userId: '1001' }, principal: alice, headers: { 'x-step-up-challenge': ' 42 ' } });
+    const c = ctx('removeFactor', {
+      params: { userId: '1001' },
+      principal: alice,
+      headers: { 'x-step-up-challenge': ' 42 ' },
+    });
     await expect(guard.canActivate(c)).resolves.toBe(true);
     expect(v.calls).toEqual([['42', '1001', 'mfa.factor.remove']]);
   });
 
   it('says why a challenge was refused', async () => {
-    const guard = new StepUpGuard(new Reflector(), config(true), new FakeVerifier({ ok: false, reason: 'not-verified' }));
+    const guard = new StepUpGuard(
+      new Reflector(),
+      config(true),
+      new FakeVerifier({ ok: false, reason: 'not-verified' }),
+    );
     const c = ctx('removeMyFactor', { principal: alice, headers: { 'x-step-up-challenge': '42' } });
     const err = await refusal(guard.canActivate(c));
     expect(err.kind).toBe('PERMISSION_DENIED');
@@ -87,7 +113,9 @@ describe('StepUpGuard', () => {
   it('does not ask when the caller acts on another user', async () => {
     const v = new FakeVerifier({ ok: true });
     const guard = new StepUpGuard(new Reflector(), config(true), v);
-    await expect(guard.canActivate(ctx('removeFactor', { params: { userId: '2002' }, principal: alice }))).resolves.toBe(true);
+    await expect(
+      guard.canActivate(ctx('removeFactor', { params: { userId: '2002' }, principal: alice })),
+    ).resolves.toBe(true);
     expect(v.calls).toEqual([]);
   });
 

@@ -1,4 +1,11 @@
-import { applyDecorators, CanActivate, ExecutionContext, Injectable, Optional, SetMetadata } from '@nestjs/common';
+import {
+  applyDecorators,
+  CanActivate,
+  ExecutionContext,
+  Injectable,
+  Optional,
+  SetMetadata,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ApiHeader } from '@nestjs/swagger';
 import { AppConfig } from '../config/app-config';
@@ -98,7 +105,10 @@ export class StepUpGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const spec = this.reflector.getAllAndOverride<StepUpSpec | undefined>(STEP_UP_KEY, [context.getHandler(), context.getClass()]);
+    const spec = this.reflector.getAllAndOverride<StepUpSpec | undefined>(STEP_UP_KEY, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
     if (!spec) return true;
     if (spec.when && !spec.when(this.config)) return true;
     const req = context.switchToHttp().getRequest<GuardRequest>();

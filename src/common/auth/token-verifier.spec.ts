@@ -116,7 +116,7 @@ describe('TokenVerifier', () => {
     expect(dir.lookups).toBe(3);
   });
 
-  it('drops one token from the cache, keeping the same user\'s other tokens', async () => {
+  it("drops one token from the cache, keeping the same user's other tokens", async () => {
     dir.principals.set(hashToken('a'), new Principal('u1', '1', 'human', 'pat', [], new Map(), 't1'));
     dir.principals.set(hashToken('b'), new Principal('u1', '1', 'human', 'pat', [], new Map(), 't2'));
     await verifier.verify('Bearer a');

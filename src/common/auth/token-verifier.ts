@@ -43,7 +43,8 @@ export class TokenVerifier {
     private readonly clock: Clock,
   ) {
     this.ttlMs = config.auth.tokenCacheSeconds * 1000;
-    if (config.auth.oidc) this.jwks = createRemoteJWKSet(new URL(config.auth.oidc.jwksUrl), { cacheMaxAge: 10 * 60_000 });
+    if (config.auth.oidc)
+      this.jwks = createRemoteJWKSet(new URL(config.auth.oidc.jwksUrl), { cacheMaxAge: 10 * 60_000 });
   }
 
   async verify(authorization: string | undefined): Promise<Principal> {

@@ -28,7 +28,11 @@ describe('loadConfig', () => {
     const { config } = loadConfig({ DATA_DIR: dir, MASTER_KEY: KEY });
     expect(config.port).toBe(8080);
     expect(config.host).toBe('0.0.0.0');
-    expect(config.database).toEqual({ type: 'sqlite', path: path.join(dir, 'mfa.sqlite'), synchronous: 'full' });
+    expect(config.database).toEqual({
+      type: 'sqlite',
+      path: path.join(dir, 'mfa.sqlite'),
+      synchronous: 'full',
+    });
     expect(config.logLevel).toBe('info');
     expect(config.bodyLimitBytes).toBe(64 * 1024);
     expect(config.auth.bootstrapPatPath).toBe(path.join(dir, 'admin.pat'));
@@ -39,7 +43,11 @@ describe('loadConfig', () => {
   it('defaults DATA_DIR to ./data', () => {
     const { config } = loadConfig({ MASTER_KEY: KEY });
     expect(config.dataDir).toBe(path.resolve('data'));
-    expect(config.database).toEqual({ type: 'sqlite', path: path.resolve('data/mfa.sqlite'), synchronous: 'full' });
+    expect(config.database).toEqual({
+      type: 'sqlite',
+      path: path.resolve('data/mfa.sqlite'),
+      synchronous: 'full',
+    });
   });
 
   it('reads PostgreSQL settings', () => {
@@ -65,8 +73,14 @@ describe('loadConfig', () => {
   });
 
   it('serves metrics on 127.0.0.1:9464 by default, elsewhere when set, and not at all with METRICS_PORT=0', () => {
-    expect(loadConfig({ DATA_DIR: dir, MASTER_KEY: KEY }).config.metrics).toEqual({ port: 9464, host: '127.0.0.1' });
-    expect(loadConfig({ DATA_DIR: dir, MASTER_KEY: KEY, METRICS_PORT: '9100', METRICS_HOST: '0.0.0.0' }).config.metrics).toEqual({
+    expect(loadConfig({ DATA_DIR: dir, MASTER_KEY: KEY }).config.metrics).toEqual({
+      port: 9464,
+      host: '127.0.0.1',
+    });
+    expect(
+      loadConfig({ DATA_DIR: dir, MASTER_KEY: KEY, METRICS_PORT: '9100', METRICS_HOST: '0.0.0.0' }).config
+        .metrics,
+    ).toEqual({
       port: 9100,
       host: '0.0.0.0',
     });
@@ -74,7 +88,9 @@ describe('loadConfig', () => {
   });
 
   it.each([['abc'], ['70000'], ['-1']])('rejects METRICS_PORT=%s naming the variable', (port) => {
-    expect(errorFor({ METRICS_PORT: port, MASTER_KEY: KEY })).toMatch(/^Invalid configuration:\n {2}METRICS_PORT: /);
+    expect(errorFor({ METRICS_PORT: port, MASTER_KEY: KEY })).toMatch(
+      /^Invalid configuration:\n {2}METRICS_PORT: /,
+    );
   });
 
   it.each([['mysql://u@h/db'], ['./data/x.sqlite'], ['sqlite:']])('rejects DATABASE_URL=%s', (url) => {

@@ -4,7 +4,14 @@ import { randomBytes } from 'node:crypto';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { ensurePrivateDir, narrowToPrivate, PRIVATE_FILE_MODE } from '../files/private-files';
-import { EnvDto, HTTP_ADAPTERS, LOG_LEVELS, MAIL_TRANSPORTS, SMS_PROVIDERS, SQLITE_SYNCHRONOUS_MODES } from './env.dto';
+import {
+  EnvDto,
+  HTTP_ADAPTERS,
+  LOG_LEVELS,
+  MAIL_TRANSPORTS,
+  SMS_PROVIDERS,
+  SQLITE_SYNCHRONOUS_MODES,
+} from './env.dto';
 
 export type DatabaseConfig =
   | { type: 'sqlite'; path: string; synchronous?: (typeof SQLITE_SYNCHRONOUS_MODES)[number] }
@@ -84,7 +91,10 @@ export class ConfigError extends Error {}
  * Validates `env` and builds the config. Throws a ConfigError naming every bad variable.
  * `MASTER_KEY` may be generated into `<DATA_DIR>/master.key` on the embedded SQLite default only.
  */
-export function loadConfig(env: Record<string, string | undefined>): { config: AppConfig; warnings: string[] } {
+export function loadConfig(env: Record<string, string | undefined>): {
+  config: AppConfig;
+  warnings: string[];
+} {
   // Empty values count as unset, as most deployment tools write them.
   const known = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const dto = plainToInstance(EnvDto, known);
@@ -119,7 +129,8 @@ export function loadConfig(env: Record<string, string | undefined>): { config: A
     warnings.push(`MASTER_KEY is not set: using the key in ${keyFile}; set MASTER_KEY in production`);
   }
   const key = Buffer.from(keyB64, 'base64');
-  if (key.length !== 32) throw new ConfigError('Invalid configuration:\n  MASTER_KEY: must decode to 32 bytes');
+  if (key.length !== 32)
+    throw new ConfigError('Invalid configuration:\n  MASTER_KEY: must decode to 32 bytes');
   const oldKeys: Record<string, Buffer> = {};
   for (const pair of dto.MASTER_KEYS_OLD?.split(',') ?? []) {
     const [id, b64] = pair.split(':');
@@ -142,7 +153,10 @@ export function loadConfig(env: Record<string, string | undefined>): { config: A
   const config: AppConfig = {
     port: dto.PORT ?? 8080,
     host: dto.HOST ?? '0.0.0.0',
-    metrics: dto.METRICS_PORT === 0 ? undefined : { port: dto.METRICS_PORT ?? 9464, host: dto.METRICS_HOST ?? '127.0.0.1' },
+    metrics:
+      dto.METRICS_PORT === 0
+        ? undefined
+        : { port: dto.METRICS_PORT ?? 9464, host: dto.METRICS_HOST ?? '127.0.0.1' },
     httpAdapter: dto.HTTP_ADAPTER ?? 'express',
     dataDir,
     instance: { id: dto.INSTANCE_ID ?? 'default', domain: dto.EXTERNAL_DOMAIN ?? 'localhost' },
@@ -208,7 +222,8 @@ export function loadConfig(env: Record<string, string | undefined>): { config: A
  */
 function parseTracing(dto: EnvDto): AppConfig['tracing'] {
   const base = dto.OTEL_EXPORTER_OTLP_ENDPOINT;
-  const tracesUrl = dto.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base && `${base.replace(/\/+$/, '')}/v1/traces`);
+  const tracesUrl =
+    dto.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base && `${base.replace(/\/+$/, '')}/v1/traces`);
   return tracesUrl ? { tracesUrl, serviceName: dto.OTEL_SERVICE_NAME ?? 'mfa-service' } : undefined;
 }
 
@@ -217,7 +232,11 @@ function parseDatabase(dto: EnvDto, dataDir: string): DatabaseConfig {
   const url = dto.DATABASE_URL ?? `sqlite:${path.join(dataDir, 'mfa.sqlite')}`;
   if (url.startsWith('sqlite:')) {
     const p = url.slice('sqlite:'.length);
-    return { type: 'sqlite', path: p === ':memory:' ? p : path.resolve(p), synchronous: dto.SQLITE_SYNCHRONOUS ?? 'full' };
+    return {
+      type: 'sqlite',
+      path: p === ':memory:' ? p : path.resolve(p),
+      synchronous: dto.SQLITE_SYNCHRONOUS ?? 'full',
+    };
   }
   return {
     type: 'postgres',

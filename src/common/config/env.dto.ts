@@ -35,185 +35,326 @@ export const MAIL_TRANSPORTS = ['log', 'smtp'] as const;
  * with a message naming the variable.
  */
 export class EnvDto {
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   PORT?: number;
 
-  @IsOptional() @IsString() @MinLength(1)
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
   HOST?: string;
 
   /** Port of the management server (Prometheus `/metrics`); 0 switches it off. */
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   METRICS_PORT?: number;
 
-  @IsOptional() @IsString() @MinLength(1)
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
   METRICS_HOST?: string;
 
-  @IsOptional() @IsIn(HTTP_ADAPTERS)
+  @IsOptional()
+  @IsIn(HTTP_ADAPTERS)
   HTTP_ADAPTER?: (typeof HTTP_ADAPTERS)[number];
 
-  @IsOptional() @IsString() @Matches(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, {
+  @IsOptional()
+  @IsString()
+  @Matches(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, {
     message: 'must be sqlite:<path> or postgres://user@host:port/db',
   })
   DATABASE_URL?: string;
 
-  @IsOptional() @Matches(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'must be a lower-case SQL identifier' })
+  @IsOptional()
+  @Matches(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'must be a lower-case SQL identifier' })
   DATABASE_SCHEMA?: string;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(200)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(200)
   DATABASE_POOL_SIZE?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(10000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(10000)
   DATABASE_POOL_MAX_WAITING?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(600000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(600000)
   DATABASE_CONNECT_TIMEOUT_MS?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(600000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(600000)
   DATABASE_STATEMENT_TIMEOUT_MS?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(600000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(600000)
   REQUEST_TIMEOUT_MS?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100000)
   MAX_IN_FLIGHT_REQUESTS?: number;
 
-  @IsOptional() @IsIn(SQLITE_SYNCHRONOUS_MODES)
+  @IsOptional()
+  @IsIn(SQLITE_SYNCHRONOUS_MODES)
   SQLITE_SYNCHRONOUS?: (typeof SQLITE_SYNCHRONOUS_MODES)[number];
 
-  @IsOptional() @IsIn(LOG_LEVELS)
+  @IsOptional()
+  @IsIn(LOG_LEVELS)
   LOG_LEVEL?: (typeof LOG_LEVELS)[number];
 
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   DATA_DIR?: string;
 
-  @IsOptional() @Matches(/^[A-Za-z0-9+/]{43}=$/, { message: 'must be 32 bytes, base64 encoded' })
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9+/]{43}=$/, { message: 'must be 32 bytes, base64 encoded' })
   MASTER_KEY?: string;
 
-  @IsOptional() @Matches(/^[A-Za-z0-9._-]{1,32}$/, { message: 'must be 1-32 characters [A-Za-z0-9._-]' })
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9._-]{1,32}$/, { message: 'must be 1-32 characters [A-Za-z0-9._-]' })
   MASTER_KEY_ID?: string;
 
   /** Older keys kept for decryption after a rotation: `id1:base64key,id2:base64key`. */
-  @IsOptional() @Matches(/^([A-Za-z0-9._-]{1,32}:[A-Za-z0-9+/]{43}=)(,[A-Za-z0-9._-]{1,32}:[A-Za-z0-9+/]{43}=)*$/, {
+  @IsOptional()
+  @Matches(/^([A-Za-z0-9._-]{1,32}:[A-Za-z0-9+/]{43}=)(,[A-Za-z0-9._-]{1,32}:[A-Za-z0-9+/]{43}=)*$/, {
     message: 'must be a comma separated list of <keyId>:<base64 32-byte key>',
   })
   MASTER_KEYS_OLD?: string;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(10 * 1024 * 1024)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(10 * 1024 * 1024)
   BODY_LIMIT_BYTES?: number;
 
-  @IsOptional() @IsString() @MinLength(1)
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
   BOOTSTRAP_ADMIN_PAT_PATH?: string;
 
-  @IsOptional() @Matches(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, {
+  @IsOptional()
+  @Matches(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, {
     message: 'must be a lower-case DNS name',
   })
   EXTERNAL_DOMAIN?: string;
 
-  @IsOptional() @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'must be 1-64 characters [A-Za-z0-9_-]' })
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'must be 1-64 characters [A-Za-z0-9_-]' })
   INSTANCE_ID?: string;
 
-  @IsOptional() @IsUrl({ require_tld: false, protocols: ['http', 'https'] })
+  @IsOptional()
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'] })
   OIDC_ISSUER?: string;
 
-  @IsOptional() @IsString() @MinLength(1)
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
   OIDC_AUDIENCE?: string;
 
-  @IsOptional() @IsUrl({ require_tld: false, protocols: ['http', 'https'] })
+  @IsOptional()
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'] })
   OIDC_JWKS_URL?: string;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(300)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(300)
   TOKEN_CACHE_SECONDS?: number;
 
-  @IsOptional() @IsString() @MinLength(1) @MaxLength(100)
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(100)
   TOTP_ISSUER?: string;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
   OTP_MAX_ATTEMPTS?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(86400)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(86400)
   OTP_LOCKOUT_SECONDS?: number;
 
-  @IsOptional() @IsIn(SMS_PROVIDERS)
+  @IsOptional()
+  @IsIn(SMS_PROVIDERS)
   SMS_PROVIDER?: (typeof SMS_PROVIDERS)[number];
 
-  @IsOptional() @Transform(toBool) @IsBoolean()
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
   SMS_LOG_CODES?: boolean;
 
-  @IsOptional() @IsUrl({ require_tld: false, protocols: ['http', 'https'] })
+  @IsOptional()
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'] })
   SMS_WEBHOOK_URL?: string;
 
-  @IsOptional() @IsString() @MinLength(16)
+  @IsOptional()
+  @IsString()
+  @MinLength(16)
   SMS_WEBHOOK_SECRET?: string;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(60000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(60000)
   SMS_TIMEOUT_MS?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(5)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(5)
   SMS_RETRIES?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(60000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(60000)
   SMS_SEND_DEADLINE_MS?: number;
 
-  @IsOptional() @IsString() @MinLength(1) @MaxLength(500)
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(500)
   SMS_TEMPLATE?: string;
 
-  @IsOptional() @IsUrl({ require_tld: false, protocols: ['http', 'https'] })
+  @IsOptional()
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'] })
   TWILIO_BASE_URL?: string;
 
-  @IsOptional() @IsString() @MinLength(1)
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
   TWILIO_ACCOUNT_SID?: string;
 
-  @IsOptional() @IsString() @MinLength(1)
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
   TWILIO_AUTH_TOKEN?: string;
 
-  @IsOptional() @IsString() @MinLength(1)
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
   TWILIO_FROM?: string;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(30) @Max(3600)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(30)
+  @Max(3600)
   SMS_CODE_TTL_SECONDS?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(3600)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3600)
   SMS_RESEND_COOLDOWN_SECONDS?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
   SMS_DAILY_LIMIT_PER_NUMBER?: number;
 
-  @IsOptional() @IsIn(MAIL_TRANSPORTS)
+  @IsOptional()
+  @IsIn(MAIL_TRANSPORTS)
   MAIL_TRANSPORT?: (typeof MAIL_TRANSPORTS)[number];
 
-  @IsOptional() @Matches(/^smtps?:\/\/.+/, { message: 'must be smtp://host:port or smtps://host:port' })
+  @IsOptional()
+  @Matches(/^smtps?:\/\/.+/, { message: 'must be smtp://host:port or smtps://host:port' })
   SMTP_URL?: string;
 
-  @IsOptional() @IsString() @MinLength(3)
+  @IsOptional()
+  @IsString()
+  @MinLength(3)
   MAIL_FROM?: string;
 
-  @IsOptional() @IsString() @MinLength(1) @MaxLength(200)
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
   MAIL_SUBJECT?: string;
 
-  @IsOptional() @Transform(toBool) @IsBoolean()
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
   MAIL_LOG_CODES?: boolean;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(60000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(60000)
   MAIL_SEND_DEADLINE_MS?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(3600)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3600)
   EMAIL_RESEND_COOLDOWN_SECONDS?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(24 * 365)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(24 * 365)
   CHALLENGE_RETENTION_HOURS?: number;
 
-  @IsOptional() @Transform(toBool) @IsBoolean()
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
   STEP_UP_FOR_FACTOR_REMOVAL?: boolean;
 
   // OpenTelemetry tracing: off unless one of the two endpoints is set. The OTLP exporter and batch
   // processor also read their own standard tuning variables (OTEL_EXPORTER_OTLP_HEADERS,
   // OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_BSP_*, OTEL_TRACES_SAMPLER, OTEL_RESOURCE_ATTRIBUTES).
-  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   OTEL_EXPORTER_OTLP_ENDPOINT?: string;
 
-  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string;
 
-  @IsOptional() @IsString() @MinLength(1) @MaxLength(200)
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
   OTEL_SERVICE_NAME?: string;
 }

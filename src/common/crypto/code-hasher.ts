@@ -18,7 +18,9 @@ export class CodeHasher {
   private readonly keys: Buffer[];
 
   constructor(config: AppConfig) {
-    this.keys = [config.crypto.key, ...Object.values(config.crypto.oldKeys ?? {})].map((k) => derive(k, 'code-hash'));
+    this.keys = [config.crypto.key, ...Object.values(config.crypto.oldKeys ?? {})].map((k) =>
+      derive(k, 'code-hash'),
+    );
   }
 
   hash(code: string, context: string): string {

@@ -76,7 +76,15 @@ export async function rotateKeys(
   const current = `${SEALED_PREFIX}${box.currentKeyId}.`;
   const report: TableRotation[] = [];
   for (const col of SEALED_COLUMNS) {
-    const r: TableRotation = { table: col.table, scanned: 0, resealed: 0, raced: 0, unreadable: 0, unreadableKeyIds: [], remaining: 0 };
+    const r: TableRotation = {
+      table: col.table,
+      scanned: 0,
+      resealed: 0,
+      raced: 0,
+      unreadable: 0,
+      unreadableKeyIds: [],
+      remaining: 0,
+    };
     report.push(r);
     for (let pass = 0; pass < maxPasses && batchesLeft > 0; pass++) {
       let after = '';
@@ -103,7 +111,10 @@ export async function rotateKeys(
             if (!r.unreadableKeyIds.includes(id)) r.unreadableKeyIds.push(id);
             continue;
           }
-          const set = { [col.column]: box.seal(plaintext, col.aad(row.k)), ...(col.alongside?.(plaintext, hasher) ?? {}) };
+          const set = {
+            [col.column]: box.seal(plaintext, col.aad(row.k)),
+            ...(col.alongside?.(plaintext, hasher) ?? {}),
+          };
           const names = Object.keys(set);
           const assignments = names.map((n, i) => `${n} = $${i + 3}`).join(', ');
           let affected: number;
@@ -160,7 +171,10 @@ function keyIdSql(dialect: Dialect, column: string): string {
 }
 
 /** Stored values sealed under key ids the configuration lacks: count per key id, then per table. */
-export async function missingKeys(ds: DataSource, knownKeyIds: string[]): Promise<Map<string, Map<string, number>>> {
+export async function missingKeys(
+  ds: DataSource,
+  knownKeyIds: string[],
+): Promise<Map<string, Map<string, number>>> {
   const dialect = dialectOf(ds);
   const missing = new Map<string, Map<string, number>>();
   const known = knownKeyIds.map((_, i) => `$${i + 3}`).join(', ');
@@ -197,7 +211,10 @@ export class StoredKeysCheck implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const missing = await missingKeys(this.ds, [this.config.crypto.keyId, ...Object.keys(this.config.crypto.oldKeys)]);
+    const missing = await missingKeys(this.ds, [
+      this.config.crypto.keyId,
+      ...Object.keys(this.config.crypto.oldKeys),
+    ]);
     if (missing.size === 0) return;
     const lines = [...missing].map(([kid, perTable]) => {
       const total = [...perTable.values()].reduce((a, b) => a + b, 0);

@@ -20,7 +20,8 @@ export class SecretBox {
 
   constructor(config: AppConfig) {
     this.currentId = config.crypto.keyId;
-    for (const [id, key] of Object.entries(config.crypto.oldKeys)) this.keys.set(id, derive(key, 'secret-box'));
+    for (const [id, key] of Object.entries(config.crypto.oldKeys))
+      this.keys.set(id, derive(key, 'secret-box'));
     this.keys.set(this.currentId, derive(config.crypto.key, 'secret-box'));
   }
 
@@ -41,13 +42,19 @@ export class SecretBox {
     const [version, keyId, iv, tag, ct] = sealed.split('.');
     const key = this.keys.get(keyId);
     if (version !== VERSION || !key || !iv || !tag || ct === undefined) {
-      throw new DomainError('INTERNAL', 'CRYPT-Kq12vn', 'secret cannot be decrypted with the configured keys');
+      throw new DomainError(
+        'INTERNAL',
+        'CRYPT-Kq12vn',
+        'secret cannot be decrypted with the configured keys',
+      );
     }
     try {
       const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
       decipher.setAAD(Buffer.from(aad, 'utf8'));
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-      return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
+      return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString(
+        'utf8',
+      );
     } catch (cause) {
       throw new DomainError('INTERNAL', 'CRYPT-Nx7XlT', 'secret cannot be decrypted', { cause });
     }

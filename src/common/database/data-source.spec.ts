@@ -10,7 +10,9 @@ describe('SQLite data source', () => {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   const pragmas = async (synchronous?: 'full' | 'normal') => {
-    const ds = new DataSource(buildDataSourceOptions({ type: 'sqlite', path: path.join(dir, 'x.sqlite'), synchronous }, [], []));
+    const ds = new DataSource(
+      buildDataSourceOptions({ type: 'sqlite', path: path.join(dir, 'x.sqlite'), synchronous }, [], []),
+    );
     await ds.initialize();
     try {
       const [{ synchronous: level }] = (await ds.query('PRAGMA synchronous')) as { synchronous: number }[];

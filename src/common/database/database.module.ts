@@ -20,7 +20,10 @@ export class DatabaseModule {
         TypeOrmModule.forRootAsync({
           inject: [AppConfig],
           useFactory: (config: AppConfig) =>
-            withMigrationCrypto(buildDataSourceOptions(config.database, ENTITIES, MIGRATIONS), new SecretBox(config)),
+            withMigrationCrypto(
+              buildDataSourceOptions(config.database, ENTITIES, MIGRATIONS),
+              new SecretBox(config),
+            ),
           dataSourceFactory: async (options?: DataSourceOptions) => openDatabase(options!),
         }),
       ],

@@ -16,7 +16,11 @@ export function portableSql(dialect: Dialect, text: string): string {
  * The SQL and parameters for a dialect. SQLite's `?` are positional, so a placeholder used twice or
  * out of order (`SET a = $2 WHERE b = $1 AND c > $2`) gets its value once per occurrence.
  */
-export function portableQuery(dialect: Dialect, text: string, params: unknown[]): { sql: string; params: unknown[] } {
+export function portableQuery(
+  dialect: Dialect,
+  text: string,
+  params: unknown[],
+): { sql: string; params: unknown[] } {
   if (dialect === 'postgres') return { sql: text, params };
   const ordered: unknown[] = [];
   const sql = text.replace(/\$(\d+)/g, (_m, n: string) => {

@@ -65,7 +65,8 @@ describe('MicroBatcher', () => {
       const batcher = new MicroBatcher<number, number>(
         async (items) => {
           batches.push(items);
-          if (items.some((n) => n < 0)) throw Object.assign(new Error('invalid byte sequence'), { code: '22021' });
+          if (items.some((n) => n < 0))
+            throw Object.assign(new Error('invalid byte sequence'), { code: '22021' });
           return items.map((n) => n * 10);
         },
         { maxSize: 100, isolate },
@@ -76,7 +77,12 @@ describe('MicroBatcher', () => {
     it('flushes the items again one by one, so only the bad one fails', async () => {
       const { batches, batcher } = poisonable(() => true);
       const settled = await Promise.allSettled([1, 2, -1, 3].map((n) => batcher.submit(n)));
-      expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : 'failed'))).toEqual([10, 20, 'failed', 30]);
+      expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : 'failed'))).toEqual([
+        10,
+        20,
+        'failed',
+        30,
+      ]);
       expect((settled[2] as PromiseRejectedResult).reason).toMatchObject({ code: '22021' });
       expect(batches).toEqual([[1, 2, -1, 3], [1], [2], [-1], [3]]);
     });

@@ -81,7 +81,8 @@ export class MicroBatcher<I, O> {
     let results: O[];
     try {
       results = await this.flush(batch.map((p) => p.item));
-      if (results.length !== batch.length) throw new Error(`batch of ${batch.length} answered ${results.length} results`);
+      if (results.length !== batch.length)
+        throw new Error(`batch of ${batch.length} answered ${results.length} results`);
     } catch (error) {
       if (batch.length > 1 && this.options.isolate?.(error)) {
         // one after the other: a rare path, and it should not crowd the pool the batch saved

@@ -16,7 +16,11 @@ describe('TransactionRunner on SQLite', () => {
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runner-'));
     const file = path.join(dir, 'db.sqlite');
-    ds = new DataSource({ type: 'better-sqlite3', database: file, prepareDatabase: (d: Database.Database) => void d.pragma('journal_mode = WAL') });
+    ds = new DataSource({
+      type: 'better-sqlite3',
+      database: file,
+      prepareDatabase: (d: Database.Database) => void d.pragma('journal_mode = WAL'),
+    });
     await ds.initialize();
     await ds.query('CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)');
     db = (ds.driver as unknown as { databaseConnection: Database.Database }).databaseConnection;
@@ -30,7 +34,10 @@ describe('TransactionRunner on SQLite', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const insert = (k: string, v = 1) => () => db.prepare('INSERT INTO t (k, v) VALUES (?, ?)').run(k, v).changes;
+  const insert =
+    (k: string, v = 1) =>
+    () =>
+      db.prepare('INSERT INTO t (k, v) VALUES (?, ?)').run(k, v).changes;
   const seen = (k: string) => other.prepare('SELECT v FROM t WHERE k = ?').get(k) !== undefined;
 
   it('runs the units of one turn in one transaction and settles them after its commit', async () => {
@@ -52,7 +59,11 @@ describe('TransactionRunner on SQLite', () => {
       insert('b')();
       throw new Error('judged wrong');
     });
-    const results = await Promise.allSettled([runner.grouped(insert('a')), failing, runner.grouped(insert('c'))]);
+    const results = await Promise.allSettled([
+      runner.grouped(insert('a')),
+      failing,
+      runner.grouped(insert('c')),
+    ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect((results[1] as PromiseRejectedResult).reason).toEqual(new Error('judged wrong'));
     expect([seen('a'), seen('b'), seen('c')]).toEqual([true, false, true]);

@@ -9,7 +9,8 @@ import { unsupportedMediaType } from '../http/body-media-type';
 import { ensureRequestId } from '../http/request-id';
 
 /** A request body that does not parse as JSON, whichever parser (body-parser, the Fastify adapter's) found it. */
-export const INVALID_JSON_BODY = () => new DomainError('INVALID_ARGUMENT', undefined, 'request body is not valid JSON');
+export const INVALID_JSON_BODY = () =>
+  new DomainError('INVALID_ARGUMENT', undefined, 'request body is not valid JSON');
 
 /**
  * The one place errors become HTTP. Domain errors keep their kind; framework errors (unknown route,
@@ -28,7 +29,12 @@ export class AllExceptionsFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
-    const req = http.getRequest<{ method: string; url: string; originalUrl?: string; raw?: { log?: unknown } }>();
+    const req = http.getRequest<{
+      method: string;
+      url: string;
+      originalUrl?: string;
+      raw?: { log?: unknown };
+    }>();
     const res = http.getResponse<unknown>();
     const adapter = this.adapterHost.httpAdapter;
     const url: string = req.originalUrl ?? req.url ?? '/';
@@ -53,7 +59,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
       this.logger.log({ requestId, method: req.method, path, statusCode: err.status }, 'request rejected');
     }
     const body = RENDERERS[family](err, { requestId, path, now: new Date() });
-    for (const [name, value] of Object.entries(err.options.headers ?? {})) adapter.setHeader(res, name, value);
+    for (const [name, value] of Object.entries(err.options.headers ?? {}))
+      adapter.setHeader(res, name, value);
     if (err.options.retryAfterSeconds !== undefined) {
       adapter.setHeader(res, 'Retry-After', String(Math.max(1, Math.ceil(err.options.retryAfterSeconds))));
     }
@@ -66,7 +73,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
   private familyOf(host: ArgumentsHost, path: string): ApiFamily {
     const ctx = host as unknown as { getClass?: () => unknown; getHandler?: () => unknown };
     const cls = typeof ctx.getClass === 'function' ? (ctx.getClass() as object | undefined) : undefined;
-    const handler = typeof ctx.getHandler === 'function' ? (ctx.getHandler() as object | undefined) : undefined;
+    const handler =
+      typeof ctx.getHandler === 'function' ? (ctx.getHandler() as object | undefined) : undefined;
     const targets = [handler, cls].filter((t): t is object => typeof t === 'function');
     const fromMeta = targets.length
       ? this.reflector.getAllAndOverride<ApiFamily | undefined>(API_FAMILY_KEY, targets as never)
@@ -105,7 +113,10 @@ export class AllExceptionsFilter implements ExceptionFilter {
         return unsupportedMediaType();
       }
     }
-    return dependencyUnavailable(exception) ?? new DomainError('INTERNAL', undefined, 'An internal error occurred', { cause: exception });
+    return (
+      dependencyUnavailable(exception) ??
+      new DomainError('INTERNAL', undefined, 'An internal error occurred', { cause: exception })
+    );
   }
 }
 

@@ -144,7 +144,8 @@ export const Errors = {
     }),
   resourceExhausted: (id: string | undefined, message: string, o?: DomainErrorOptions) =>
     new DomainError('RESOURCE_EXHAUSTED', id, message, o),
-  gone: (id: string | undefined, message: string, o?: DomainErrorOptions) => new DomainError('GONE', id, message, o),
+  gone: (id: string | undefined, message: string, o?: DomainErrorOptions) =>
+    new DomainError('GONE', id, message, o),
   unavailable: (id: string | undefined, message: string, o?: DomainErrorOptions) =>
     new DomainError('UNAVAILABLE', id, message, o),
   internal: (id: string | undefined, message: string, o?: DomainErrorOptions) =>

@@ -14,7 +14,9 @@ export function renderZitadel(err: DomainError): Record<string, unknown> {
     message: err.id ? `${err.message} (${err.id})` : err.message,
   };
   if (err.id) {
-    body.details = [{ '@type': 'type.googleapis.com/zitadel.v1.ErrorDetail', id: err.id, message: err.message }];
+    body.details = [
+      { '@type': 'type.googleapis.com/zitadel.v1.ErrorDetail', id: err.id, message: err.message },
+    ];
   }
   return body;
 }

@@ -42,7 +42,12 @@ export class RouteRegistry implements OnModuleInit {
         for (const prefix of prefixes.length ? prefixes : ['']) {
           for (const p of paths) {
             const full = joinPath(prefix, p);
-            routes.push({ method: RequestMethod[method], pattern: toRegExp(full), family, template: full.replace(/\\:/g, ':') });
+            routes.push({
+              method: RequestMethod[method],
+              pattern: toRegExp(full),
+              family,
+              template: full.replace(/\\:/g, ':'),
+            });
           }
         }
       }
@@ -68,7 +73,8 @@ export class RouteRegistry implements OnModuleInit {
   /** The template of the route `method` and `path` reach (metrics name routes by it), if any. */
   templateOf(method: string, path: string): string | undefined {
     const clean = stripQuery(path);
-    for (const r of this.routes) if ((r.method === method || r.method === 'ALL') && r.pattern.test(clean)) return r.template;
+    for (const r of this.routes)
+      if ((r.method === method || r.method === 'ALL') && r.pattern.test(clean)) return r.template;
     return undefined;
   }
 

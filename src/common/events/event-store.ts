@@ -56,20 +56,16 @@ export class EventStore {
       [e.aggregateType, e.aggregateId, e.resourceOwner, now, now],
     );
     const sequence = Number(rows[0].sequence);
-    await rawQuery(
-      em,
-      INSERT_EVENT_SQL,
-      [
-        e.aggregateType,
-        e.aggregateId,
-        sequence,
-        e.eventType,
-        e.resourceOwner,
-        e.creator,
-        e.payload ? JSON.stringify(e.payload) : null,
-        now,
-      ],
-    );
+    await rawQuery(em, INSERT_EVENT_SQL, [
+      e.aggregateType,
+      e.aggregateId,
+      sequence,
+      e.eventType,
+      e.resourceOwner,
+      e.creator,
+      e.payload ? JSON.stringify(e.payload) : null,
+      now,
+    ]);
     return {
       aggregateId: e.aggregateId,
       resourceOwner: e.resourceOwner,

@@ -37,7 +37,10 @@ export class HealthController {
         await Promise.race([
           this.ds.query('SELECT 1'),
           new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`no answer within ${READINESS_TIMEOUT_MS} ms`)), READINESS_TIMEOUT_MS);
+            timer = setTimeout(
+              () => reject(new Error(`no answer within ${READINESS_TIMEOUT_MS} ms`)),
+              READINESS_TIMEOUT_MS,
+            );
           }),
         ]);
       } finally {

@@ -32,10 +32,16 @@ export function traceIds(): { trace_id?: string; span_id?: string } {
           mixin: config.tracing ? traceIds : undefined,
           autoLogging: { ignore: (req: IncomingMessage) => req.url === '/healthz' || req.url === '/readyz' },
           serializers: {
-            req: (req: { method: string; url: string }) => ({ method: req.method, path: String(req.url).split('?')[0] }),
+            req: (req: { method: string; url: string }) => ({
+              method: req.method,
+              path: String(req.url).split('?')[0],
+            }),
             res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
           },
-          redact: { paths: ['req.headers', 'res.headers', '*.authorization', '*.token', '*.code', '*.secret'], remove: true },
+          redact: {
+            paths: ['req.headers', 'res.headers', '*.authorization', '*.token', '*.code', '*.secret'],
+            remove: true,
+          },
         },
       }),
     }),

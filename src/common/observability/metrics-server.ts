@@ -25,14 +25,21 @@ export class MetricsServer implements OnApplicationBootstrap, OnApplicationShutd
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
-        res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found: the metrics are at GET /metrics\n');
+        res
+          .writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' })
+          .end('not found: the metrics are at GET /metrics\n');
         return;
       }
       registry.metrics().then(
-        (text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(req.method === 'HEAD' ? undefined : text),
+        (text) =>
+          res
+            .writeHead(200, { 'Content-Type': registry.contentType })
+            .end(req.method === 'HEAD' ? undefined : text),
         (err: unknown) => {
           this.logger.error(`collecting metrics failed: ${err instanceof Error ? err.message : String(err)}`);
-          res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end('collecting metrics failed\n');
+          res
+            .writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' })
+            .end('collecting metrics failed\n');
         },
       );
     });

@@ -90,7 +90,9 @@ export class Metrics implements OnApplicationBootstrap {
       this.mailSends.inc({ provider: config.mail.transport, result }, 0);
     }
     outcomes.observe((o) => this.countOutcome(o));
-    sends.observe((o) => (o.channel === 'sms' ? this.smsSends : this.mailSends).inc({ provider: o.provider, result: o.result }));
+    sends.observe((o) =>
+      (o.channel === 'sms' ? this.smsSends : this.mailSends).inc({ provider: o.provider, result: o.result }),
+    );
   }
 
   onApplicationBootstrap(): void {
@@ -114,7 +116,10 @@ export class Metrics implements OnApplicationBootstrap {
       res.once('finish', () => {
         const seconds = Number(process.hrtime.bigint() - start) / 1e9;
         const method = METHODS.has(req.method ?? '') ? req.method! : 'OTHER';
-        this.requestDuration.observe({ route: this.routeOf(method, req.url ?? '/'), method, status: res.statusCode }, seconds);
+        this.requestDuration.observe(
+          { route: this.routeOf(method, req.url ?? '/'), method, status: res.statusCode },
+          seconds,
+        );
       });
     });
   }
@@ -123,7 +128,8 @@ export class Metrics implements OnApplicationBootstrap {
     const template = this.routes.templateOf(method === 'HEAD' ? 'GET' : method, url);
     if (template) return template;
     const pathOnly = url.split('?')[0];
-    for (const [pattern, name] of DOC_ROUTES) if (pattern.test(pathOnly)) return pathOnly.replace(pattern, name);
+    for (const [pattern, name] of DOC_ROUTES)
+      if (pattern.test(pathOnly)) return pathOnly.replace(pattern, name);
     return UNMATCHED_ROUTE;
   }
 
@@ -160,7 +166,8 @@ export class Metrics implements OnApplicationBootstrap {
 function packageVersion(): string {
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
     const file = path.join(dir, 'package.json');
-    if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: string }).version ?? 'unknown';
+    if (fs.existsSync(file))
+      return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: string }).version ?? 'unknown';
     if (path.dirname(dir) === dir) return 'unknown';
   }
 }

@@ -19,7 +19,9 @@ export function inVerifySpan<T>(
   resultOf: (error?: unknown) => VerifyResult | undefined,
 ): Observable<T> {
   return new Observable<T>((subscriber) => {
-    const span = tracer.startSpan(`verify ${factor}`, { attributes: { [VERIFY_SPAN_ATTRIBUTES.factor]: factor } });
+    const span = tracer.startSpan(`verify ${factor}`, {
+      attributes: { [VERIFY_SPAN_ATTRIBUTES.factor]: factor },
+    });
     let ended = false;
     const end = (failed: boolean, error?: unknown) => {
       if (ended) return;

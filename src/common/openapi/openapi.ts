@@ -13,7 +13,10 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setVersion('1.0')
     // Relative: the API is served where this document is (Swagger UI and clients resolve it against its URL).
     .addServer('/', 'This service')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'Personal access token or OIDC access token (JWT)' }, 'bearer')
+    .addBearerAuth(
+      { type: 'http', scheme: 'bearer', description: 'Personal access token or OIDC access token (JWT)' },
+      'bearer',
+    )
     .build();
   const doc = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (_controllerKey: string, methodKey: string) => methodKey,
@@ -28,7 +31,11 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
 /** Copy of a plain object with its own keys in sorted order (values untouched). */
 function sortedMap<T>(map: Record<string, T> | undefined): Record<string, T> | undefined {
   if (!map) return map;
-  return Object.fromEntries(Object.keys(map).sort().map((k) => [k, map[k]]));
+  return Object.fromEntries(
+    Object.keys(map)
+      .sort()
+      .map((k) => [k, map[k]]),
+  );
 }
 
 /**

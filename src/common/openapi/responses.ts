@@ -48,7 +48,11 @@ export function zitadelError(code: number, message: string, id?: string) {
   return {
     schema: { $ref: getSchemaPath(RpcStatusDto) },
     example: id
-      ? { code, message: `${message} (${id})`, details: [{ '@type': 'type.googleapis.com/zitadel.v1.ErrorDetail', id, message }] }
+      ? {
+          code,
+          message: `${message} (${id})`,
+          details: [{ '@type': 'type.googleapis.com/zitadel.v1.ErrorDetail', id, message }],
+        }
       : { code, message },
   };
 }
@@ -57,12 +61,19 @@ export function zitadelError(code: number, message: string, id?: string) {
 function ZitadelClientErrors(invalid: string) {
   return applyDecorators(
     ApiBadRequestResponse({ description: 'The request is malformed.', ...zitadelError(3, invalid) }),
-    ApiUnauthorizedResponse({ description: 'Returned when the user is not authenticated.', ...zitadelError(16, 'auth header missing') }),
+    ApiUnauthorizedResponse({
+      description: 'Returned when the user is not authenticated.',
+      ...zitadelError(16, 'auth header missing'),
+    }),
   );
 }
 
 /** Further statuses of single ZITADEL-family routes (conflicts, rate limits, an SMS provider that is down). */
-export function ZitadelResponse(status: 409 | 429 | 503, description: string, example: ReturnType<typeof zitadelError>) {
+export function ZitadelResponse(
+  status: 409 | 429 | 503,
+  description: string,
+  example: ReturnType<typeof zitadelError>,
+) {
   return ApiResponse({ status, description, ...example });
 }
 
@@ -70,18 +81,25 @@ export function ZitadelResponse(status: 409 | 429 | 503, description: string, ex
  * The ZITADEL v2 / v3alpha global responses: 403, 404 and default (rpcStatus), plus the 400 and 401
  * every route can answer. `invalid` is the message of an example validation error.
  */
-export function ZitadelErrorResponses(invalid = 'invalid Request.Field: value length must be between 1 and 200 runes, inclusive') {
+export function ZitadelErrorResponses(
+  invalid = 'invalid Request.Field: value length must be between 1 and 200 runes, inclusive',
+) {
   return applyDecorators(
     ApiExtraModels(RpcStatusDto, ProtobufAnyDto),
     ZitadelClientErrors(invalid),
-    ApiForbiddenResponse({ description: 'Returned when the user does not have permission to access the resource.', ...rpcStatus() }),
+    ApiForbiddenResponse({
+      description: 'Returned when the user does not have permission to access the resource.',
+      ...rpcStatus(),
+    }),
     ApiNotFoundResponse({ description: 'Returned when the resource does not exist.', ...rpcStatus() }),
     ApiDefaultResponse({ description: 'An unexpected error response.', ...rpcStatus() }),
   );
 }
 
 /** The ZITADEL v1 auth API declares no responses but `default`; 400 and 401 are added. */
-export function ZitadelDefaultResponse(invalid = 'invalid Request.Field: value length must be between 1 and 200 runes, inclusive') {
+export function ZitadelDefaultResponse(
+  invalid = 'invalid Request.Field: value length must be between 1 and 200 runes, inclusive',
+) {
   return applyDecorators(
     ApiExtraModels(RpcStatusDto, ProtobufAnyDto),
     ZitadelClientErrors(invalid),

@@ -63,7 +63,9 @@ function doc(d: FieldDoc, extra: ApiPropertyOptions): PropertyDecorator {
 }
 
 /** A string field of `min..max` characters, validated and documented in one place. */
-export function StringField(d: FieldDoc & { min?: number; max: number; pattern?: RegExp; patternMessage?: string }) {
+export function StringField(
+  d: FieldDoc & { min?: number; max: number; pattern?: RegExp; patternMessage?: string },
+) {
   const min = d.min ?? (d.optional ? 0 : 1);
   const decorators: PropertyDecorator[] = [
     doc(d, { type: String, minLength: min || undefined, maxLength: d.max }),
@@ -97,7 +99,10 @@ export function IntField(d: FieldDoc & { min: number; max: number }) {
 }
 
 export function BoolField(d: FieldDoc) {
-  const decorators: PropertyDecorator[] = [doc(d, { type: Boolean }), IsBoolean({ message: 'value must be a boolean' })];
+  const decorators: PropertyDecorator[] = [
+    doc(d, { type: Boolean }),
+    IsBoolean({ message: 'value must be a boolean' }),
+  ];
   if (d.optional) decorators.unshift(IsOptional());
   return applyDecorators(...decorators);
 }

@@ -24,12 +24,19 @@ export class AppValidationPipe implements PipeTransform {
     const messageName = metatype.name.replace(/Dto$/, '');
     if (metadata.type === 'body' && (value === undefined || value === null || value === '')) value = {};
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new DomainError('INVALID_ARGUMENT', undefined, `invalid ${messageName}: request body must be a JSON object`, {
-        fieldErrors: [{ field: '', message: 'request body must be a JSON object' }],
-      });
+      throw new DomainError(
+        'INVALID_ARGUMENT',
+        undefined,
+        `invalid ${messageName}: request body must be a JSON object`,
+        {
+          fieldErrors: [{ field: '', message: 'request body must be a JSON object' }],
+        },
+      );
     }
     const rejectUnknown = Reflect.getMetadata(REJECT_UNKNOWN_KEY, metatype) === true;
-    const instance = plainToInstance(metatype as new () => object, value, { enableImplicitConversion: false });
+    const instance = plainToInstance(metatype as new () => object, value, {
+      enableImplicitConversion: false,
+    });
     const errors = await validate(instance, {
       whitelist: true,
       forbidNonWhitelisted: rejectUnknown,

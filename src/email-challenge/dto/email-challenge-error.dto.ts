@@ -35,6 +35,9 @@ export class EmailChallengeErrorDto {
   @ApiProperty({ format: 'date-time' })
   timestamp: string;
 
-  @ApiProperty({ description: 'The request path.', example: '/internal/v1/mfa/totp-email/312909075212468632:verify' })
+  @ApiProperty({
+    description: 'The request path.',
+    example: '/internal/v1/mfa/totp-email/312909075212468632:verify',
+  })
   path: string;
 }

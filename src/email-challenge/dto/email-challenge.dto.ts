@@ -10,7 +10,11 @@ const ID_EXAMPLE = 'q3Zr0VbXh1Jm-8cT2pLw';
 
 @RejectUnknownFields()
 export class CreateEmailChallengeRequestDto {
-  @StringField({ max: 200, description: 'The subject user: the code is sent to this user’s verified email address.', example: ID_EXAMPLE })
+  @StringField({
+    max: 200,
+    description: 'The subject user: the code is sent to this user’s verified email address.',
+    example: ID_EXAMPLE,
+  })
   userId: string;
 
   @StringField({
@@ -30,7 +34,13 @@ export class CreateEmailChallengeRequestDto {
   })
   context?: Record<string, unknown>;
 
-  @IntField({ optional: true, min: 60, max: 600, description: 'Lifetime of the code in seconds (default 300).', example: 300 })
+  @IntField({
+    optional: true,
+    min: 60,
+    max: 600,
+    description: 'Lifetime of the code in seconds (default 300).',
+    example: 300,
+  })
   ttlSeconds?: number;
 }
 
@@ -50,7 +60,10 @@ export class CreateEmailChallengeResponseDto {
 
 @RejectUnknownFields()
 export class VerifyEmailRequestDto {
-  @StringField({ max: 20, description: 'The Time-Based One-Time Password (TOTP) sent to the mail for verification' })
+  @StringField({
+    max: 20,
+    description: 'The Time-Based One-Time Password (TOTP) sent to the mail for verification',
+  })
   totp: string;
 }
 
@@ -75,7 +88,11 @@ export class EmailChallengeDto {
   @ApiProperty({ example: 'payment.approve' })
   operation: string;
 
-  @ApiProperty({ enum: CHALLENGE_STATUSES, enumName: 'EmailChallengeStatus', description: 'Where the challenge stands.' })
+  @ApiProperty({
+    enum: CHALLENGE_STATUSES,
+    enumName: 'EmailChallengeStatus',
+    description: 'Where the challenge stands.',
+  })
   status: ChallengeStatus;
 
   @ApiProperty({ format: 'date-time', example: '2025-03-05T21:34:22.094Z' })
@@ -92,7 +109,11 @@ export class ResendEmailChallengeResponseDto {
   @ApiProperty({ example: ID_EXAMPLE })
   challengeId: string;
 
-  @ApiProperty({ format: 'date-time', description: 'The new expiry: the resent code is valid for the challenge’s full lifetime.', example: '2025-03-05T21:36:22.094Z' })
+  @ApiProperty({
+    format: 'date-time',
+    description: 'The new expiry: the resent code is valid for the challenge’s full lifetime.',
+    example: '2025-03-05T21:36:22.094Z',
+  })
   expiresAt: string;
 }
 
@@ -106,6 +127,10 @@ export class ConsumeEmailChallengeResponseDto {
   @ApiProperty({ example: 'payment.approve' })
   operation: string;
 
-  @ApiProperty({ type: 'object', additionalProperties: true, description: 'The request context given at creation ({} when none was given).' })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description: 'The request context given at creation ({} when none was given).',
+  })
   context: Record<string, unknown>;
 }

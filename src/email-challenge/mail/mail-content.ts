@@ -5,13 +5,22 @@ export interface RenderedMail {
   html: string;
 }
 
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
 
 /** The text and HTML parts: the code, the operation, the expiry and a "not you?" line. */
 export function renderChallengeMail(mail: ChallengeMail): RenderedMail {
   const minutes = Math.max(1, Math.round(mail.ttlSeconds / 60));
-  const expiry = new Date(mail.expiresAt).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC');
+  const expiry = new Date(mail.expiresAt)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, ' UTC');
   const lines = [
     'Hello,',
     '',

@@ -41,26 +41,41 @@ export class SmtpMailSender extends MailSender {
 
   async send(mail: ChallengeMail): Promise<MailOutcome> {
     const { text, html } = renderChallengeMail(mail);
-    const node = new MailComposer({ from: this.config.mail.from, to: mail.to, subject: this.config.mail.subject, text, html }).compile();
+    const node = new MailComposer({
+      from: this.config.mail.from,
+      to: mail.to,
+      subject: this.config.mail.subject,
+      text,
+      html,
+    }).compile();
     const message = await node.build();
     const log = { to: maskEmail(mail.to), challengeId: mail.challengeId };
-    const outcome = await this.transmit(node.getEnvelope(), message, this.config.mail.sendDeadlineMs).catch((e: unknown) => {
-      const err = e as SmtpError;
-      const detail = {
-        errorCode: typeof err.code === 'string' ? err.code : undefined,
-        responseCode: typeof err.responseCode === 'number' ? err.responseCode : undefined,
-      };
-      this.logger.warn({ ...log, ...detail }, 'challenge mail could not be sent');
-      throw new MailDeliveryError('mail could not be sent', detail);
-    });
+    const outcome = await this.transmit(node.getEnvelope(), message, this.config.mail.sendDeadlineMs).catch(
+      (e: unknown) => {
+        const err = e as SmtpError;
+        const detail = {
+          errorCode: typeof err.code === 'string' ? err.code : undefined,
+          responseCode: typeof err.responseCode === 'number' ? err.responseCode : undefined,
+        };
+        this.logger.warn({ ...log, ...detail }, 'challenge mail could not be sent');
+        throw new MailDeliveryError('mail could not be sent', detail);
+      },
+    );
     if (outcome.kind === 'sent') {
       this.logger.log(log, 'challenge mail sent');
       return 'sent';
     }
-    this.logger.warn(log, 'challenge mail transmitted, the relay has not confirmed it within the send deadline');
+    this.logger.warn(
+      log,
+      'challenge mail transmitted, the relay has not confirmed it within the send deadline',
+    );
     outcome.late.then(
       () => this.logger.log(log, 'challenge mail confirmed by the relay after the send deadline'),
-      (e: unknown) => this.logger.warn({ ...log, errorCode: (e as SmtpError).code }, 'challenge mail refused by the relay after the send deadline'),
+      (e: unknown) =>
+        this.logger.warn(
+          { ...log, errorCode: (e as SmtpError).code },
+          'challenge mail refused by the relay after the send deadline',
+        ),
     );
     return 'unconfirmed';
   }
@@ -113,7 +128,8 @@ export class SmtpMailSender extends MailSender {
           clearTimeout(timer);
           conn.close();
           // The whole message went out and the connection broke before any answer: it may be delivered.
-          if (transmitted && typeof err.responseCode !== 'number') resolve({ kind: 'unconfirmed', late: Promise.reject(err) });
+          if (transmitted && typeof err.responseCode !== 'number')
+            resolve({ kind: 'unconfirmed', late: Promise.reject(err) });
           else reject(err);
         },
       );

@@ -18,7 +18,11 @@ export class CreateOrganizationResponseDto {
 }
 
 export class OrganizationRefDto {
-  @StringField({ max: 200, description: 'ID of the organization the user belongs to.', example: '69629023906488334' })
+  @StringField({
+    max: 200,
+    description: 'ID of the organization the user belongs to.',
+    example: '69629023906488334',
+  })
   orgId: string;
 }
 
@@ -27,7 +31,13 @@ export class SetHumanProfileDto {
   givenName: string;
   @StringField({ max: 200, example: 'Mouse' })
   familyName: string;
-  @StringField({ max: 10, optional: true, example: 'en', pattern: /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, patternMessage: 'value must be a BCP 47 language tag' })
+  @StringField({
+    max: 10,
+    optional: true,
+    example: 'en',
+    pattern: /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/,
+    patternMessage: 'value must be a BCP 47 language tag',
+  })
   preferredLanguage?: string;
 }
 
@@ -55,7 +65,11 @@ export class SetHumanPhoneDto {
   isVerified?: boolean;
 }
 
-const USERNAME = { max: 200, pattern: /^[^\s]+$/, patternMessage: 'value must not contain white space' } as const;
+const USERNAME = {
+  max: 200,
+  pattern: /^[^\s]+$/,
+  patternMessage: 'value must not contain white space',
+} as const;
 
 export class AddHumanUserRequestDto {
   @NestedField({ type: () => OrganizationRefDto })
@@ -147,11 +161,20 @@ export class AddPersonalAccessTokenResponseDto {
 /** A list of role names: one validator, so the first message is the relevant one (not a list → "value must be a list"). */
 function RoleListField(roles: readonly string[], example: string) {
   return applyDecorators(
-    ApiProperty({ enum: [...roles], isArray: true, example: [example], description: 'The roles to hold (replaces the current ones), at least one.' }),
+    ApiProperty({
+      enum: [...roles],
+      isArray: true,
+      example: [example],
+      description: 'The roles to hold (replaces the current ones), at least one.',
+    }),
     ValidateBy({
       name: 'roleList',
       validator: {
-        validate: (v: unknown) => Array.isArray(v) && v.length >= 1 && v.length <= 10 && v.every((r) => typeof r === 'string' && roles.includes(r)),
+        validate: (v: unknown) =>
+          Array.isArray(v) &&
+          v.length >= 1 &&
+          v.length <= 10 &&
+          v.every((r) => typeof r === 'string' && roles.includes(r)),
         defaultMessage: (args) =>
           !Array.isArray(args?.value)
             ? 'value must be a list'

@@ -50,10 +50,7 @@ export class SendOTPSMSCodeRequestDto {
   @EmptyMessageField(SendPhoneVerificationCodeDto, 'Send the code to the phone by SMS (default).')
   sendCode?: SendPhoneVerificationCodeDto;
 
-  @EmptyMessageField(
-    ReturnPhoneVerificationCodeDto,
-    'Return the code in the response and send nothing.',
-  )
+  @EmptyMessageField(ReturnPhoneVerificationCodeDto, 'Return the code in the response and send nothing.')
   returnCode?: ReturnPhoneVerificationCodeDto;
 }
 

@@ -56,7 +56,14 @@ describe('renderSmsText', () => {
 });
 
 describe('postWithRetries', () => {
-  const base = { provider: 'test', headers: {}, body: '{}', timeoutMs: 2000, deadlineMs: 10_000, backoffMs: noBackoff };
+  const base = {
+    provider: 'test',
+    headers: {},
+    body: '{}',
+    timeoutMs: 2000,
+    deadlineMs: 10_000,
+    backoffMs: noBackoff,
+  };
 
   it('retries 5xx and succeeds when the provider recovers', async () => {
     const s = await serve((i, res) => res.writeHead(i < 2 ? 503 : 204).end());
@@ -107,7 +114,13 @@ describe('postWithRetries', () => {
   it('ends a hanging provider at the overall deadline: no retry starts after it', async () => {
     const s = await serve(() => undefined); // never answers
     try {
-      const err = await postWithRetries({ ...base, url: s.url, retries: 2, timeoutMs: 5000, deadlineMs: 200 }).catch((e: unknown) => e);
+      const err = await postWithRetries({
+        ...base,
+        url: s.url,
+        retries: 2,
+        timeoutMs: 5000,
+        deadlineMs: 200,
+      }).catch((e: unknown) => e);
       expect((err as Error).message).toBe('SMS provider test: send deadline of 200 ms passed (attempts: 1)');
       expect(s.hits).toHaveLength(1);
     } finally {
@@ -153,7 +166,9 @@ describe('WebhookSmsSender', () => {
   it('sends no signature without a secret', async () => {
     const s = await serve((_i, res) => res.writeHead(202).end());
     try {
-      await new WebhookSmsSender({ url: s.url, timeoutMs: 2000, retries: 0, deadlineMs: 10_000 }).send(MESSAGE);
+      await new WebhookSmsSender({ url: s.url, timeoutMs: 2000, retries: 0, deadlineMs: 10_000 }).send(
+        MESSAGE,
+      );
       expect(s.hits[0].req.headers['x-signature']).toBeUndefined();
     } finally {
       await s.close();

@@ -51,7 +51,8 @@ export class V1ObjectDetailsDto {
     type: String,
     format: 'uint64',
     example: '2',
-    description: 'on read: the sequence of the last event reduced by the projection\non manipulation: the timestamp of the event(s) added by the manipulation',
+    description:
+      'on read: the sequence of the last event reduced by the projection\non manipulation: the timestamp of the event(s) added by the manipulation',
   })
   sequence?: string;
 
@@ -59,7 +60,8 @@ export class V1ObjectDetailsDto {
     type: String,
     format: 'date-time',
     example: '2023-05-12',
-    description: 'on read: the timestamp of the first event of the object\non create: the timestamp of the event(s) added by the manipulation',
+    description:
+      'on read: the timestamp of the first event of the object\non create: the timestamp of the event(s) added by the manipulation',
   })
   creationDate?: string;
 
@@ -71,7 +73,11 @@ export class V1ObjectDetailsDto {
   })
   changeDate?: string;
 
-  @ApiPropertyOptional({ type: String, example: '69629023906488334', description: 'resource_owner is the organization an object belongs to' })
+  @ApiPropertyOptional({
+    type: String,
+    example: '69629023906488334',
+    description: 'resource_owner is the organization an object belongs to',
+  })
   resourceOwner?: string;
 }
 

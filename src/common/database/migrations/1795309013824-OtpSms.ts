@@ -8,21 +8,21 @@ export class OtpSms1795309013824 implements MigrationInterface {
     const statements =
       queryRunner.connection.options.type === 'postgres'
         ? [
-      "CREATE TABLE \"otp_sms_authenticators\" (\"id\" character varying(20) NOT NULL, \"user_id\" character varying(20) NOT NULL, \"number_hash\" character varying(64) NOT NULL, \"number_sealed\" text NOT NULL, \"state\" character varying(10) NOT NULL, \"code_hash\" character varying(64), \"code_generation\" integer NOT NULL DEFAULT '0', \"code_expires_at\" bigint, \"code_attempts\" integer NOT NULL DEFAULT '0', \"last_code_at\" bigint, \"created_at\" bigint NOT NULL, \"changed_at\" bigint NOT NULL, CONSTRAINT \"PK_10058655c8749e229a324805c9f\" PRIMARY KEY (\"id\"))",
-      "CREATE UNIQUE INDEX \"uq_otp_sms_user_number\" ON \"otp_sms_authenticators\"  (\"user_id\", \"number_hash\") ",
-      "CREATE TABLE \"sms_daily_counters\" (\"number_hash\" character varying(64) NOT NULL, \"day\" integer NOT NULL, \"count\" integer NOT NULL, CONSTRAINT \"PK_a8fa064bdc91ce266a12a98f70e\" PRIMARY KEY (\"number_hash\", \"day\"))",
-      "ALTER TABLE \"otp_sms_authenticators\" ADD CONSTRAINT \"FK_9aef917a48e14e4d70e3a60302c\" FOREIGN KEY (\"user_id\") REFERENCES \"users\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION",
+            'CREATE TABLE "otp_sms_authenticators" ("id" character varying(20) NOT NULL, "user_id" character varying(20) NOT NULL, "number_hash" character varying(64) NOT NULL, "number_sealed" text NOT NULL, "state" character varying(10) NOT NULL, "code_hash" character varying(64), "code_generation" integer NOT NULL DEFAULT \'0\', "code_expires_at" bigint, "code_attempts" integer NOT NULL DEFAULT \'0\', "last_code_at" bigint, "created_at" bigint NOT NULL, "changed_at" bigint NOT NULL, CONSTRAINT "PK_10058655c8749e229a324805c9f" PRIMARY KEY ("id"))',
+            'CREATE UNIQUE INDEX "uq_otp_sms_user_number" ON "otp_sms_authenticators"  ("user_id", "number_hash") ',
+            'CREATE TABLE "sms_daily_counters" ("number_hash" character varying(64) NOT NULL, "day" integer NOT NULL, "count" integer NOT NULL, CONSTRAINT "PK_a8fa064bdc91ce266a12a98f70e" PRIMARY KEY ("number_hash", "day"))',
+            'ALTER TABLE "otp_sms_authenticators" ADD CONSTRAINT "FK_9aef917a48e14e4d70e3a60302c" FOREIGN KEY ("user_id") REFERENCES "users"("id") ON DELETE CASCADE ON UPDATE NO ACTION',
           ]
         : [
-      "CREATE TABLE \"otp_sms_authenticators\" (\"id\" varchar(20) PRIMARY KEY NOT NULL, \"user_id\" varchar(20) NOT NULL, \"number_hash\" varchar(64) NOT NULL, \"number_sealed\" text NOT NULL, \"state\" varchar(10) NOT NULL, \"code_hash\" varchar(64), \"code_generation\" integer NOT NULL DEFAULT (0), \"code_expires_at\" bigint, \"code_attempts\" integer NOT NULL DEFAULT (0), \"last_code_at\" bigint, \"created_at\" bigint NOT NULL, \"changed_at\" bigint NOT NULL)",
-      "CREATE UNIQUE INDEX \"uq_otp_sms_user_number\" ON \"otp_sms_authenticators\" (\"user_id\", \"number_hash\") ",
-      "CREATE TABLE \"sms_daily_counters\" (\"number_hash\" varchar(64) NOT NULL, \"day\" integer NOT NULL, \"count\" integer NOT NULL, PRIMARY KEY (\"number_hash\", \"day\"))",
-      "DROP INDEX \"uq_otp_sms_user_number\"",
-      "CREATE TABLE \"temporary_otp_sms_authenticators\" (\"id\" varchar(20) PRIMARY KEY NOT NULL, \"user_id\" varchar(20) NOT NULL, \"number_hash\" varchar(64) NOT NULL, \"number_sealed\" text NOT NULL, \"state\" varchar(10) NOT NULL, \"code_hash\" varchar(64), \"code_generation\" integer NOT NULL DEFAULT (0), \"code_expires_at\" bigint, \"code_attempts\" integer NOT NULL DEFAULT (0), \"last_code_at\" bigint, \"created_at\" bigint NOT NULL, \"changed_at\" bigint NOT NULL, CONSTRAINT \"FK_9aef917a48e14e4d70e3a60302c\" FOREIGN KEY (\"user_id\") REFERENCES \"users\" (\"id\") ON DELETE CASCADE ON UPDATE NO ACTION)",
-      "INSERT INTO \"temporary_otp_sms_authenticators\"(\"id\", \"user_id\", \"number_hash\", \"number_sealed\", \"state\", \"code_hash\", \"code_generation\", \"code_expires_at\", \"code_attempts\", \"last_code_at\", \"created_at\", \"changed_at\") SELECT \"id\", \"user_id\", \"number_hash\", \"number_sealed\", \"state\", \"code_hash\", \"code_generation\", \"code_expires_at\", \"code_attempts\", \"last_code_at\", \"created_at\", \"changed_at\" FROM \"otp_sms_authenticators\"",
-      "DROP TABLE \"otp_sms_authenticators\"",
-      "ALTER TABLE \"temporary_otp_sms_authenticators\" RENAME TO \"otp_sms_authenticators\"",
-      "CREATE UNIQUE INDEX \"uq_otp_sms_user_number\" ON \"otp_sms_authenticators\" (\"user_id\", \"number_hash\") ",
+            'CREATE TABLE "otp_sms_authenticators" ("id" varchar(20) PRIMARY KEY NOT NULL, "user_id" varchar(20) NOT NULL, "number_hash" varchar(64) NOT NULL, "number_sealed" text NOT NULL, "state" varchar(10) NOT NULL, "code_hash" varchar(64), "code_generation" integer NOT NULL DEFAULT (0), "code_expires_at" bigint, "code_attempts" integer NOT NULL DEFAULT (0), "last_code_at" bigint, "created_at" bigint NOT NULL, "changed_at" bigint NOT NULL)',
+            'CREATE UNIQUE INDEX "uq_otp_sms_user_number" ON "otp_sms_authenticators" ("user_id", "number_hash") ',
+            'CREATE TABLE "sms_daily_counters" ("number_hash" varchar(64) NOT NULL, "day" integer NOT NULL, "count" integer NOT NULL, PRIMARY KEY ("number_hash", "day"))',
+            'DROP INDEX "uq_otp_sms_user_number"',
+            'CREATE TABLE "temporary_otp_sms_authenticators" ("id" varchar(20) PRIMARY KEY NOT NULL, "user_id" varchar(20) NOT NULL, "number_hash" varchar(64) NOT NULL, "number_sealed" text NOT NULL, "state" varchar(10) NOT NULL, "code_hash" varchar(64), "code_generation" integer NOT NULL DEFAULT (0), "code_expires_at" bigint, "code_attempts" integer NOT NULL DEFAULT (0), "last_code_at" bigint, "created_at" bigint NOT NULL, "changed_at" bigint NOT NULL, CONSTRAINT "FK_9aef917a48e14e4d70e3a60302c" FOREIGN KEY ("user_id") REFERENCES "users" ("id") ON DELETE CASCADE ON UPDATE NO ACTION)',
+            'INSERT INTO "temporary_otp_sms_authenticators"("id", "user_id", "number_hash", "number_sealed", "state", "code_hash", "code_generation", "code_expires_at", "code_attempts", "last_code_at", "created_at", "changed_at") SELECT "id", "user_id", "number_hash", "number_sealed", "state", "code_hash", "code_generation", "code_expires_at", "code_attempts", "last_code_at", "created_at", "changed_at" FROM "otp_sms_authenticators"',
+            'DROP TABLE "otp_sms_authenticators"',
+            'ALTER TABLE "temporary_otp_sms_authenticators" RENAME TO "otp_sms_authenticators"',
+            'CREATE UNIQUE INDEX "uq_otp_sms_user_number" ON "otp_sms_authenticators" ("user_id", "number_hash") ',
           ];
     for (const sql of statements) await queryRunner.query(sql);
   }
@@ -31,21 +31,21 @@ export class OtpSms1795309013824 implements MigrationInterface {
     const statements =
       queryRunner.connection.options.type === 'postgres'
         ? [
-      "ALTER TABLE \"otp_sms_authenticators\" DROP CONSTRAINT \"FK_9aef917a48e14e4d70e3a60302c\"",
-      "DROP TABLE \"sms_daily_counters\"",
-      "DROP INDEX \"uq_otp_sms_user_number\"",
-      "DROP TABLE \"otp_sms_authenticators\"",
+            'ALTER TABLE "otp_sms_authenticators" DROP CONSTRAINT "FK_9aef917a48e14e4d70e3a60302c"',
+            'DROP TABLE "sms_daily_counters"',
+            'DROP INDEX "uq_otp_sms_user_number"',
+            'DROP TABLE "otp_sms_authenticators"',
           ]
         : [
-      "DROP INDEX \"uq_otp_sms_user_number\"",
-      "ALTER TABLE \"otp_sms_authenticators\" RENAME TO \"temporary_otp_sms_authenticators\"",
-      "CREATE TABLE \"otp_sms_authenticators\" (\"id\" varchar(20) PRIMARY KEY NOT NULL, \"user_id\" varchar(20) NOT NULL, \"number_hash\" varchar(64) NOT NULL, \"number_sealed\" text NOT NULL, \"state\" varchar(10) NOT NULL, \"code_hash\" varchar(64), \"code_generation\" integer NOT NULL DEFAULT (0), \"code_expires_at\" bigint, \"code_attempts\" integer NOT NULL DEFAULT (0), \"last_code_at\" bigint, \"created_at\" bigint NOT NULL, \"changed_at\" bigint NOT NULL)",
-      "INSERT INTO \"otp_sms_authenticators\"(\"id\", \"user_id\", \"number_hash\", \"number_sealed\", \"state\", \"code_hash\", \"code_generation\", \"code_expires_at\", \"code_attempts\", \"last_code_at\", \"created_at\", \"changed_at\") SELECT \"id\", \"user_id\", \"number_hash\", \"number_sealed\", \"state\", \"code_hash\", \"code_generation\", \"code_expires_at\", \"code_attempts\", \"last_code_at\", \"created_at\", \"changed_at\" FROM \"temporary_otp_sms_authenticators\"",
-      "DROP TABLE \"temporary_otp_sms_authenticators\"",
-      "CREATE UNIQUE INDEX \"uq_otp_sms_user_number\" ON \"otp_sms_authenticators\" (\"user_id\", \"number_hash\") ",
-      "DROP TABLE \"sms_daily_counters\"",
-      "DROP INDEX \"uq_otp_sms_user_number\"",
-      "DROP TABLE \"otp_sms_authenticators\"",
+            'DROP INDEX "uq_otp_sms_user_number"',
+            'ALTER TABLE "otp_sms_authenticators" RENAME TO "temporary_otp_sms_authenticators"',
+            'CREATE TABLE "otp_sms_authenticators" ("id" varchar(20) PRIMARY KEY NOT NULL, "user_id" varchar(20) NOT NULL, "number_hash" varchar(64) NOT NULL, "number_sealed" text NOT NULL, "state" varchar(10) NOT NULL, "code_hash" varchar(64), "code_generation" integer NOT NULL DEFAULT (0), "code_expires_at" bigint, "code_attempts" integer NOT NULL DEFAULT (0), "last_code_at" bigint, "created_at" bigint NOT NULL, "changed_at" bigint NOT NULL)',
+            'INSERT INTO "otp_sms_authenticators"("id", "user_id", "number_hash", "number_sealed", "state", "code_hash", "code_generation", "code_expires_at", "code_attempts", "last_code_at", "created_at", "changed_at") SELECT "id", "user_id", "number_hash", "number_sealed", "state", "code_hash", "code_generation", "code_expires_at", "code_attempts", "last_code_at", "created_at", "changed_at" FROM "temporary_otp_sms_authenticators"',
+            'DROP TABLE "temporary_otp_sms_authenticators"',
+            'CREATE UNIQUE INDEX "uq_otp_sms_user_number" ON "otp_sms_authenticators" ("user_id", "number_hash") ',
+            'DROP TABLE "sms_daily_counters"',
+            'DROP INDEX "uq_otp_sms_user_number"',
+            'DROP TABLE "otp_sms_authenticators"',
           ];
     for (const sql of statements) await queryRunner.query(sql);
   }

@@ -8,15 +8,15 @@ export class TotpFactors1795309072413 implements MigrationInterface {
     const statements =
       queryRunner.connection.options.type === 'postgres'
         ? [
-      "CREATE TABLE \"totp_factors\" (\"user_id\" character varying(20) NOT NULL, \"org_id\" character varying(20) NOT NULL, \"state\" character varying(10) NOT NULL, \"secret_sealed\" character varying(200) NOT NULL, \"last_step\" bigint NOT NULL DEFAULT '0', \"failed_attempts\" integer NOT NULL DEFAULT '0', \"window_started_at\" bigint NOT NULL DEFAULT '0', \"lockouts\" integer NOT NULL DEFAULT '0', \"locked_until\" bigint NOT NULL DEFAULT '0', \"created_at\" bigint NOT NULL, \"updated_at\" bigint NOT NULL, CONSTRAINT \"PK_eded11141800ddff9dfbd017fd2\" PRIMARY KEY (\"user_id\"))",
-      "ALTER TABLE \"totp_factors\" ADD CONSTRAINT \"FK_eded11141800ddff9dfbd017fd2\" FOREIGN KEY (\"user_id\") REFERENCES \"users\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION",
+            'CREATE TABLE "totp_factors" ("user_id" character varying(20) NOT NULL, "org_id" character varying(20) NOT NULL, "state" character varying(10) NOT NULL, "secret_sealed" character varying(200) NOT NULL, "last_step" bigint NOT NULL DEFAULT \'0\', "failed_attempts" integer NOT NULL DEFAULT \'0\', "window_started_at" bigint NOT NULL DEFAULT \'0\', "lockouts" integer NOT NULL DEFAULT \'0\', "locked_until" bigint NOT NULL DEFAULT \'0\', "created_at" bigint NOT NULL, "updated_at" bigint NOT NULL, CONSTRAINT "PK_eded11141800ddff9dfbd017fd2" PRIMARY KEY ("user_id"))',
+            'ALTER TABLE "totp_factors" ADD CONSTRAINT "FK_eded11141800ddff9dfbd017fd2" FOREIGN KEY ("user_id") REFERENCES "users"("id") ON DELETE CASCADE ON UPDATE NO ACTION',
           ]
         : [
-      "CREATE TABLE \"totp_factors\" (\"user_id\" varchar(20) PRIMARY KEY NOT NULL, \"org_id\" varchar(20) NOT NULL, \"state\" varchar(10) NOT NULL, \"secret_sealed\" varchar(200) NOT NULL, \"last_step\" bigint NOT NULL DEFAULT (0), \"failed_attempts\" integer NOT NULL DEFAULT (0), \"window_started_at\" bigint NOT NULL DEFAULT (0), \"lockouts\" integer NOT NULL DEFAULT (0), \"locked_until\" bigint NOT NULL DEFAULT (0), \"created_at\" bigint NOT NULL, \"updated_at\" bigint NOT NULL)",
-      "CREATE TABLE \"temporary_totp_factors\" (\"user_id\" varchar(20) PRIMARY KEY NOT NULL, \"org_id\" varchar(20) NOT NULL, \"state\" varchar(10) NOT NULL, \"secret_sealed\" varchar(200) NOT NULL, \"last_step\" bigint NOT NULL DEFAULT (0), \"failed_attempts\" integer NOT NULL DEFAULT (0), \"window_started_at\" bigint NOT NULL DEFAULT (0), \"lockouts\" integer NOT NULL DEFAULT (0), \"locked_until\" bigint NOT NULL DEFAULT (0), \"created_at\" bigint NOT NULL, \"updated_at\" bigint NOT NULL, CONSTRAINT \"FK_eded11141800ddff9dfbd017fd2\" FOREIGN KEY (\"user_id\") REFERENCES \"users\" (\"id\") ON DELETE CASCADE ON UPDATE NO ACTION)",
-      "INSERT INTO \"temporary_totp_factors\"(\"user_id\", \"org_id\", \"state\", \"secret_sealed\", \"last_step\", \"failed_attempts\", \"window_started_at\", \"lockouts\", \"locked_until\", \"created_at\", \"updated_at\") SELECT \"user_id\", \"org_id\", \"state\", \"secret_sealed\", \"last_step\", \"failed_attempts\", \"window_started_at\", \"lockouts\", \"locked_until\", \"created_at\", \"updated_at\" FROM \"totp_factors\"",
-      "DROP TABLE \"totp_factors\"",
-      "ALTER TABLE \"temporary_totp_factors\" RENAME TO \"totp_factors\"",
+            'CREATE TABLE "totp_factors" ("user_id" varchar(20) PRIMARY KEY NOT NULL, "org_id" varchar(20) NOT NULL, "state" varchar(10) NOT NULL, "secret_sealed" varchar(200) NOT NULL, "last_step" bigint NOT NULL DEFAULT (0), "failed_attempts" integer NOT NULL DEFAULT (0), "window_started_at" bigint NOT NULL DEFAULT (0), "lockouts" integer NOT NULL DEFAULT (0), "locked_until" bigint NOT NULL DEFAULT (0), "created_at" bigint NOT NULL, "updated_at" bigint NOT NULL)',
+            'CREATE TABLE "temporary_totp_factors" ("user_id" varchar(20) PRIMARY KEY NOT NULL, "org_id" varchar(20) NOT NULL, "state" varchar(10) NOT NULL, "secret_sealed" varchar(200) NOT NULL, "last_step" bigint NOT NULL DEFAULT (0), "failed_attempts" integer NOT NULL DEFAULT (0), "window_started_at" bigint NOT NULL DEFAULT (0), "lockouts" integer NOT NULL DEFAULT (0), "locked_until" bigint NOT NULL DEFAULT (0), "created_at" bigint NOT NULL, "updated_at" bigint NOT NULL, CONSTRAINT "FK_eded11141800ddff9dfbd017fd2" FOREIGN KEY ("user_id") REFERENCES "users" ("id") ON DELETE CASCADE ON UPDATE NO ACTION)',
+            'INSERT INTO "temporary_totp_factors"("user_id", "org_id", "state", "secret_sealed", "last_step", "failed_attempts", "window_started_at", "lockouts", "locked_until", "created_at", "updated_at") SELECT "user_id", "org_id", "state", "secret_sealed", "last_step", "failed_attempts", "window_started_at", "lockouts", "locked_until", "created_at", "updated_at" FROM "totp_factors"',
+            'DROP TABLE "totp_factors"',
+            'ALTER TABLE "temporary_totp_factors" RENAME TO "totp_factors"',
           ];
     for (const sql of statements) await queryRunner.query(sql);
   }
@@ -25,15 +25,15 @@ export class TotpFactors1795309072413 implements MigrationInterface {
     const statements =
       queryRunner.connection.options.type === 'postgres'
         ? [
-      "ALTER TABLE \"totp_factors\" DROP CONSTRAINT \"FK_eded11141800ddff9dfbd017fd2\"",
-      "DROP TABLE \"totp_factors\"",
+            'ALTER TABLE "totp_factors" DROP CONSTRAINT "FK_eded11141800ddff9dfbd017fd2"',
+            'DROP TABLE "totp_factors"',
           ]
         : [
-      "ALTER TABLE \"totp_factors\" RENAME TO \"temporary_totp_factors\"",
-      "CREATE TABLE \"totp_factors\" (\"user_id\" varchar(20) PRIMARY KEY NOT NULL, \"org_id\" varchar(20) NOT NULL, \"state\" varchar(10) NOT NULL, \"secret_sealed\" varchar(200) NOT NULL, \"last_step\" bigint NOT NULL DEFAULT (0), \"failed_attempts\" integer NOT NULL DEFAULT (0), \"window_started_at\" bigint NOT NULL DEFAULT (0), \"lockouts\" integer NOT NULL DEFAULT (0), \"locked_until\" bigint NOT NULL DEFAULT (0), \"created_at\" bigint NOT NULL, \"updated_at\" bigint NOT NULL)",
-      "INSERT INTO \"totp_factors\"(\"user_id\", \"org_id\", \"state\", \"secret_sealed\", \"last_step\", \"failed_attempts\", \"window_started_at\", \"lockouts\", \"locked_until\", \"created_at\", \"updated_at\") SELECT \"user_id\", \"org_id\", \"state\", \"secret_sealed\", \"last_step\", \"failed_attempts\", \"window_started_at\", \"lockouts\", \"locked_until\", \"created_at\", \"updated_at\" FROM \"temporary_totp_factors\"",
-      "DROP TABLE \"temporary_totp_factors\"",
-      "DROP TABLE \"totp_factors\"",
+            'ALTER TABLE "totp_factors" RENAME TO "temporary_totp_factors"',
+            'CREATE TABLE "totp_factors" ("user_id" varchar(20) PRIMARY KEY NOT NULL, "org_id" varchar(20) NOT NULL, "state" varchar(10) NOT NULL, "secret_sealed" varchar(200) NOT NULL, "last_step" bigint NOT NULL DEFAULT (0), "failed_attempts" integer NOT NULL DEFAULT (0), "window_started_at" bigint NOT NULL DEFAULT (0), "lockouts" integer NOT NULL DEFAULT (0), "locked_until" bigint NOT NULL DEFAULT (0), "created_at" bigint NOT NULL, "updated_at" bigint NOT NULL)',
+            'INSERT INTO "totp_factors"("user_id", "org_id", "state", "secret_sealed", "last_step", "failed_attempts", "window_started_at", "lockouts", "locked_until", "created_at", "updated_at") SELECT "user_id", "org_id", "state", "secret_sealed", "last_step", "failed_attempts", "window_started_at", "lockouts", "locked_until", "created_at", "updated_at" FROM "temporary_totp_factors"',
+            'DROP TABLE "temporary_totp_factors"',
+            'DROP TABLE "totp_factors"',
           ];
     for (const sql of statements) await queryRunner.query(sql);
   }
