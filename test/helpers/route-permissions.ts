@@ -1,4 +1,4 @@
-import { INestApplicationContext, RequestMethod } from '@nestjs/common';
+import { INestApplication, INestApplicationContext, RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { PERMISSION_KEY, PermissionSpec, PUBLIC_KEY } from '../../src/common/auth/decorators';
@@ -67,4 +67,53 @@ function toArray(v: string | string[] | undefined): string[] {
 
 function joinPath(a: string, b: string): string {
   return ('/' + [a, b].filter((x) => x && x !== '/').join('/')).replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
+}
+
+/** The committed route → access table: `{ "GET /v2/users/:userId": "user.read (…)", … }`. */
+export type RouteFixture = Record<string, string>;
+
+export interface FixtureDiff {
+  /** Routes the app serves that the fixture does not list (a new route: add it to the fixture). */
+  unlisted: string[];
+  /** Routes the fixture lists that the app no longer serves. */
+  stale: string[];
+  /** Routes whose access differs: `route: fixture → app`. */
+  changed: string[];
+}
+
+/** What differs between the app's table and the committed fixture (all empty when they agree). */
+export function diffWithFixture(table: RouteAccess[], fixture: RouteFixture): FixtureDiff {
+  const app = new Map(table.map((r) => [r.route, r.access]));
+  return {
+    unlisted: [...app.keys()].filter((route) => !(route in fixture)),
+    stale: Object.keys(fixture).filter((route) => !app.has(route)),
+    changed: [...app.entries()]
+      .filter(([route, access]) => route in fixture && fixture[route] !== access)
+      .map(([route, access]) => `${route}: ${fixture[route]} → ${access}`),
+  };
+}
+
+/** The table in the fixture's form, sorted by route, to paste into the fixture file. */
+export function toFixture(table: RouteAccess[]): RouteFixture {
+  return Object.fromEntries(table.map((r) => [r.route, r.access]));
+}
+
+/**
+ * Every `METHOD /path` the Express router serves, read from the router itself (so routes added around
+ * the controllers show up too), without the catch-all that renders unknown routes. Undefined on the
+ * Fastify adapter, whose router cannot be listed; there `hasRoute` checks single routes instead.
+ */
+export function expressRoutes(app: INestApplication): string[] | undefined {
+  const instance = app.getHttpAdapter().getInstance() as {
+    router?: { stack: { route?: { path: string; methods: Record<string, boolean> } }[] };
+  };
+  if (!instance.router) return undefined;
+  const out: string[] = [];
+  for (const layer of instance.router.stack) {
+    if (!layer.route) continue;
+    const methods = Object.keys(layer.route.methods);
+    if (layer.route.path === '/{*path}') continue; // the not-found / method-not-allowed renderer
+    for (const m of methods) out.push(`${m.toUpperCase()} ${layer.route.path}`);
+  }
+  return [...new Set(out)].sort();
 }
