@@ -1,5 +1,6 @@
 import * as http from 'node:http';
 import { DataSource } from 'typeorm';
+import { emailCode, zitadelInvalid } from './helpers/error-bodies';
 import { createHuman, createOrg } from './helpers/factories';
 import { createTestApp, TestApp } from './helpers/test-app';
 
@@ -74,7 +75,7 @@ describe('request bodies that are not application/json (both adapters alike)', (
   ])('refuses a body sent with %s: 415 naming application/json, nothing created', async (_name, headers) => {
     const before = await orgCount();
     const res = await raw(t, 'POST', '/v2/organizations', { ...auth, ...headers }, orgBody(`Media ${_name}`));
-    expect(res).toEqual({ status: 415, body: { code: 3, message: MESSAGE } });
+    expect(res).toEqual({ status: 415, body: zitadelInvalid(MESSAGE) });
     expect(await orgCount()).toBe(before);
   });
 
@@ -88,7 +89,7 @@ describe('request bodies that are not application/json (both adapters alike)', (
       orgBody('Chunked'),
       true,
     );
-    expect(res).toEqual({ status: 415, body: { code: 3, message: MESSAGE } });
+    expect(res).toEqual({ status: 415, body: zitadelInvalid(MESSAGE) });
     expect(await orgCount()).toBe(before);
     const json = await raw(
       t,
@@ -145,7 +146,7 @@ describe('request bodies that are not application/json (both adapters alike)', (
     );
     expect(res.status).toBe(415);
     expect(res.body).toEqual({
-      code: 'urn:plmr:mfa-totp:api:BAD_REQUEST',
+      code: emailCode('BAD_REQUEST'),
       message: MESSAGE,
       requestId: 'media-type-0001',
       fieldErrors: [],
@@ -163,6 +164,6 @@ describe('request bodies that are not application/json (both adapters alike)', (
       { ...auth, 'Content-Type': 'text/plain' },
       '"12345678"',
     );
-    expect(res).toEqual({ status: 415, body: { code: 3, message: MESSAGE } });
+    expect(res).toEqual({ status: 415, body: zitadelInvalid(MESSAGE) });
   });
 });

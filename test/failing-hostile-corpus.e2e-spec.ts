@@ -19,6 +19,7 @@ import { DataSource } from 'typeorm';
 import { rawQuery } from '../src/common/database/db-dialect';
 import { createHuman, createOrg } from './helpers/factories';
 import { createTestApp, bearer, TestApp } from './helpers/test-app';
+import { EMAIL_CODE_PREFIX, EMAIL_ERROR_KEYS, emailCode } from './helpers/error-bodies';
 import { readyTotp } from './helpers/totp';
 
 type Method = 'get' | 'post' | 'put' | 'delete' | 'patch';
@@ -47,7 +48,6 @@ interface Answer {
 }
 
 const EMAIL_PREFIX = '/internal/v1/mfa/';
-const EMAIL_KEYS = ['code', 'fieldErrors', 'message', 'path', 'requestId', 'status', 'timestamp'];
 /** Error ids (ZITADEL family) and codes (email family) of answers that record a failed code attempt. */
 const ATTEMPT_RECORDING = /\((EVENT-8isk2|TOTP-4ttmp|CODE-woT0xc|OTPSMS-Att3mx)\)$/;
 
@@ -281,8 +281,9 @@ function problems(path: string, a: Answer): string[] {
   }
   if (path.startsWith(EMAIL_PREFIX)) {
     const keys = Object.keys(body).sort();
-    if (JSON.stringify(keys) !== JSON.stringify(EMAIL_KEYS)) out.push(`email error keys ${keys.join(',')}`);
-    if (typeof body.code !== 'string' || !body.code.startsWith('urn:plmr:mfa-totp:api:'))
+    if (JSON.stringify(keys) !== JSON.stringify(EMAIL_ERROR_KEYS))
+      out.push(`email error keys ${keys.join(',')}`);
+    if (typeof body.code !== 'string' || !body.code.startsWith(EMAIL_CODE_PREFIX))
       out.push(`email error code ${String(body.code)}`);
     if (body.status !== a.status) out.push(`email error status ${String(body.status)} on HTTP ${a.status}`);
     if (body.requestId !== a.headers['x-request-id'])
@@ -301,8 +302,7 @@ function problems(path: string, a: Answer): string[] {
 function recordsAttempt(path: string, a: Answer): boolean {
   try {
     const body = JSON.parse(a.text) as { code?: unknown; message?: unknown };
-    if (path.startsWith(EMAIL_PREFIX))
-      return body.code === 'urn:plmr:mfa-totp:api:INVALID_OTP' || a.status === 410;
+    if (path.startsWith(EMAIL_PREFIX)) return body.code === emailCode('INVALID_OTP') || a.status === 410;
     return typeof body.message === 'string' && ATTEMPT_RECORDING.test(body.message);
   } catch {
     return false;

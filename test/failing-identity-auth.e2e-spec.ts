@@ -14,6 +14,7 @@ import {
   grantInstanceRoles,
   grantOrgRoles,
 } from './helpers/factories';
+import { PERMISSION_DENIED, TOKEN_INVALID, zitadelError, zitadelPlain } from './helpers/error-bodies';
 import { bearer, createTestApp, TestApp } from './helpers/test-app';
 
 /**
@@ -40,31 +41,12 @@ const ISSUER = 'https://idp.example.test';
 const AUDIENCE = 'mfa-service';
 const UNKNOWN_USER = '199999999999999999';
 
-const detail = (id: string, message: string) => [
-  { '@type': 'type.googleapis.com/zitadel.v1.ErrorDetail', id, message },
-];
 const BODY = {
-  missing: { code: 16, message: 'auth header missing' },
-  header: {
-    code: 16,
-    message: 'invalid auth header (AUTH-toLo1)',
-    details: detail('AUTH-toLo1', 'invalid auth header'),
-  },
-  token: {
-    code: 16,
-    message: 'Token is invalid (AUTH-7fs1e)',
-    details: detail('AUTH-7fs1e', 'Token is invalid'),
-  },
-  denied: {
-    code: 7,
-    message: 'No matching permissions found (AUTH-AWfge)',
-    details: detail('AUTH-AWfge', 'No matching permissions found'),
-  },
-  notFound: {
-    code: 5,
-    message: 'User could not be found (COMMAND-bx2OLtgGNS)',
-    details: detail('COMMAND-bx2OLtgGNS', 'User could not be found'),
-  },
+  missing: zitadelPlain(16, 'auth header missing'),
+  header: zitadelError(16, 'AUTH-toLo1', 'invalid auth header'),
+  token: TOKEN_INVALID,
+  denied: PERMISSION_DENIED,
+  notFound: zitadelError(5, 'COMMAND-bx2OLtgGNS', 'User could not be found'),
 };
 type Outcome = 200 | '401 missing' | '401 header' | '401 token' | 403 | 404;
 

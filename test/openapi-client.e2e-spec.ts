@@ -2,6 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import createClient, { Client } from 'openapi-fetch';
 import { totpCode } from '../src/totp/totp-algorithm';
 import type { components, paths } from './generated/openapi';
+import { emailCode, ZITADEL_ERROR_DETAIL_TYPE } from './helpers/error-bodies';
 import { codeIn, startSmtpSink, SmtpSink } from './helpers/smtp-sink';
 import { createTestApp, TestApp } from './helpers/test-app';
 
@@ -142,7 +143,7 @@ describe('generated REST client (openapi-typescript + openapi-fetch)', () => {
     const rpc: RpcStatus = wrong.error!;
     expect(rpc.code).toBe(3);
     expect(rpc.details?.map((d) => [d['@type'], d.id, d.message])).toEqual([
-      ['type.googleapis.com/zitadel.v1.ErrorDetail', 'EVENT-8isk2', 'Invalid code'],
+      [ZITADEL_ERROR_DETAIL_TYPE, 'EVENT-8isk2', 'Invalid code'],
     ]);
     // ZITADEL family without details: no token at all (401)
     const anonymous = createClient<paths>({ baseUrl: t.baseUrl });
@@ -159,7 +160,7 @@ describe('generated REST client (openapi-typescript + openapi-fetch)', () => {
     });
     expect(missing.response.status).toBe(404);
     const email: EmailChallengeError = missing.error!;
-    expect(email.code).toBe('urn:plmr:mfa-totp:api:CHALLENGE_NOT_FOUND');
+    expect(email.code).toBe(emailCode('CHALLENGE_NOT_FOUND'));
     expect(email.status).toBe(404);
     expect(email.fieldErrors).toEqual([]);
     expect(email.path).toBe('/internal/v1/mfa/totp-email/999999999999999999:verify');

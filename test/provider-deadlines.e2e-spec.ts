@@ -6,6 +6,7 @@ import { TransactionRunner } from '../src/common/database/transaction-runner';
 import { createHuman, createOrg, HumanFixture } from './helpers/factories';
 import { codeIn, startSmtpSink, SmtpSink } from './helpers/smtp-sink';
 import { bearer, createTestApp, TestApp } from './helpers/test-app';
+import { emailCode, zitadelError } from './helpers/error-bodies';
 import { sql } from './helpers/totp';
 
 const BASE = '/internal/v1/mfa/totp-email';
@@ -55,10 +56,7 @@ describe('a hanging SMS provider', () => {
       .set(bearer(u.token))
       .send({ number: '+41791239901' });
     expect(res.status).toBe(503);
-    expect(res.body).toMatchObject({
-      code: 14,
-      message: 'The SMS could not be sent, try again later (OTPSMS-Snd503)',
-    });
+    expect(res.body).toEqual(zitadelError(14, 'OTPSMS-Snd503', 'The SMS could not be sent, try again later'));
     expect(res.headers['x-request-id']).toBeDefined();
     // one try, cut off by the deadline (whether its request got through before that is up to the machine)
     expect(hang.requests()).toBeLessThanOrEqual(1);
@@ -101,7 +99,7 @@ describe('a slow SMTP relay', () => {
     const closed = sink.nextClose();
     const res = await create();
     expect(res.status).toBe(503);
-    expect(res.body.code).toBe('urn:plmr:mfa-totp:api:INTERNAL_SERVER_ERROR');
+    expect(res.body.code).toBe(emailCode('INTERNAL_SERVER_ERROR'));
     expect(await rows()).toEqual([]);
     // the relay wakes up: the connection is gone, the message never reaches it
     sink.release();
