@@ -2,17 +2,29 @@ import { SecretBox } from '../../src/common/crypto/secret-box';
 import { rawQuery } from '../../src/common/database/db-dialect';
 import { TransactionRunner } from '../../src/common/database/transaction-runner';
 import { totpCode } from '../../src/totp/totp-algorithm';
-import { bearer, TestApp } from './test-app';
 import { DataSource } from 'typeorm';
+import { zitadelError, zitadelInvalid } from './error-bodies';
+import { bearer, TestApp } from './test-app';
 
-/** The ZITADEL error detail entry for an error id. */
-export const zitadelError = (code: number, id: string, text: string) => ({
-  code,
-  message: `${text} (${id})`,
-  details: [{ '@type': 'type.googleapis.com/zitadel.v1.ErrorDetail', id, message: text }],
-});
-
+/** A wrong TOTP code (also a replayed or too old step). */
 export const INVALID_CODE = zitadelError(3, 'EVENT-8isk2', 'Invalid code');
+/** No TOTP for the user (the id names the command that looked). */
+export const NOT_EXISTING = (id: string) =>
+  zitadelError(5, id, "Multifactor OTP (OneTimePassword) doesn't exist");
+/** The code field's validation error of a request message (e.g. `VerifyTOTPRegistrationRequest`). */
+export const CODE_LENGTH = (msg: string) =>
+  zitadelInvalid(`invalid ${msg}.Code: value length must be between 1 and 200 runes, inclusive`);
+
+/** The v2 User Service TOTP routes of a user: `/v2/users/:userId/totp[suffix]`. */
+export const totpV2 = (userId: string, suffix = '') => `/v2/users/${userId}/totp${suffix}`;
+/** The v1 Auth API TOTP routes (the token's own user). */
+export const TOTP_V1 = '/auth/v1/users/me/auth_factors/otp';
+
+/**
+ * The app of the TOTP life-cycle and _check suites: attempt limits have their own suite (totp-limits);
+ * here they must not get in the way of the failure cases.
+ */
+export const TOTP_ENV = { TOTP_ISSUER: 'ACME Login', OTP_MAX_ATTEMPTS: '100' };
 
 /** The code of a secret at the app's (fake) now, shifted by `steps` periods. */
 export const codeAt = (t: TestApp, secret: string, steps = 0) =>
