@@ -96,7 +96,7 @@ export class OtpEmailController {
   })
   @RATE_LIMITED
   @MAIL_DOWN
-  SendOTPEmailCode(@Principal() caller: Caller, @Param('userId') userId: string) {
+  SendOTPEmailSignInCode(@Principal() caller: Caller, @Param('userId') userId: string) {
     return this.otpEmail.send(caller, userId);
   }
 
@@ -111,7 +111,7 @@ export class OtpEmailController {
   @ApiParam(USER_ID)
   @ApiBody({ type: CheckOTPEmailRequestDto, required: true })
   @ApiOkResponse({ type: CheckOTPEmailResponseDto, description: 'OK', example: OTP_EMAIL_DETAILS_EXAMPLE })
-  CheckOTPEmailCode(
+  CheckOTPEmailSignInCode(
     @Principal() caller: Caller,
     @Param('userId') userId: string,
     @Body() dto: CheckOTPEmailRequestDto,

@@ -96,7 +96,7 @@ export class OtpSmsV2Controller {
   })
   @RATE_LIMITED
   @SMS_DOWN
-  SendOTPSMSCode(@Principal() caller: Caller, @Param('userId') userId: string) {
+  SendOTPSMSSignInCode(@Principal() caller: Caller, @Param('userId') userId: string) {
     return this.otpSms.send(caller, userId);
   }
 
@@ -111,7 +111,7 @@ export class OtpSmsV2Controller {
   @ApiParam(USER_ID)
   @ApiBody({ type: CheckOTPSMSRequestDto, required: true })
   @ApiOkResponse({ type: CheckOTPSMSResponseDto, description: 'OK', example: OTP_SMS_DETAILS_EXAMPLE })
-  CheckOTPSMSCode(
+  CheckOTPSMSSignInCode(
     @Principal() caller: Caller,
     @Param('userId') userId: string,
     @Body() dto: CheckOTPSMSRequestDto,
