@@ -238,6 +238,65 @@ describe('v2 OTP SMS / OTP Email factors and ListAuthenticationMethodTypes', () 
     );
   });
 
+  it('OTP SMS: 20 parallel checks of the right code: exactly one succeeds', async () => {
+    const { user, number } = await withPhone();
+    await post(user.token, path(user.userId, 'otp_sms')).expect(200);
+    await post(user.token, path(user.userId, 'otp_sms', '_send')).expect(200);
+    const code = sms.last(number).code;
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => post(user.token, path(user.userId, 'otp_sms', '_check'), { code })),
+    );
+    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+    expect(results.every((r) => r.status === 200 || r.status === 400)).toBe(true);
+    const events = (await eventTypes(user.userId)).map((e) => e.event_type);
+    expect(events.filter((e) => e === 'user.human.otp.sms.check.succeeded')).toHaveLength(1);
+  });
+
+  it('OTP SMS: the v2 factor and the v3alpha authenticators draw on one daily budget per number', async () => {
+    const { user, number } = await withPhone();
+    await post(user.token, path(user.userId, 'otp_sms')).expect(200);
+    // DAILY_LIMIT - 1 SMS through v3alpha (add, then resends), the last one through v2.
+    const v3 = await post(user.token, `/resources/v3alpha/users/${user.userId}/otp_sms`, { number });
+    expect(v3.status).toBe(200);
+    for (let i = 1; i < DAILY_LIMIT - 1; i++) {
+      t.clock.advance(COOLDOWN_S * 1000);
+      await post(
+        user.token,
+        `/resources/v3alpha/users/${user.userId}/otp_sms/${v3.body.otpSmsId}/_resend`,
+      ).expect(200);
+    }
+    await post(user.token, path(user.userId, 'otp_sms', '_send')).expect(200);
+    t.clock.advance(COOLDOWN_S * 1000);
+    const limited = await post(user.token, path(user.userId, 'otp_sms', '_send'));
+    expect(limited.status).toBe(429);
+    expect(limited.body.details).toEqual(detail('OTPSMS-D4yl1m'));
+  });
+
+  it('bad input to _check is a 400 in the ZITADEL format and spends nothing', async () => {
+    const { user, number } = await withPhone();
+    await post(user.token, path(user.userId, 'otp_sms')).expect(200);
+    await post(user.token, path(user.userId, 'otp_sms', '_send')).expect(200);
+    for (const body of [{}, { code: 12345678 }, { code: '' }, { code: 'x'.repeat(201) }]) {
+      const res = await post(user.token, path(user.userId, 'otp_sms', '_check'), body);
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe(3);
+      expect(res.body.message).toMatch(/^invalid /);
+    }
+    const bad = await t.http
+      .post(path(user.userId, 'otp_sms', '_check'))
+      .set(bearer(user.token))
+      .set('Content-Type', 'application/json')
+      .send('{"code":');
+    expect(bad.status).toBe(400);
+    // No attempt was spent: the code still has all of them.
+    const code = sms.last(number).code;
+    for (let i = 0; i < MAX_ATTEMPTS - 1; i++)
+      expect(
+        (await post(user.token, path(user.userId, 'otp_sms', '_check'), { code: wrong(code) })).status,
+      ).toBe(400);
+    await post(user.token, path(user.userId, 'otp_sms', '_check'), { code }).expect(200);
+  });
+
   it('OTP Email: add on the verified address, code received over SMTP, checked once, removed', async () => {
     const user = await createHuman(t, orgId);
     const added = await post(user.token, path(user.userId, 'otp_email'));

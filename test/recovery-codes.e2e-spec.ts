@@ -91,6 +91,13 @@ describe('recovery codes (v2 User Service)', () => {
     ]);
   });
 
+  it('generates without any request body, as ZITADEL clients send it', async () => {
+    const user = await createHuman(t, orgId);
+    const res = await t.http.post(base(user.userId)).set(bearer(user.token));
+    expect(res.status).toBe(200);
+    expect(res.body.recoveryCodes).toHaveLength(10);
+  });
+
   it('20 parallel uses of one code: exactly one succeeds', async () => {
     const user = await createHuman(t, orgId);
     const codes = (await generate(user.token, user.userId, { count: 3 })).body.recoveryCodes as string[];

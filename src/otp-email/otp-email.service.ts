@@ -3,7 +3,6 @@ import { Principal } from '../common/auth/principal';
 import { AppConfig } from '../common/config/app-config';
 import { Errors } from '../common/errors/domain-error';
 import { changeDetails, ObjectDetailsDto } from '../common/events/details';
-import { newRandomId } from '../common/database/id-generator';
 import { OtpChannel, OtpChannelFactors } from '../common/one-time-code/otp-channel-factors';
 import { MailSender } from '../email-challenge/mail/mail-sender';
 import { USER_NOT_FOUND } from '../identity/identity.service';
@@ -83,11 +82,11 @@ export class OtpEmailService {
     if (!user.email || !user.emailVerified) throw OtpEmailErrors.emailNotVerified();
     const to = user.email;
     const ttlSeconds = this.config.otpEmail.codeTtlSeconds;
-    const e = await this.factors.send(this.channel, caller, user, async (code, expiresAt) => {
+    const e = await this.factors.send(this.channel, caller, user, async (code, expiresAt, codeId) => {
       try {
         await this.mail.send({
           to,
-          challengeId: newRandomId(),
+          challengeId: codeId,
           code,
           operation: MAIL_OPERATION,
           expiresAt,

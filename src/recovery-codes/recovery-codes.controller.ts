@@ -3,6 +3,7 @@ import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs
 import { Principal, RequirePermission, userParam } from '../common/auth/decorators';
 import { Principal as Caller } from '../common/auth/principal';
 import { RequireStepUpForFactorRemoval } from '../common/auth/step-up';
+import { CountsOutcome } from '../common/observability/verify-outcome';
 import {
   ZitadelErrorResponses,
   zitadelError,
@@ -81,6 +82,7 @@ export class RecoveryCodesController {
   }
 
   @Post('_check')
+  @CountsOutcome('recovery_code')
   @HttpCode(200)
   @RequirePermission('user.credential.write', { self: true, target: userParam('userId') })
   @ApiOperation({

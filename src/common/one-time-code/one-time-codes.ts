@@ -27,8 +27,11 @@ export interface CodePolicy {
   events: { codeAdded: string; checkSucceeded: string; checkFailed: string; checkLocked: string };
 }
 
-/** Sends the code; rejects when it certainly did not go out (the code is then discarded). */
-export type Deliver = (code: string, expiresAt: number) => Promise<void>;
+/**
+ * Sends the code (`codeId` names it in logs and mails, never the code); rejects when it certainly did
+ * not go out (the code is then discarded).
+ */
+export type Deliver = (code: string, expiresAt: number, codeId: string) => Promise<void>;
 
 /** Why a code was not accepted. */
 export type CodeFailure = 'noCode' | 'expired' | 'exhausted' | 'invalid';
@@ -89,7 +92,7 @@ export class OneTimeCodes {
       });
     });
     try {
-      await deliver(code, expiresAt);
+      await deliver(code, expiresAt, codeId);
     } catch {
       await this.runner.run((em) => this.store.discard(em, policy.purpose, subject.id, codeId));
       throw E.unavailable();
