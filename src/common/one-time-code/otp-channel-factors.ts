@@ -52,6 +52,8 @@ export class OtpChannelFactors {
           `INSERT INTO otp_channel_factors (user_id, channel, created_at) VALUES ($1, $2, $3)`,
           [subject.id, channel.name, this.clock.now()],
         );
+        // A code issued by a send that raced with an earlier removal must not outlive it.
+        await this.codes.remove(em, channel.policy.purpose, subject.id);
         return this.append(em, caller, subject, channel.events.added);
       });
     } catch (err) {
