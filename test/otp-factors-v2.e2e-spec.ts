@@ -2,15 +2,13 @@ import { DataSource } from 'typeorm';
 import { createHuman, createMachine, createOrg, grantOrgRoles, HumanFixture } from './helpers/factories';
 import { FakeSmsProvider } from './helpers/fake-sms-provider';
 import { startSmtpSink, SmtpSink, ReceivedMail } from './helpers/smtp-sink';
+import { detailsWithId, zitadelError } from './helpers/error-bodies';
 import { bearer, createTestApp, TestApp } from './helpers/test-app';
 
 const MAX_ATTEMPTS = 3;
 const COOLDOWN_S = 30;
 const SMS_TTL_S = 120;
 const DAILY_LIMIT = 4;
-const detail = (id: string) => [
-  expect.objectContaining({ '@type': 'type.googleapis.com/zitadel.v1.ErrorDetail', id }),
-];
 
 let counter = 0;
 const newNumber = () => `+41792${String(++counter).padStart(6, '0')}`;
@@ -100,11 +98,9 @@ describe('v2 OTP SMS / OTP Email factors and ListAuthenticationMethodTypes', () 
 
     const dup = await post(user.token, path(user.userId, 'otp_sms'));
     expect(dup.status).toBe(409);
-    expect(dup.body).toEqual({
-      code: 6,
-      message: 'Multifactor OTP (OneTimePassword) is already set up (COMMAND-Ad3g2)',
-      details: detail('COMMAND-Ad3g2'),
-    });
+    expect(dup.body).toEqual(
+      zitadelError(6, 'COMMAND-Ad3g2', 'Multifactor OTP (OneTimePassword) is already set up'),
+    );
 
     const before = sms.received.length;
     const sent = await post(user.token, path(user.userId, 'otp_sms', '_send'));
@@ -116,13 +112,13 @@ describe('v2 OTP SMS / OTP Email factors and ListAuthenticationMethodTypes', () 
 
     const bad = await post(user.token, path(user.userId, 'otp_sms', '_check'), { code: wrong(code) });
     expect(bad.status).toBe(400);
-    expect(bad.body.details).toEqual(detail('CODE-woT0xc'));
+    expect(bad.body.details).toEqual(detailsWithId('CODE-woT0xc'));
     const ok = await post(user.token, path(user.userId, 'otp_sms', '_check'), { code });
     expect(ok.status).toBe(200);
     expect(ok.body.details.resourceOwner).toBe(orgId);
     const replay = await post(user.token, path(user.userId, 'otp_sms', '_check'), { code });
     expect(replay.status).toBe(400);
-    expect(replay.body.details).toEqual(detail('COMMAND-S34gh'));
+    expect(replay.body.details).toEqual(detailsWithId('COMMAND-S34gh'));
 
     // An administrator removes it (no step-up for acting on another user).
     const removed = await del(owner.token, path(user.userId, 'otp_sms'));
@@ -130,7 +126,7 @@ describe('v2 OTP SMS / OTP Email factors and ListAuthenticationMethodTypes', () 
     expect(await methods(user.token, user.userId)).toEqual([]);
     const again = await del(owner.token, path(user.userId, 'otp_sms'));
     expect(again.status).toBe(404);
-    expect(again.body.details).toEqual(detail('COMMAND-Sr3h3'));
+    expect(again.body.details).toEqual(detailsWithId('COMMAND-Sr3h3'));
     const noFactor = await post(user.token, path(user.userId, 'otp_sms', '_send'));
     expect(noFactor.status).toBe(404);
 
@@ -153,16 +149,14 @@ describe('v2 OTP SMS / OTP Email factors and ListAuthenticationMethodTypes', () 
     const { user } = await withPhone(false);
     const res = await post(user.token, path(user.userId, 'otp_sms'));
     expect(res.status).toBe(400);
-    expect(res.body).toEqual({
-      code: 9,
-      message: "Multifactor OTP (OneTimePassword) isn't ready (COMMAND-Q54j2)",
-      details: detail('COMMAND-Q54j2'),
-    });
+    expect(res.body).toEqual(
+      zitadelError(9, 'COMMAND-Q54j2', "Multifactor OTP (OneTimePassword) isn't ready"),
+    );
     const noPhone = await createHuman(t, orgId);
     expect((await post(noPhone.token, path(noPhone.userId, 'otp_sms'))).status).toBe(400);
     const check = await post(noPhone.token, path(noPhone.userId, 'otp_sms', '_check'), { code: '12345678' });
     expect(check.status).toBe(404);
-    expect(check.body.details).toEqual(detail('COMMAND-Sr3h3'));
+    expect(check.body.details).toEqual(detailsWithId('COMMAND-Sr3h3'));
     expect(await methods(owner.token, user.userId)).toEqual([]);
   });
 
@@ -173,7 +167,7 @@ describe('v2 OTP SMS / OTP Email factors and ListAuthenticationMethodTypes', () 
     const first = sms.last(number).code;
     const early = await post(user.token, path(user.userId, 'otp_sms', '_send'));
     expect(early.status).toBe(429);
-    expect(early.body.details).toEqual(detail('OTPCODE-C00ld9'));
+    expect(early.body.details).toEqual(detailsWithId('OTPCODE-C00ld9'));
     expect(Number(early.headers['retry-after'])).toBe(COOLDOWN_S);
     t.clock.advance(COOLDOWN_S * 1000);
     await post(user.token, path(user.userId, 'otp_sms', '_send')).expect(200);
@@ -192,7 +186,7 @@ describe('v2 OTP SMS / OTP Email factors and ListAuthenticationMethodTypes', () 
     const sentBefore = sms.received.length;
     const limited = await post(user.token, path(user.userId, 'otp_sms', '_send'));
     expect(limited.status).toBe(429);
-    expect(limited.body.details).toEqual(detail('OTPSMS-D4yl1m'));
+    expect(limited.body.details).toEqual(detailsWithId('OTPSMS-D4yl1m'));
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     expect(sms.received.length).toBe(sentBefore);
   });
@@ -208,7 +202,7 @@ describe('v2 OTP SMS / OTP Email factors and ListAuthenticationMethodTypes', () 
     }
     const exhausted = await post(user.token, path(user.userId, 'otp_sms', '_check'), { code });
     expect(exhausted.status).toBe(400);
-    expect(exhausted.body.details).toEqual(detail('OTPCODE-Att3mx'));
+    expect(exhausted.body.details).toEqual(detailsWithId('OTPCODE-Att3mx'));
     const events = (await eventTypes(user.userId)).map((e) => e.event_type);
     expect(events.filter((e) => e === 'user.human.otp.sms.check.locked')).toHaveLength(1);
 
@@ -218,7 +212,7 @@ describe('v2 OTP SMS / OTP Email factors and ListAuthenticationMethodTypes', () 
     t.clock.advance(SMS_TTL_S * 1000 + 1);
     const expired = await post(user.token, path(user.userId, 'otp_sms', '_check'), { code: fresh });
     expect(expired.status).toBe(400);
-    expect(expired.body.details).toEqual(detail('CODE-QvUQ4P'));
+    expect(expired.body.details).toEqual(detailsWithId('CODE-QvUQ4P'));
   });
 
   it('OTP SMS: a provider that is down answers 503, discards the code and lets the caller retry at once', async () => {
@@ -228,7 +222,7 @@ describe('v2 OTP SMS / OTP Email factors and ListAuthenticationMethodTypes', () 
     try {
       const down = await post(user.token, path(user.userId, 'otp_sms', '_send'));
       expect(down.status).toBe(503);
-      expect(down.body.details).toEqual(detail('OTPCODE-Snd503'));
+      expect(down.body.details).toEqual(detailsWithId('OTPCODE-Snd503'));
     } finally {
       sms.failWith = undefined;
     }
@@ -269,7 +263,7 @@ describe('v2 OTP SMS / OTP Email factors and ListAuthenticationMethodTypes', () 
     t.clock.advance(COOLDOWN_S * 1000);
     const limited = await post(user.token, path(user.userId, 'otp_sms', '_send'));
     expect(limited.status).toBe(429);
-    expect(limited.body.details).toEqual(detail('OTPSMS-D4yl1m'));
+    expect(limited.body.details).toEqual(detailsWithId('OTPSMS-D4yl1m'));
   });
 
   it('bad input to _check is a 400 in the ZITADEL format and spends nothing', async () => {
@@ -304,11 +298,9 @@ describe('v2 OTP SMS / OTP Email factors and ListAuthenticationMethodTypes', () 
     expect(added.body.details.resourceOwner).toBe(orgId);
     const dup = await post(user.token, path(user.userId, 'otp_email'));
     expect(dup.status).toBe(409);
-    expect(dup.body).toEqual({
-      code: 6,
-      message: 'Multifactor OTP (OneTimePassword) is already set up (COMMAND-MKL2s)',
-      details: detail('COMMAND-MKL2s'),
-    });
+    expect(dup.body).toEqual(
+      zitadelError(6, 'COMMAND-MKL2s', 'Multifactor OTP (OneTimePassword) is already set up'),
+    );
     expect(await methods(user.token, user.userId)).toEqual(['AUTHENTICATION_METHOD_TYPE_OTP_EMAIL']);
 
     await post(user.token, path(user.userId, 'otp_email', '_send')).expect(200);
@@ -324,11 +316,9 @@ describe('v2 OTP SMS / OTP Email factors and ListAuthenticationMethodTypes', () 
     await del(owner.token, path(user.userId, 'otp_email')).expect(200);
     const again = await del(owner.token, path(user.userId, 'otp_email'));
     expect(again.status).toBe(404);
-    expect(again.body).toEqual({
-      code: 5,
-      message: "Multifactor OTP (OneTimePassword) doesn't exist (COMMAND-b312D)",
-      details: detail('COMMAND-b312D'),
-    });
+    expect(again.body).toEqual(
+      zitadelError(5, 'COMMAND-b312D', "Multifactor OTP (OneTimePassword) doesn't exist"),
+    );
     const events = (await eventTypes(user.userId)).map((e) => e.event_type);
     expect(events.filter((e) => e.startsWith('user.human.otp.email'))).toEqual([
       'user.human.otp.email.added',
@@ -346,11 +336,9 @@ describe('v2 OTP SMS / OTP Email factors and ListAuthenticationMethodTypes', () 
     const user = await createHuman(t, orgId, { emailVerified: false });
     const res = await post(user.token, path(user.userId, 'otp_email'));
     expect(res.status).toBe(400);
-    expect(res.body).toEqual({
-      code: 9,
-      message: "Multifactor OTP (OneTimePassword) isn't ready (COMMAND-KLJ2d)",
-      details: detail('COMMAND-KLJ2d'),
-    });
+    expect(res.body).toEqual(
+      zitadelError(9, 'COMMAND-KLJ2d', "Multifactor OTP (OneTimePassword) isn't ready"),
+    );
   });
 
   it('the factor list holds every ready factor this service keeps, in enum order', async () => {

@@ -1,12 +1,10 @@
 import { DataSource } from 'typeorm';
 import { createHuman, createMachine, createOrg, grantOrgRoles, HumanFixture } from './helpers/factories';
+import { detailsWithId } from './helpers/error-bodies';
 import { bearer, createTestApp, TestApp } from './helpers/test-app';
 
 const MAX_ATTEMPTS = 5;
 const LOCKOUT_S = 300;
-const detail = (id: string) => [
-  expect.objectContaining({ '@type': 'type.googleapis.com/zitadel.v1.ErrorDetail', id }),
-];
 
 /** Recovery codes: generate (shown once), use once each (also under concurrency), attempt limit, remove. */
 describe('recovery codes (v2 User Service)', () => {
@@ -80,7 +78,7 @@ describe('recovery codes (v2 User Service)', () => {
     expect(used.body.details.resourceOwner).toBe(orgId);
     const again = await check(user.token, user.userId, codes[0]);
     expect(again.status).toBe(400);
-    expect(again.body.details).toEqual(detail('RECOVERY-1nv4ld'));
+    expect(again.body.details).toEqual(detailsWithId('RECOVERY-1nv4ld'));
     expect((await check(user.token, user.userId, codes[1])).body.remaining).toBe(8);
 
     expect((await events(user.userId)).map((e) => [e.event_type, JSON.parse(e.payload ?? 'null')])).toEqual([
@@ -137,7 +135,7 @@ describe('recovery codes (v2 User Service)', () => {
       expect((await check(user.token, user.userId, wrongCode)).status).toBe(400);
     const locked = await check(user.token, user.userId, codes[0]);
     expect(locked.status).toBe(429);
-    expect(locked.body.details).toEqual(detail('RECOVERY-l0ck3d'));
+    expect(locked.body.details).toEqual(detailsWithId('RECOVERY-l0ck3d'));
     expect(Number(locked.headers['retry-after'])).toBe(LOCKOUT_S);
     expect((await events(user.userId)).filter((e) => e.event_type.endsWith('.locked'))).toHaveLength(1);
     t.clock.advance(LOCKOUT_S * 1000 + 1);
@@ -163,7 +161,7 @@ describe('recovery codes (v2 User Service)', () => {
     expect(await list()).toEqual([]);
     const again = await t.http.delete(base(user.userId)).set(bearer(owner.token));
     expect(again.status).toBe(404);
-    expect(again.body.details).toEqual(detail('RECOVERY-n0tfnd'));
+    expect(again.body.details).toEqual(detailsWithId('RECOVERY-n0tfnd'));
     expect((await check(user.token, user.userId, codes[0])).status).toBe(404);
     expect((await events(user.userId)).map((e) => e.event_type)).toContain(
       'user.human.recoverycodes.removed',

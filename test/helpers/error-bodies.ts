@@ -34,6 +34,11 @@ export const zitadelPlain = (code: number, message: string): ZitadelErrorBody =>
 /** The body of a validation error (gRPC INVALID_ARGUMENT, no details), e.g. `invalid X.Code: …`. */
 export const zitadelInvalid = (message: string): ZitadelErrorBody => zitadelPlain(3, message);
 
+/** The `details` of a domain error, matched by its id only (for a test about which error, not its text). */
+export const detailsWithId = (id: string) => [
+  expect.objectContaining({ '@type': ZITADEL_ERROR_DETAIL_TYPE, id }),
+];
+
 /** The errors every route family answers. */
 export const PERMISSION_DENIED = zitadelError(7, 'AUTH-AWfge', 'No matching permissions found');
 export const TOKEN_INVALID = zitadelError(16, 'AUTH-7fs1e', 'Token is invalid');
