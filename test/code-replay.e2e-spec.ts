@@ -6,7 +6,7 @@ import { sql } from './helpers/totp';
 /**
  * A client that submits one valid code several times (double click, retry after a slow answer) must
  * not lock its own user out. OTP SMS and email codes are single use: once accepted the code is gone,
- * so a resubmission has nothing to guess against and spends no attempt (TOTP: test/totp.e2e-spec.ts).
+ * so a resubmission has nothing to guess against and spends no attempt (TOTP: test/totp-limits.e2e-spec.ts).
  */
 describe('resubmitting a code that was just accepted', () => {
   let t: TestApp;
