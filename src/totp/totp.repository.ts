@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { Database, Statement } from 'better-sqlite3';
-import type { Pool } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import { dialectOf, rawQuery, retryOnDeadlock } from '../common/database/db-dialect';
+import { postgresPool, prepareNumbered, sqliteConnection } from '../common/database/driver-handle';
 import { MicroBatcher } from '../common/database/micro-batcher';
 import { mayBeOneRowsFault } from '../common/database/pg-errors';
+import { SqliteGroupCommit } from '../common/database/sqlite-group-commit';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import {
   APPEND_AGGREGATE_SQL,
@@ -276,16 +276,9 @@ export class TotpRepository {
   }
 
   private sqlitePath(): HotPath {
-    const db = (this.ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
-    // `$n` are named parameters to SQLite: bind them by number, so repeated placeholders work.
-    const prep = (sql: string) => {
-      const stmt: Statement = db.prepare(sql);
-      const named = (params: unknown[]) => Object.fromEntries(params.map((v, i) => [i + 1, v]));
-      return {
-        get: (...params: unknown[]) => stmt.get(named(params)),
-        run: (...params: unknown[]) => stmt.run(named(params)),
-      };
-    };
+    const db = sqliteConnection(this.ds);
+    const commits = new SqliteGroupCommit(this.ds, this.runner);
+    const prep = (sql: string) => prepareNumbered(db, sql);
     const reserve = prep(RESERVE_SQL);
     const consume = prep(CONSUME_SQL);
     const lock = prep(LOCK_SQL);
@@ -306,7 +299,7 @@ export class TotpRepository {
         aggregateCreatedAt: agg.created_at,
       };
     };
-    // one unit of a group commit (TransactionRunner.grouped): its own savepoint in a BEGIN IMMEDIATE transaction
+    // one unit of a group commit (SqliteGroupCommit): its own savepoint in a BEGIN IMMEDIATE transaction
     const work = (s: AttemptSpec): AttemptOutcome => {
       const row = reserve.get(s.userId, s.now, s.now - s.windowMs, s.maxAttempts, s.requiredState) as
         FactorRow | undefined;
@@ -330,7 +323,7 @@ export class TotpRepository {
       if (s.failureEventType) append(f, s.failureEventType, s.creator, s.now);
       return { kind: 'rejected', locked };
     };
-    return { attempt: (spec) => this.runner.grouped(() => work(spec)) };
+    return { attempt: (spec) => commits.run(() => work(spec)) };
   }
 
   /**
@@ -342,7 +335,7 @@ export class TotpRepository {
    * the database refuses) is run again per attempt, so that attempt alone fails, not its batch.
    */
   private postgresPath(): HotPath {
-    const pool = (this.ds.driver as unknown as { master: Pool }).master;
+    const pool = postgresPool(this.ds);
     const query = async <T>(name: string, text: string, values: unknown[]): Promise<T[]> =>
       retryOnDeadlock(async () => (await pool.query({ name, text, values })).rows as T[]);
     const byUser = <T extends { userId: string }>(items: T[]) =>
