@@ -7,7 +7,7 @@ import { TransactionRunner } from './transaction-runner';
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /** Units per group commit at most: a bound on how long one commit holds the event loop. */
-export const MAX_GROUP = 128;
+const MAX_GROUP = 128;
 
 /**
  * Group commit, for synchronous driver-level statements on a SQLite hot path. Units that arrive in
