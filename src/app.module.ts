@@ -21,6 +21,10 @@ import { EmailChallengeModule } from './email-challenge/email-challenge.module';
 import { IdentityModule } from './identity/identity.module';
 import { OtpSmsModule } from './otp-sms/otp-sms.module';
 import { TotpModule } from './totp/totp.module';
+import { AuthMethodsModule } from './auth-methods/auth-methods.module';
+import { OneTimeCodeModule } from './common/one-time-code/one-time-code.module';
+import { OtpEmailModule } from './otp-email/otp-email.module';
+import { RecoveryCodesModule } from './recovery-codes/recovery-codes.module';
 
 /** The modular monolith. Global pipe, guard and filter are registered here so tests get them too. */
 @Module({})
@@ -37,11 +41,15 @@ export class AppModule {
         CryptoModule,
         DatabaseModule.forRoot(),
         EventsModule,
+        OneTimeCodeModule,
         AuthModule,
         IdentityModule,
         EmailChallengeModule,
         OtpSmsModule,
         TotpModule,
+        OtpEmailModule,
+        RecoveryCodesModule,
+        AuthMethodsModule,
       ],
       controllers: [HealthController],
       providers: [
