@@ -14,7 +14,7 @@ import {
   totpV2 as v2,
 } from './helpers/totp';
 import { SecretBox } from '../src/common/crypto/secret-box';
-import { OATHTOOL_CODES, RFC_SECRET, RFC_VECTORS } from '../src/totp/totp-test-vectors';
+import { OATHTOOL_CODES, RFC_SECRET, RFC_VECTORS } from './fixtures/totp-vectors';
 
 /**
  * The TOTP life cycle through the v2 User Service and the v1 Auth API: register, verify, remove, the
