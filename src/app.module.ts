@@ -20,6 +20,7 @@ import { AppValidationPipe } from './common/validation/validation.pipe';
 import { EmailChallengeModule } from './email-challenge/email-challenge.module';
 import { IdentityModule } from './identity/identity.module';
 import { OtpSmsModule } from './otp-sms/otp-sms.module';
+import { RpcModule } from './rpc/rpc.module';
 import { TotpModule } from './totp/totp.module';
 
 /** The modular monolith. Global pipe, guard and filter are registered here so tests get them too. */
@@ -42,6 +43,7 @@ export class AppModule {
         EmailChallengeModule,
         OtpSmsModule,
         TotpModule,
+        RpcModule,
       ],
       controllers: [HealthController],
       providers: [
