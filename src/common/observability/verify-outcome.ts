@@ -61,6 +61,7 @@ const RESULT_BY_ID: Readonly<Record<string, VerifyResult>> = {
   'COMMAND-S34gh': 'not_found',
   'COMMAND-Sr3h3': 'not_found',
   'COMMAND-SFD52': 'not_found',
+  'COMMAND-d2r52': 'not_found',
 };
 
 /** Results by kind, for errors without a more specific entry; other kinds are no verdict on a code. */
