@@ -7,6 +7,9 @@ import { createUserServiceClient as createUsersV3alphaClient } from '@zitadel/cl
 import { createClientTransport } from '@zitadel/client/web';
 import { ErrorDetailSchema } from '@zitadel/proto/zitadel/message_pb';
 import { UserService } from '@zitadel/proto/zitadel/user/v2/user_service_pb';
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
 import { createHuman, createOrg, grantOrgRoles, HumanFixture } from './helpers/factories';
 import { bearer, createTestApp, TestApp } from './helpers/test-app';
 import { codeAt, sql } from './helpers/totp';
@@ -77,12 +80,12 @@ describe('ZITADEL RPC protocols (gRPC, gRPC-Web, Connect) at the same services',
       expect(reg.uri).toContain(`secret=${reg.secret}`);
       expect(reg.details?.resourceOwner).toBe(orgId);
       const ver = await users.verifyTOTPRegistration({ userId: u.userId, code: codeAt(t, reg.secret) });
-      expect(ver.details?.sequence).toBe(reg.details!.sequence + 1n);
+      expect(Number(ver.details?.sequence)).toBe(Number(reg.details!.sequence) + 1);
       expect(ver.details?.resourceOwner).toBe(orgId);
       const rest = await t.http.get(`/v2/users/${u.userId}`).set(bearer(u.token));
       expect(rest.status).toBe(200);
       const removed = await users.removeTOTP({ userId: u.userId });
-      expect(removed.details?.sequence).toBe(ver.details!.sequence + 1n);
+      expect(Number(removed.details?.sequence)).toBe(Number(ver.details!.sequence) + 1);
     });
 
     it('v1 AddMyAuthFactorOTP → VerifyMyAuthFactorOTP → RemoveMyAuthFactorOTP', async () => {
@@ -91,9 +94,9 @@ describe('ZITADEL RPC protocols (gRPC, gRPC-Web, Connect) at the same services',
       expect(added.url).toContain(`secret=${added.secret}`);
       expect(added.details?.creationDate).toBeDefined();
       const ver = await auth.verifyMyAuthFactorOTP({ code: codeAt(t, added.secret) });
-      expect(ver.details?.sequence).toBe(added.details!.sequence + 1n);
+      expect(Number(ver.details?.sequence)).toBe(Number(added.details!.sequence) + 1);
       const removed = await auth.removeMyAuthFactorOTP({});
-      expect(removed.details?.sequence).toBe(ver.details!.sequence + 1n);
+      expect(Number(removed.details?.sequence)).toBe(Number(ver.details!.sequence) + 1);
     });
 
     it('v3alpha AddOTPSMSAuthenticator → VerifyOTPSMSRegistration', async () => {
@@ -169,5 +172,105 @@ describe('ZITADEL RPC protocols (gRPC, gRPC-Web, Connect) at the same services',
     expect(rpc.user?.userId).toBe(rest.body.user.userId);
     expect(rpc.user?.username).toBe(rest.body.user.username);
     expect(rpc.details?.resourceOwner).toBe(rest.body.details.resourceOwner);
+  });
+  it('path ids over 200 characters → InvalidArgument with the proto rule, as on REST', async () => {
+    const u = await createHuman(t, orgId);
+    const users = createUserServiceClient(createServerTransport(u.token, { baseUrl: t.grpcUrl }));
+    const e = await rejection(users.registerTOTP({ userId: '9'.repeat(201) }));
+    expect(e.code).toBe(Code.InvalidArgument);
+    expect(e.rawMessage).toBe(
+      'invalid RegisterTOTPRequest.UserId: value length must be between 1 and 200 runes, inclusive',
+    );
+  });
+
+  describe('20 parallel calls over gRPC with one valid code: exactly one is accepted', () => {
+    it('VerifyTOTPRegistration', async () => {
+      const u = await createHuman(t, orgId);
+      const users = createUserServiceClient(createServerTransport(u.token, { baseUrl: t.grpcUrl }));
+      const reg = await users.registerTOTP({ userId: u.userId });
+      const code = codeAt(t, reg.secret);
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, () => users.verifyTOTPRegistration({ userId: u.userId, code })),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results)
+        if (r.status === 'rejected')
+          expect([Code.InvalidArgument, Code.FailedPrecondition, Code.AlreadyExists]).toContain(
+            ConnectError.from(r.reason).code,
+          );
+      const events = await sql<{ event_type: string }>(
+        t,
+        `SELECT event_type FROM events WHERE aggregate_id = $1 AND event_type LIKE '%otp.verified'`,
+        [u.userId],
+      );
+      expect(events).toHaveLength(1);
+    });
+
+    it('VerifyMyAuthFactorOTP', async () => {
+      const u = await createHuman(t, orgId);
+      const auth = createAuthServiceClient(createServerTransport(u.token, { baseUrl: t.grpcUrl }));
+      const added = await auth.addMyAuthFactorOTP({});
+      const code = codeAt(t, added.secret);
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, () => auth.verifyMyAuthFactorOTP({ code })),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results)
+        if (r.status === 'rejected') expect(ConnectError.from(r.reason).code).not.toBe(Code.Internal);
+    });
+  });
+
+  it('REST and RPC calls interleaved on one user see one event sequence', async () => {
+    const u = await createHuman(t, orgId);
+    const grpc = createUserServiceClient(createServerTransport(u.token, { baseUrl: t.grpcUrl }));
+    const web = createUserServiceClient(createClientTransport(u.token, { baseUrl: t.baseUrl }));
+    const connect = createAuthServiceClient(connectTransport(t.baseUrl, u.token));
+    const seqs: number[] = [];
+    const rest1 = await t.http.post(`/v2/users/${u.userId}/totp`).set(bearer(u.token)).send({});
+    seqs.push(Number(rest1.body.details.sequence));
+    const reg = await grpc.registerTOTP({ userId: u.userId });
+    seqs.push(Number(reg.details!.sequence));
+    const rest2 = await t.http
+      .post(`/v2/users/${u.userId}/totp/verify`)
+      .set(bearer(u.token))
+      .send({ code: codeAt(t, reg.secret) });
+    expect(rest2.status).toBe(200);
+    seqs.push(Number(rest2.body.details.sequence));
+    seqs.push(Number((await web.removeTOTP({ userId: u.userId })).details!.sequence));
+    const added = await connect.addMyAuthFactorOTP({});
+    seqs.push(Number(added.details!.sequence));
+    const rest3 = await t.http.delete('/auth/v1/users/me/auth_factors/otp').set(bearer(u.token));
+    seqs.push(Number(rest3.body.details.sequence));
+    expect(seqs).toEqual(seqs.map((_, i) => seqs[0] + i));
+    const events = await sql<{ sequence: string | number; event_type: string }>(
+      t,
+      'SELECT sequence, event_type FROM events WHERE aggregate_id = $1 ORDER BY sequence',
+      [u.userId],
+    );
+    expect(events.slice(-seqs.length).map((e) => Number(e.sequence))).toEqual(seqs);
+  });
+
+  it('@zitadel/node (nice-grpc): v1 add → verify → remove, Unauthenticated, Unimplemented, EVENT-8isk2', async () => {
+    const u = await createHuman(t, orgId);
+    const script = path.join(__dirname, 'fixtures', 'zitadel-node-client.mjs');
+    const child = spawn(process.execPath, [script, t.grpcUrl.replace('http://', ''), u.token], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const out = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    const next = async () => JSON.parse((await out.next()).value as string) as Record<string, unknown>;
+    try {
+      expect(await next()).toMatchObject({ step: 'unauthenticated', code: 16 });
+      expect(await next()).toMatchObject({ step: 'unimplemented', code: 12 });
+      const added = await next();
+      expect(added).toMatchObject({ step: 'added', secret: expect.stringMatching(/^[A-Z2-7]{32}$/) });
+      child.stdin!.write(`${codeAt(t, added.secret as string)}\n`);
+      expect(await next()).toMatchObject({ step: 'wrong', code: 3, details: 'Invalid code (EVENT-8isk2)' });
+      const verified = await next();
+      expect(verified).toMatchObject({ step: 'verified' });
+      expect(Number(verified.sequence)).toBe(Number(added.sequence) + 1);
+      expect(await next()).toMatchObject({ step: 'removed' });
+    } finally {
+      child.kill();
+    }
   });
 });
