@@ -22,8 +22,12 @@ export function toConnectError(err: unknown, requestId: string): ConnectError {
     domain = new DomainError('INTERNAL', undefined, 'An internal error occurred');
   }
   const code = GRPC_CODE[domain.kind] as Code;
-  if (!domain.id) return new ConnectError(domain.message, code);
-  return new ConnectError(`${domain.message} (${domain.id})`, code, undefined, [
+  // Retry-After travels as response metadata, as the REST answer's header.
+  const metadata = new Headers();
+  if (domain.options.retryAfterSeconds !== undefined)
+    metadata.set('retry-after', String(Math.max(1, Math.ceil(domain.options.retryAfterSeconds))));
+  if (!domain.id) return new ConnectError(domain.message, code, metadata);
+  return new ConnectError(`${domain.message} (${domain.id})`, code, metadata, [
     { desc: message.ErrorDetailSchema, value: { id: domain.id, message: domain.message } },
   ]);
 }
