@@ -173,6 +173,24 @@ describe('ZITADEL RPC protocols (gRPC, gRPC-Web, Connect) at the same services',
     expect(rpc.user?.username).toBe(rest.body.user.username);
     expect(rpc.details?.resourceOwner).toBe(rest.body.details.resourceOwner);
   });
+  it('each RPC leaves one access log line (method, protocol, status code) without the message or the token', async () => {
+    const u = await createHuman(t, orgId);
+    const users = createUserServiceClient(createServerTransport(u.token, { baseUrl: t.grpcUrl }));
+    const reg = await users.registerTOTP({ userId: u.userId });
+    const code = codeAt(t, reg.secret);
+    await users.verifyTOTPRegistration({ userId: u.userId, code });
+    const lines = t.logs.filter((l) => l.includes('rpc completed'));
+    const verify = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.rpc === 'zitadel.user.v2.UserService/VerifyTOTPRegistration');
+    expect(verify.length).toBeGreaterThanOrEqual(1);
+    expect(verify[verify.length - 1]).toMatchObject({ protocol: 'grpc', code: 0 });
+    for (const l of t.logs) {
+      expect(l).not.toContain(reg.secret);
+      expect(l).not.toContain(u.token);
+    }
+  });
+
   it('path ids over 200 characters → InvalidArgument with the proto rule, as on REST', async () => {
     const u = await createHuman(t, orgId);
     const users = createUserServiceClient(createServerTransport(u.token, { baseUrl: t.grpcUrl }));

@@ -1,4 +1,5 @@
 import {
+  Code,
   ConnectRouter,
   createContextKey,
   createContextValues,
@@ -23,6 +24,7 @@ import {
   ServerHttp2Session,
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { AppConfig } from '../common/config/app-config';
 import { requestIdFromHeaders } from '../common/http/request-id';
 import { RestTwins } from './rest-twin';
@@ -136,6 +138,8 @@ export class RpcServer implements OnApplicationBootstrap, OnApplicationShutdown 
   }
 }
 
+const logger = new Logger('Rpc');
+
 /** The implementation of `service`: each bound RPC runs its REST twin; unbound ones stay Unimplemented. */
 function implement(
   service: DescService,
@@ -154,13 +158,30 @@ function implement(
       const requestId = ctx.values.get(REQUEST_ID);
       const headers: Record<string, string> = {};
       ctx.requestHeader.forEach((value, name) => (headers[name] = value));
+      const started = performance.now();
+      // The access log line of the call (the HTTP access log does not see RPCs): never the message.
+      const log = (code: Code | 0) =>
+        logger.log(
+          {
+            requestId,
+            rpc: `${service.typeName}/${method.name}`,
+            protocol: ctx.protocolName,
+            code,
+            responseTime: Math.round(performance.now() - started),
+          },
+          'rpc completed',
+        );
       try {
         // alwaysEmitImplicit: an empty string field reaches the route as "" (a length error), not as missing.
         const message = toJson(input, req, { alwaysEmitImplicit: true }) as JsonObject;
         const body = await twin(binding.request(message), { headers, requestId });
-        return fromJson(output, (body ?? {}) as JsonObject, { ignoreUnknownFields: true });
+        const answer = fromJson(output, (body ?? {}) as JsonObject, { ignoreUnknownFields: true });
+        log(0);
+        return answer;
       } catch (err) {
-        throw toConnectError(err, requestId);
+        const e = toConnectError(err, requestId);
+        log(e.code);
+        throw e;
       }
     };
   }
