@@ -173,6 +173,29 @@ describe('ZITADEL RPC protocols (gRPC, gRPC-Web, Connect) at the same services',
     expect(rpc.user?.username).toBe(rest.body.user.username);
     expect(rpc.details?.resourceOwner).toBe(rest.body.details.resourceOwner);
   });
+  it('users and PATs over gRPC: AddHumanUser, AddPersonalAccessToken, LockUser (its token is refused), DeleteUser', async () => {
+    const admin = createUserServiceClient(createServerTransport(t.adminToken, { baseUrl: t.grpcUrl }));
+    const added = await admin.addHumanUser({
+      organization: { org: { case: 'orgId', value: orgId } },
+      username: `rpc-${Date.now()}`,
+      profile: { givenName: 'Rpc', familyName: 'User' },
+      email: { email: 'rpc@example.com', verification: { case: 'isVerified', value: true } },
+    });
+    expect(added.userId).toMatch(/^\d+$/);
+    expect(added.details?.resourceOwner).toBe(orgId);
+    const pat = await admin.addPersonalAccessToken({ userId: added.userId });
+    expect(pat.token).toBeTruthy();
+    const self = createUserServiceClient(connectTransport(t.baseUrl, pat.token));
+    const me = await self.getUserByID({ userId: added.userId });
+    expect(me.user?.type.case).toBe('human');
+    expect(me.user?.type.case === 'human' && me.user.type.value.email?.email).toBe('rpc@example.com');
+    await admin.lockUser({ userId: added.userId });
+    expect((await rejection(self.getUserByID({ userId: added.userId }))).code).toBe(Code.Unauthenticated);
+    await admin.deleteUser({ userId: added.userId });
+    const gone = await rejection(admin.getUserByID({ userId: added.userId }));
+    expect(gone.code).toBe(Code.NotFound);
+  });
+
   it('each RPC leaves one access log line (method, protocol, status code) without the message or the token', async () => {
     const u = await createHuman(t, orgId);
     const users = createUserServiceClient(createServerTransport(u.token, { baseUrl: t.grpcUrl }));
