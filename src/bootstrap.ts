@@ -70,11 +70,12 @@ export function createHttpAdapter(config: AppConfig): AbstractHttpAdapter {
  */
 export function configureHttp(app: INestApplication, config: AppConfig): void {
   const instance: unknown = app.getHttpAdapter().getInstance();
-  const rpc = app.get(RpcServer);
-  rpc.attach(app);
   // Request limits (see RequestLimits) come before the body is read; the request's scope is entered
   // again once it has been parsed.
   const limits = config.limits ? new RequestLimits(app, config.limits) : undefined;
+  // gRPC-Web and Connect on this port, gRPC on its own: one budget of requests in flight for all.
+  const rpc = app.get(RpcServer);
+  rpc.attach(app, limits);
   if (config.httpAdapter === 'fastify') {
     configureFastify(instance as FastifyInstance, config);
     renderFrameworkErrorsWith(app);

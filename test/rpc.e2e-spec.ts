@@ -315,3 +315,22 @@ describe('ZITADEL RPC protocols (gRPC, gRPC-Web, Connect) at the same services',
     }
   });
 });
+
+describe('the gRPC port shares the request limits of the main port', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ env: { MAX_IN_FLIGHT_REQUESTS: '1' } });
+  });
+  afterAll(async () => t.close());
+
+  it('calls beyond MAX_IN_FLIGHT_REQUESTS are refused at once → Unavailable', async () => {
+    const users = createUserServiceClient(createServerTransport(t.adminToken, { baseUrl: t.grpcUrl }));
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, () => users.getUserByID({ userId: '1' })),
+    );
+    const codes = results.map((r) => (r.status === 'rejected' ? ConnectError.from(r.reason).code : 0));
+    expect(codes).toContain(Code.NotFound);
+    expect(codes).toContain(Code.Unavailable);
+    expect(codes.every((c) => c === Code.NotFound || c === Code.Unavailable)).toBe(true);
+  });
+});

@@ -27,6 +27,8 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { AppConfig } from '../common/config/app-config';
 import { requestIdFromHeaders } from '../common/http/request-id';
+import { RequestLimits } from '../common/http/request-limits';
+import { runInScope } from '../common/http/request-scope';
 import { RestTwins } from './rest-twin';
 import { AUTH_SERVICE_V1, RpcBinding, USER_SERVICE_V2, ZITADEL_USERS_V3ALPHA } from './rpc-bindings';
 import { toConnectError } from './rpc-errors';
@@ -69,13 +71,18 @@ export function isRpcPath(url: string | undefined): boolean {
 export class RpcServer implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Rpc');
   private handler?: NodeHandler;
+  private limits?: RequestLimits;
   private server?: Http2Server;
   private readonly sessions = new Set<ServerHttp2Session>();
 
   constructor(private readonly config: AppConfig) {}
 
-  /** Builds the RPC handlers from the app's REST routes; called once the app is created. */
-  attach(app: INestApplication): void {
+  /**
+   * Builds the RPC handlers from the app's REST routes; called once the app is created. `limits`:
+   * the main port's request limits, which the gRPC port shares (the main port applies them itself).
+   */
+  attach(app: INestApplication, limits?: RequestLimits): void {
+    this.limits = limits;
     const twins = RestTwins.of(app);
     const routes = (router: ConnectRouter) => {
       for (const [service, bindings] of SERVICES)
@@ -104,7 +111,16 @@ export class RpcServer implements OnApplicationBootstrap, OnApplicationShutdown 
   async onApplicationBootstrap(): Promise<void> {
     const handler = this.handler;
     if (!handler) return;
-    const server = createServer(handler);
+    const limits = this.limits;
+    // The same bounds as on the main port: in-flight requests and the deadline (answered 503, which
+    // gRPC clients read as Unavailable).
+    const server = createServer((req, res) => {
+      const raw = req as unknown as IncomingMessage;
+      const scope = limits?.admit(raw, res as unknown as ServerResponse);
+      if (scope === false) return;
+      if (scope) runInScope(scope, () => handler(req, res));
+      else handler(req, res);
+    });
     server.on('session', (session) => {
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));
