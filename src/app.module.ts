@@ -23,6 +23,10 @@ import { IdentityModule } from './identity/identity.module';
 import { OtpSmsModule } from './otp-sms/otp-sms.module';
 import { RpcModule } from './rpc/rpc.module';
 import { TotpModule } from './totp/totp.module';
+import { AuthMethodsModule } from './auth-methods/auth-methods.module';
+import { OneTimeCodeModule } from './common/one-time-code/one-time-code.module';
+import { OtpEmailModule } from './otp-email/otp-email.module';
+import { RecoveryCodesModule } from './recovery-codes/recovery-codes.module';
 
 /** The modular monolith. Global pipe, guard and filter are registered here so tests get them too. */
 @Module({})
@@ -39,11 +43,15 @@ export class AppModule {
         CryptoModule,
         DatabaseModule.forRoot(),
         EventsModule,
+        OneTimeCodeModule,
         AuthModule,
         IdentityModule,
         EmailChallengeModule,
         OtpSmsModule,
         TotpModule,
+        OtpEmailModule,
+        RecoveryCodesModule,
+        AuthMethodsModule,
         RpcModule,
       ],
       controllers: [HealthController],

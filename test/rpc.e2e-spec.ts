@@ -6,7 +6,7 @@ import { createUserServiceClient } from '@zitadel/client/v2';
 import { createUserServiceClient as createUsersV3alphaClient } from '@zitadel/client/v3alpha';
 import { createClientTransport } from '@zitadel/client/web';
 import { ErrorDetailSchema } from '@zitadel/proto/zitadel/message_pb';
-import { UserService } from '@zitadel/proto/zitadel/user/v2/user_service_pb';
+import { AuthenticationMethodType, UserService } from '@zitadel/proto/zitadel/user/v2/user_service_pb';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -194,6 +194,27 @@ describe('ZITADEL RPC protocols (gRPC, gRPC-Web, Connect) at the same services',
     await admin.deleteUser({ userId: added.userId });
     const gone = await rejection(admin.getUserByID({ userId: added.userId }));
     expect(gone.code).toBe(Code.NotFound);
+  });
+
+  it('v2 OTP SMS and OTP Email factors and the method list over gRPC, as on REST', async () => {
+    const u = await createHuman(t, orgId, { phone: '+41791234567', phoneVerified: true });
+    const users = createUserServiceClient(createServerTransport(u.token, { baseUrl: t.grpcUrl }));
+    const sms = await users.addOTPSMS({ userId: u.userId });
+    expect(sms.details?.resourceOwner).toBe(orgId);
+    const mail = await users.addOTPEmail({ userId: u.userId });
+    expect(Number(mail.details?.sequence)).toBe(Number(sms.details?.sequence) + 1);
+    const rest = await t.http.get(`/v2/users/${u.userId}/authentication_methods`).set(bearer(u.token));
+    const listed = await users.listAuthenticationMethodTypes({ userId: u.userId });
+    expect(listed.authMethodTypes.map((m) => AuthenticationMethodType[m])).toEqual(
+      (rest.body.authMethodTypes as string[]).map((m) => m.replace('AUTHENTICATION_METHOD_TYPE_', '')),
+    );
+    expect(listed.authMethodTypes).toEqual(
+      expect.arrayContaining([AuthenticationMethodType.OTP_SMS, AuthenticationMethodType.OTP_EMAIL]),
+    );
+    await users.removeOTPSMS({ userId: u.userId });
+    await users.removeOTPEmail({ userId: u.userId });
+    const again = await rejection(users.removeOTPEmail({ userId: u.userId }));
+    expect(again.code).toBe(Code.NotFound);
   });
 
   it('each RPC leaves one access log line (method, protocol, status code) without the message or the token', async () => {

@@ -1,6 +1,9 @@
 import { RequestMethod, Type } from '@nestjs/common';
 import type { JsonObject, JsonValue } from '@bufbuild/protobuf';
+import { AuthMethodsController } from '../auth-methods/auth-methods.controller';
 import { UsersController } from '../identity/identity.controller';
+import { OtpEmailController } from '../otp-email/otp-email.controller';
+import { OtpSmsV2Controller } from '../otp-sms/otp-sms-v2.controller';
 import { OtpSmsController } from '../otp-sms/otp-sms.controller';
 import { MyOtpController, TotpController } from '../totp/totp.controller';
 import { RestRequest } from './rest-twin';
@@ -108,6 +111,22 @@ export const USER_SERVICE_V2: RpcBinding[] = [
     controller: TotpController,
     handler: 'RemoveTOTP',
     method: RequestMethod.DELETE,
+    request: userPath,
+  },
+  ...(
+    [
+      ['AddOTPSMS', OtpSmsV2Controller, RequestMethod.POST],
+      ['RemoveOTPSMS', OtpSmsV2Controller, RequestMethod.DELETE],
+      ['AddOTPEmail', OtpEmailController, RequestMethod.POST],
+      ['RemoveOTPEmail', OtpEmailController, RequestMethod.DELETE],
+    ] as const
+  ).map(([rpc, controller, method]) => ({ rpc, controller, handler: rpc, method, request: userPath })),
+  {
+    // Method types the proto does not know (recovery codes) are left out of the RPC answer.
+    rpc: 'ListAuthenticationMethodTypes',
+    controller: AuthMethodsController,
+    handler: 'ListAuthenticationMethodTypes',
+    method: RequestMethod.GET,
     request: userPath,
   },
 ];
