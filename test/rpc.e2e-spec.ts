@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { createHuman, createOrg, grantOrgRoles, HumanFixture } from './helpers/factories';
+import { codeIn, SmtpSink, startSmtpSink } from './helpers/smtp-sink';
 import { bearer, createTestApp, TestApp } from './helpers/test-app';
 import { codeAt, sql } from './helpers/totp';
 
@@ -353,5 +354,46 @@ describe('the gRPC port shares the request limits of the main port', () => {
     expect(codes).toContain(Code.NotFound);
     expect(codes).toContain(Code.Unavailable);
     expect(codes.every((c) => c === Code.NotFound || c === Code.Unavailable)).toBe(true);
+  });
+});
+
+describe('step-up over RPC: the x-step-up-challenge metadata, as the REST header', () => {
+  let t: TestApp;
+  let sink: SmtpSink;
+  beforeAll(async () => {
+    sink = await startSmtpSink();
+    t = await createTestApp({
+      env: { MAIL_TRANSPORT: 'smtp', SMTP_URL: sink.url, STEP_UP_FOR_FACTOR_REMOVAL: 'true' },
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await sink?.close();
+  });
+
+  it('RemoveTOTP by oneself over gRPC needs a verified mfa.factor.remove challenge', async () => {
+    const u = await createHuman(t, await createOrg(t));
+    const users = createUserServiceClient(createServerTransport(u.token, { baseUrl: t.grpcUrl }));
+    await users.registerTOTP({ userId: u.userId });
+    const without = await rejection(users.removeTOTP({ userId: u.userId }));
+    expect(without.code).toBe(Code.PermissionDenied);
+    expect(detailIds(without)).toEqual(['AUTH-StepUp1']);
+
+    const BASE = '/internal/v1/mfa/totp-email';
+    const started = await t.http
+      .post(BASE)
+      .set(bearer(u.token))
+      .send({ userId: u.userId, operation: 'mfa.factor.remove' });
+    expect(started.status).toBe(201);
+    const verified = await t.http
+      .post(`${BASE}/${started.body.challengeId}:verify`)
+      .set(bearer(u.token))
+      .send({ totp: codeIn(sink.lastTo(u.email)) });
+    expect(verified.status).toBe(200);
+    const removed = await users.removeTOTP(
+      { userId: u.userId },
+      { headers: { 'x-step-up-challenge': started.body.challengeId as string } },
+    );
+    expect(removed.details?.resourceOwner).toBe(u.orgId);
   });
 });
