@@ -7,7 +7,10 @@ import { createUserServiceClient as createUsersV3alphaClient } from '@zitadel/cl
 import { createClientTransport } from '@zitadel/client/web';
 import { ErrorDetailSchema } from '@zitadel/proto/zitadel/message_pb';
 import { AuthenticationMethodType, UserService } from '@zitadel/proto/zitadel/user/v2/user_service_pb';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { spawn } from 'node:child_process';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { createHuman, createOrg, grantOrgRoles, HumanFixture } from './helpers/factories';
@@ -395,5 +398,52 @@ describe('step-up over RPC: the x-step-up-challenge metadata, as the REST header
       { headers: { 'x-step-up-challenge': started.body.challengeId as string } },
     );
     expect(removed.details?.resourceOwner).toBe(u.orgId);
+  });
+});
+
+describe('JWT access tokens over gRPC, through the same token verifier', () => {
+  const ISSUER = 'https://idp.example.test';
+  const AUDIENCE = 'mfa-service';
+  let t: TestApp;
+  let jwks: http.Server;
+  let privateKey: Parameters<SignJWT['sign']>[0];
+
+  beforeAll(async () => {
+    const pair = await generateKeyPair('ES256');
+    privateKey = pair.privateKey;
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'rpc-key', alg: 'ES256', use: 'sig' };
+    jwks = http.createServer((_req, res) => {
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    const jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`;
+    t = await createTestApp({
+      env: { OIDC_ISSUER: ISSUER, OIDC_AUDIENCE: AUDIENCE, OIDC_JWKS_URL: jwksUrl },
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await new Promise((resolve) => jwks?.close(resolve));
+  });
+
+  const jwt = (sub: string, aud = AUDIENCE) =>
+    new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: 'rpc-key' })
+      .setSubject(sub)
+      .setIssuer(ISSUER)
+      .setAudience(aud)
+      .setExpirationTime('5m')
+      .sign(privateKey);
+
+  it('a valid JWT of the user registers its TOTP; one for another audience → Unauthenticated', async () => {
+    const u = await createHuman(t, await createOrg(t));
+    const users = createUserServiceClient(createServerTransport(await jwt(u.userId), { baseUrl: t.grpcUrl }));
+    const reg = await users.registerTOTP({ userId: u.userId });
+    expect(reg.secret).toMatch(/^[A-Z2-7]{32}$/);
+    const wrong = createUserServiceClient(
+      createServerTransport(await jwt(u.userId, 'someone-else'), { baseUrl: t.grpcUrl }),
+    );
+    expect((await rejection(wrong.registerTOTP({ userId: u.userId }))).code).toBe(Code.Unauthenticated);
   });
 });
