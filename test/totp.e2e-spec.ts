@@ -2,7 +2,7 @@ import { createHuman, createMachine, createOrg, grantOrgRoles, HumanFixture } fr
 import { bearer, createTestApp, TestApp } from './helpers/test-app';
 import { codeAt, INVALID_CODE, plantSecret, readyTotp, sql, zitadelError } from './helpers/totp';
 import { SecretBox } from '../src/common/crypto/secret-box';
-import { OATHTOOL_CODES, RFC_SECRET, RFC_VECTORS } from '../src/totp/totp-test-vectors';
+import { OATHTOOL_CODES, RFC_SECRET, RFC_VECTORS } from './fixtures/totp-vectors';
 
 const NOT_EXISTING = (id: string) => zitadelError(5, id, "Multifactor OTP (OneTimePassword) doesn't exist");
 const CODE_LENGTH = (msg: string) => ({

@@ -7,7 +7,7 @@ const SECRET_EXAMPLE = 'TJOPWSDYILLHXFV4MLKNNJOWFG7VSDCK';
 const URI_EXAMPLE =
   'otpauth://totp/ZITADEL:gigi@acme.zitadel.cloud?algorithm=SHA1&digits=6&issuer=ZITADEL&period=30&secret=TJOPWSDYILLHXFV4MLKNNJOWFG7VSDCK';
 
-/** Seed 000 (v2 `VerifyTOTPRegistrationRequest`): `code`, 1-200 runes; `userId` comes from the path. */
+/** v2 `VerifyTOTPRegistrationRequest`: `code`, 1-200 runes; `userId` comes from the path. */
 export class VerifyTOTPRegistrationRequestDto {
   @StringField({ ...CODE, api: { minLength: undefined, maxLength: undefined } })
   code: string;
@@ -19,7 +19,7 @@ export class CheckTOTPRequestDto {
   code: string;
 }
 
-/** Seed 001 (v1 `VerifyMyAuthFactorOTPRequest`). Upstream documents no description for `code`; the seed shows none. */
+/** v1 `VerifyMyAuthFactorOTPRequest`. Upstream documents no description for `code`, so neither do we. */
 export class VerifyMyAuthFactorOTPRequestDto {
   @StringField({ max: 200, example: '123456', api: { minLength: undefined, maxLength: undefined } })
   code: string;
@@ -43,7 +43,7 @@ export class RegisterTOTPResponseDto {
 }
 
 /**
- * `zitadel.v1.ObjectDetails` as seed 001 documents it: upstream's proto comments, including the
+ * `zitadel.v1.ObjectDetails` as upstream's v1 reference documents it: its proto comments, including the
  * `change_date` text that upstream cut off after "on manipulation: the".
  */
 export class V1ObjectDetailsDto {
@@ -99,7 +99,7 @@ export class MyDetailsResponseDto {
   details: V1ObjectDetailsDto;
 }
 
-/** The response example seed 000 shows for 200. */
+/** The response example of upstream's v2 reference for 200. */
 export const V2_DETAILS_EXAMPLE = {
   details: {
     sequence: '2',
@@ -109,7 +109,7 @@ export const V2_DETAILS_EXAMPLE = {
   },
 };
 
-/** The response example seed 001 shows for 200. */
+/** The response example of upstream's v1 reference for 200. */
 export const V1_DETAILS_EXAMPLE = {
   details: {
     sequence: '2',
