@@ -8,6 +8,7 @@ import { Errors } from '../common/errors/domain-error';
 import { tagOutcome } from '../common/observability/verify-outcome';
 import { addDetails, changeDetails, ObjectDetailsDto } from '../common/events/details';
 import { AppendedEvent, EventStore } from '../common/events/event-store';
+import { qrSvgDataUri } from '../common/qr/qr-code';
 import { Clock } from '../common/time/clock';
 import { UsersReader } from '../identity/users-reader';
 import { TotpState } from './entities/totp-factor.entity';
@@ -53,6 +54,8 @@ export interface RegisterResult {
   details: ObjectDetailsDto;
   uri: string;
   secret: string;
+  /** The URI as an SVG QR code data URI. */
+  qrCode: string;
 }
 
 /**
@@ -78,13 +81,15 @@ export class TotpService {
   /** RegisterTOTP: a new secret (replacing an unverified one); 409 once ready. */
   async register(caller: Principal, userId: string): Promise<RegisterResult> {
     const { event, uri, secret } = await this.newSecret(caller, userId);
-    return { details: changeDetails(event), uri, secret };
+    return { details: changeDetails(event), uri, secret, qrCode: await qrSvgDataUri(uri) };
   }
 
   /** v1 AddMyAuthFactorOTP: as register, answering `url` and add details (`creationDate`), as upstream. */
-  async registerMine(caller: Principal): Promise<{ url: string; secret: string; details: ObjectDetailsDto }> {
+  async registerMine(
+    caller: Principal,
+  ): Promise<{ url: string; secret: string; details: ObjectDetailsDto; qrCode: string }> {
     const { uri, secret, event } = await this.newSecret(caller, caller.userId);
-    return { url: uri, secret, details: addDetails(event) };
+    return { url: uri, secret, details: addDetails(event), qrCode: await qrSvgDataUri(uri) };
   }
 
   private async newSecret(
