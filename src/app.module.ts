@@ -19,6 +19,7 @@ import { ClockModule } from './common/time/clock';
 import { AppValidationPipe } from './common/validation/validation.pipe';
 import { EmailChallengeModule } from './email-challenge/email-challenge.module';
 import { IdentityModule } from './identity/identity.module';
+import { NotificationsModule } from './notifications/notifications.module';
 import { OtpSmsModule } from './otp-sms/otp-sms.module';
 import { TotpModule } from './totp/totp.module';
 
@@ -42,6 +43,7 @@ export class AppModule {
         EmailChallengeModule,
         OtpSmsModule,
         TotpModule,
+        NotificationsModule,
       ],
       controllers: [HealthController],
       providers: [

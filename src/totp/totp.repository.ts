@@ -13,6 +13,7 @@ import {
   EventStore,
   INSERT_EVENT_SQL,
 } from '../common/events/event-store';
+import { INSERT_OUTBOX_SQL, Outbox } from '../common/events/outbox';
 import { TotpFactorEntity, TotpState } from './entities/totp-factor.entity';
 
 /** A factor as the service reads it. */
@@ -71,6 +72,13 @@ export type AttemptOutcome =
   | { kind: 'rejected'; locked: boolean }
   /** The code of the step accepted last: refused, but the attempt was given back. */
   | { kind: 'replayed' };
+
+/**
+ * The payload of a failure event that is more than a wrong code: a replayed code (someone may have
+ * seen it) and the failure that locked the factor. Both ask for a security notification (Outbox).
+ */
+const failurePayload = (replayed: boolean, locked: boolean) =>
+  replayed ? { reason: 'replayed' } : locked ? { reason: 'invalid', locked: true } : undefined;
 
 /** The operands of a statement: SQLite binds them as parameters, PostgreSQL reads a batch's from `unnest`ed rows. */
 type Operands<K extends string> = Record<K, string>;
@@ -198,6 +206,7 @@ export class TotpRepository {
     @InjectDataSource() private readonly ds: DataSource,
     private readonly runner: TransactionRunner,
     private readonly events: EventStore,
+    private readonly outbox: Outbox,
   ) {}
 
   async find(userId: string): Promise<TotpFactor | undefined> {
@@ -292,12 +301,42 @@ export class TotpRepository {
     const refund = prep(REFUND_SQL);
     const appendAggregate = prep(APPEND_AGGREGATE_SQL);
     const insertEvent = prep(INSERT_EVENT_SQL);
-    const append = (f: ReservedFactor, eventType: string, creator: string, now: number): AppendedEvent => {
+    const insertOutbox = prep(INSERT_OUTBOX_SQL);
+    const append = (
+      f: ReservedFactor,
+      eventType: string,
+      creator: string,
+      now: number,
+      payload?: Record<string, unknown>,
+    ): AppendedEvent => {
       const agg = appendAggregate.get('user', f.userId, f.orgId, now, now) as {
         sequence: number;
         created_at: number;
       };
-      insertEvent.run('user', f.userId, agg.sequence, eventType, f.orgId, creator, null, now);
+      const e = {
+        aggregateType: 'user',
+        aggregateId: f.userId,
+        resourceOwner: f.orgId,
+        creator,
+        eventType,
+        payload,
+      };
+      insertEvent.run(
+        'user',
+        f.userId,
+        agg.sequence,
+        eventType,
+        f.orgId,
+        creator,
+        payload ? JSON.stringify(payload) : null,
+        now,
+      );
+      // the event's notification (as EventStore.append writes it), in this same transaction
+      const outboxRow = this.outbox.rowFor(e, now);
+      if (outboxRow) {
+        insertOutbox.run(...outboxRow);
+        this.outbox.committed();
+      }
       return {
         aggregateId: f.userId,
         resourceOwner: f.orgId,
@@ -321,13 +360,13 @@ export class TotpRepository {
         return { kind: 'accepted', event: append(f, s.onSuccess.eventType, s.creator, s.now) };
       }
       if (step !== undefined && refund.get(s.userId, step, f.windowStartedAt)) {
-        if (s.failureEventType) append(f, s.failureEventType, s.creator, s.now);
+        if (s.failureEventType) append(f, s.failureEventType, s.creator, s.now, failurePayload(true, false));
         return { kind: 'replayed' };
       }
       const locked =
         f.failedAttempts >= s.maxAttempts &&
         lock.run(s.userId, s.now + s.lockMs(f.lockouts), s.now, s.maxAttempts).changes === 1;
-      if (s.failureEventType) append(f, s.failureEventType, s.creator, s.now);
+      if (s.failureEventType) append(f, s.failureEventType, s.creator, s.now, failurePayload(false, locked));
       return { kind: 'rejected', locked };
     };
     return { attempt: (spec) => this.runner.grouped(() => work(spec)) };
@@ -425,6 +464,7 @@ export class TotpRepository {
               resourceOwner: f.orgId,
               creator: s.creator,
               eventType: s.failureEventType,
+              payload: failurePayload(replayed, locked),
             });
           }
           return replayed ? { kind: 'replayed' } : { kind: 'rejected', locked };

@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { rawQuery } from '../database/db-dialect';
 import { Clock } from '../time/clock';
+import { Outbox } from './outbox';
 
 export interface NewEvent {
   aggregateType: string;
@@ -46,7 +47,11 @@ export interface AppendedEvent {
  */
 @Injectable()
 export class EventStore {
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    /** Writes the security notification an event asks for, in the same transaction. */
+    @Optional() private readonly outbox?: Outbox,
+  ) {}
 
   async append(em: EntityManager, e: NewEvent): Promise<AppendedEvent> {
     const now = this.clock.now();
@@ -66,6 +71,7 @@ export class EventStore {
       e.payload ? JSON.stringify(e.payload) : null,
       now,
     ]);
+    await this.outbox?.write(em, e, now);
     return {
       aggregateId: e.aggregateId,
       resourceOwner: e.resourceOwner,

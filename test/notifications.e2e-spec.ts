@@ -1,0 +1,250 @@
+import { createHuman, createOrg, createPat, HumanFixture } from './helpers/factories';
+import { subjectOf, textOf } from './helpers/mail-text';
+import { ReceivedMail, startSmtpSink, SmtpSink } from './helpers/smtp-sink';
+import { TcpProxy } from './helpers/tcp-proxy';
+import { bearer, createTestApp, TestApp } from './helpers/test-app';
+import { codeAt, readyTotp, sql } from './helpers/totp';
+
+const MAX_ATTEMPTS = 3;
+const SUBJECTS = {
+  added: 'A sign-in method was added to your account',
+  removed: 'A sign-in method was removed from your account',
+  locked: 'Sign-in locked after failed attempts',
+  replayed: 'A used sign-in code was presented again',
+  addedDe: 'Ihrem Konto wurde eine Anmeldemethode hinzugefügt',
+} as const;
+
+/** Mails of one SMTP sink, awaited as they arrive (the sink announces each one). */
+class Inbox {
+  constructor(private readonly sink: SmtpSink) {}
+
+  to(address: string): ReceivedMail[] {
+    return this.sink.messages.filter((m) => m.to.includes(address));
+  }
+
+  /** Waits until `count` mails to `address` have arrived; returns them. */
+  async waitFor(address: string, count: number): Promise<ReceivedMail[]> {
+    while (this.to(address).length < count) await this.sink.dataReceived();
+    return this.to(address);
+  }
+}
+
+/** Waits until `pred` (a look at the outbox) holds: the worker's progress, not a fixed time. */
+async function until(pred: () => Promise<boolean> | boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await pred())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function human(
+  t: TestApp,
+  orgId: string,
+  opts: { preferredLanguage?: string; verified?: boolean } = {},
+): Promise<HumanFixture> {
+  if (!opts.preferredLanguage && opts.verified !== false) return createHuman(t, orgId);
+  const username = `user-${Math.random().toString(16).slice(2, 10)}`;
+  const email = `${username}@example.com`;
+  const res = await t.http
+    .post('/v2/users/human')
+    .set(bearer(t.adminToken))
+    .send({
+      organization: { orgId },
+      username,
+      profile: { givenName: 'Test', familyName: 'User', preferredLanguage: opts.preferredLanguage },
+      email: { email, isVerified: opts.verified ?? true },
+    });
+  if (res.status !== 200) throw new Error(`human: ${res.status} ${JSON.stringify(res.body)}`);
+  const userId = res.body.userId as string;
+  return { userId, orgId, email, username, token: await createPat(t, userId) };
+}
+
+const outbox = (t: TestApp, userId: string) =>
+  sql<{ id: number; kind: string; state: string; attempts: number }>(
+    t,
+    'SELECT id, kind, state, attempts FROM notification_outbox WHERE user_id = $1 ORDER BY id',
+    [userId],
+  );
+
+describe('security notifications (outbox → SMTP)', () => {
+  let sink: SmtpSink;
+  let proxy: TcpProxy;
+  let inbox: Inbox;
+  let t: TestApp;
+  let orgId: string;
+
+  beforeAll(async () => {
+    sink = await startSmtpSink();
+    inbox = new Inbox(sink);
+    proxy = await TcpProxy.start({ host: '127.0.0.1', port: sink.port });
+    t = await createTestApp({
+      env: {
+        MAIL_TRANSPORT: 'smtp',
+        SMTP_URL: proxy.rewrite(sink.url),
+        OTP_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
+        // Retries come quickly here; the poll is far away: a committed row wakes the worker itself.
+        NOTIFY_RETRY_BASE_MS: '50',
+        NOTIFY_RETRY_MAX_MS: '400',
+        NOTIFY_POLL_INTERVAL_MS: '3600000',
+      },
+    });
+    orgId = await createOrg(t);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await proxy?.close();
+    await sink?.close();
+  });
+
+  it('TOTP v2: register and remove each send one mail, in English by default', async () => {
+    const u = await human(t, orgId);
+    expect((await t.http.post(`/v2/users/${u.userId}/totp`).set(bearer(u.token)).send({})).status).toBe(200);
+    const [added] = await inbox.waitFor(u.email, 1);
+    expect(subjectOf(added)).toBe(SUBJECTS.added);
+    expect(textOf(added)).toContain('An authenticator app (TOTP) was added to your account');
+    expect(textOf(added)).toContain(new Date(t.clock.now()).toISOString().slice(0, 16).replace('T', ' '));
+    expect((await t.http.delete(`/v2/users/${u.userId}/totp`).set(bearer(u.token))).status).toBe(200);
+    const mails = await inbox.waitFor(u.email, 2);
+    expect(subjectOf(mails[1])).toBe(SUBJECTS.removed);
+    expect(textOf(mails[1])).toContain('An authenticator app (TOTP) was removed from your account');
+    // marked SENT right after the relay accepted it
+    await until(async () => (await outbox(t, u.userId)).every((r) => r.state === 'SENT'), 'SENT');
+    expect((await outbox(t, u.userId)).map((r) => [r.kind, r.state])).toEqual([
+      ['factor_added', 'SENT'],
+      ['factor_removed', 'SENT'],
+    ]);
+  });
+
+  it('TOTP v1: AddMyAuthFactorOTP and RemoveMyAuthFactorOTP notify too', async () => {
+    const u = await human(t, orgId);
+    const v1 = '/auth/v1/users/me/auth_factors/otp';
+    expect((await t.http.post(v1).set(bearer(u.token)).send({})).status).toBe(200);
+    expect((await t.http.delete(v1).set(bearer(u.token))).status).toBe(200);
+    const mails = await inbox.waitFor(u.email, 2);
+    expect(mails.map(subjectOf)).toEqual([SUBJECTS.added, SUBJECTS.removed]);
+  });
+
+  it('OTP SMS (v3alpha): adding and removing the factor notify', async () => {
+    const u = await human(t, orgId);
+    const base = `/resources/v3alpha/users/${u.userId}/otp_sms`;
+    const add = await t.http
+      .post(base)
+      .set(bearer(t.adminToken))
+      .send({ number: '+41791999001', isVerified: true });
+    expect(add.status).toBe(200);
+    const [added] = await inbox.waitFor(u.email, 1);
+    expect(subjectOf(added)).toBe(SUBJECTS.added);
+    expect(textOf(added)).toContain('One-time codes by SMS was added');
+    const del = await t.http.delete(`${base}/${add.body.otpSmsId as string}`).set(bearer(t.adminToken));
+    expect(del.status).toBe(200);
+    const mails = await inbox.waitFor(u.email, 2);
+    expect(subjectOf(mails[1])).toBe(SUBJECTS.removed);
+    expect(textOf(mails[1])).not.toContain('+41791999001');
+  });
+
+  it('a lock after failed attempts and a replayed code each send one mail', async () => {
+    const u = await human(t, orgId);
+    const secret = await readyTotp(t, u.userId, u.token);
+    await inbox.waitFor(u.email, 1); // factor_added
+    const check = (code: string) =>
+      t.http.post(`/v2/users/${u.userId}/totp/_check`).set(bearer(u.token)).send({ code });
+    const code = codeAt(t, secret);
+    expect((await check(code)).status).toBe(200);
+    expect((await check(code)).status).toBe(400); // the same code again: a replay
+    const replayed = (await inbox.waitFor(u.email, 2))[1];
+    expect(subjectOf(replayed)).toBe(SUBJECTS.replayed);
+    expect(textOf(replayed)).not.toContain(code);
+    const wrong = codeAt(t, secret, 5);
+    for (let i = 0; i < MAX_ATTEMPTS; i++) expect((await check(wrong)).status).toBe(400);
+    expect((await check(codeAt(t, secret, 1))).status).toBe(429);
+    const locked = (await inbox.waitFor(u.email, 3))[2];
+    expect(subjectOf(locked)).toBe(SUBJECTS.locked);
+    expect(textOf(locked)).toContain('An authenticator app (TOTP) of your account is locked');
+    // wrong codes that did not lock asked for nothing
+    expect((await outbox(t, u.userId)).map((r) => r.kind)).toEqual([
+      'factor_added',
+      'code_replayed',
+      'factor_locked',
+    ]);
+  });
+
+  it('German for preferredLanguage de; nothing for an unverified address', async () => {
+    const unverified = await human(t, orgId, { verified: false });
+    expect(
+      (await t.http.post(`/v2/users/${unverified.userId}/totp`).set(bearer(unverified.token)).send({}))
+        .status,
+    ).toBe(200);
+    const de = await human(t, orgId, { preferredLanguage: 'de' });
+    expect((await t.http.post(`/v2/users/${de.userId}/totp`).set(bearer(de.token)).send({})).status).toBe(
+      200,
+    );
+    const [mail] = await inbox.waitFor(de.email, 1);
+    expect(subjectOf(mail)).toBe(SUBJECTS.addedDe);
+    expect(textOf(mail)).toContain(
+      'Eine Authenticator-App (TOTP) wurde Ihrem Konto als zweiter Faktor hinzugefügt.',
+    );
+    // rows are delivered in order: the unverified user's row (written first) is settled by now
+    expect((await outbox(t, unverified.userId)).map((r) => [r.kind, r.state])).toEqual([
+      ['factor_added', 'SKIPPED'],
+    ]);
+    expect(inbox.to(unverified.email)).toEqual([]);
+  });
+
+  it('SMTP down: requests still succeed; once it is back each notification arrives exactly once', async () => {
+    const u = await human(t, orgId);
+    await proxy.down();
+    const v2 = `/v2/users/${u.userId}/totp`;
+    expect((await t.http.post(v2).set(bearer(u.token)).send({})).status).toBe(200);
+    expect((await t.http.delete(v2).set(bearer(u.token))).status).toBe(200);
+    // both rows were tried and failed at least twice (the backoff is running)
+    await until(
+      async () => (await outbox(t, u.userId)).every((r) => r.state === 'PENDING' && r.attempts >= 2),
+      'failed tries',
+    );
+    expect(inbox.to(u.email)).toEqual([]);
+    await proxy.resume();
+    const mails = await inbox.waitFor(u.email, 2);
+    // retried on their own schedules: in either order
+    expect(mails.map(subjectOf).sort()).toEqual([SUBJECTS.added, SUBJECTS.removed]);
+    await until(async () => (await outbox(t, u.userId)).every((r) => r.state === 'SENT'), 'all sent');
+    // SENT rows are never claimed again: what arrived is all that will
+    expect(inbox.to(u.email)).toHaveLength(2);
+    const retries = t.logs.filter((l) => l.includes('notification not sent, will retry'));
+    for (const r of await outbox(t, u.userId))
+      expect(retries.some((l) => l.includes(`"outboxId":${r.id},`))).toBe(true);
+  });
+
+  it('logs name the kind and the outbox id, never an address', () => {
+    const lines = t.logs.filter((l) => /"outboxId":\d+/.test(l));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line).toMatch(/"kind":"[a-z_]+"/);
+    for (const m of sink.messages) for (const to of m.to) expect(t.logs.join('\n')).not.toContain(to);
+  });
+});
+
+describe('NOTIFY_EVENTS', () => {
+  let sink: SmtpSink;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    sink = await startSmtpSink();
+    t = await createTestApp({
+      env: { MAIL_TRANSPORT: 'smtp', SMTP_URL: sink.url, NOTIFY_EVENTS: 'factor_removed' },
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await sink?.close();
+  });
+
+  it('only the chosen kinds are written and sent', async () => {
+    const u = await human(t, await createOrg(t));
+    const v2 = `/v2/users/${u.userId}/totp`;
+    expect((await t.http.post(v2).set(bearer(u.token)).send({})).status).toBe(200);
+    expect((await t.http.delete(v2).set(bearer(u.token))).status).toBe(200);
+    const mails = await new Inbox(sink).waitFor(u.email, 1);
+    expect(subjectOf(mails[0])).toBe(SUBJECTS.removed);
+    expect((await outbox(t, u.userId)).map((r) => r.kind)).toEqual(['factor_removed']);
+  });
+});
