@@ -248,3 +248,76 @@ describe('NOTIFY_EVENTS', () => {
     expect((await outbox(t, u.userId)).map((r) => r.kind)).toEqual(['factor_removed']);
   });
 });
+
+describe('notifications across two instances sharing one database', () => {
+  let sink: SmtpSink;
+  let a: TestApp;
+  let b: TestApp;
+  const env = () => ({
+    MAIL_TRANSPORT: 'smtp',
+    SMTP_URL: sink.url,
+    // both workers look often, so they race for the rows the other instance wrote
+    NOTIFY_POLL_INTERVAL_MS: '100',
+  });
+
+  beforeAll(async () => {
+    sink = await startSmtpSink();
+    a = await createTestApp({ env: env() });
+    b = await createTestApp({ env: env(), shareDbWith: a });
+  });
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+    await sink?.close();
+  });
+
+  const messageId = (m: ReceivedMail) => /^Message-ID: (.*?)\r?$/im.exec(m.raw)?.[1];
+
+  it('each notification is delivered exactly once, whichever instance wrote or claimed it', async () => {
+    const orgId = await createOrg(a);
+    const users = await Promise.all([0, 1, 2, 3, 4, 5].map(() => human(a, orgId)));
+    await Promise.all(
+      users.map(async (u, i) => {
+        const [first, second] = i % 2 ? [a, b] : [b, a];
+        expect(
+          (await first.http.post(`/v2/users/${u.userId}/totp`).set(bearer(u.token)).send({})).status,
+        ).toBe(200);
+        expect((await second.http.delete(`/v2/users/${u.userId}/totp`).set(bearer(u.token))).status).toBe(
+          200,
+        );
+      }),
+    );
+    const inbox = new Inbox(sink);
+    for (const u of users) await inbox.waitFor(u.email, 2);
+    for (const u of users)
+      await until(async () => (await outbox(a, u.userId)).every((r) => r.state === 'SENT'), 'SENT');
+    const mails = users.flatMap((u) => inbox.to(u.email));
+    expect(mails).toHaveLength(12);
+    const ids = mails.map(messageId);
+    expect(ids.every((id) => id && /^<notification\.\d+\.\d+@/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(12);
+    for (const u of users) expect((await outbox(a, u.userId)).map((r) => r.attempts)).toEqual([1, 1]);
+  });
+
+  it('a row claimed by a worker that died is delivered once its claim has run out; a live claim is left alone', async () => {
+    const u = await human(a, await createOrg(a));
+    const plant = (leaseUntil: number) =>
+      sql(
+        a,
+        `INSERT INTO notification_outbox (user_id, org_id, kind, event_type, payload, created_at, attempts, lease_until, lease_token)
+         VALUES ($1, $2, 'factor_removed', 'user.human.mfa.otp.removed', NULL, $3, 1, $4, 'a-dead-worker')`,
+        [u.userId, u.orgId, a.clock.now(), leaseUntil],
+      );
+    await plant(Date.now() + 3_600_000); // held by a worker that is still running (ids are taken in order)
+    await plant(Date.now() - 1); // held by a worker that died
+    const [mail] = await new Inbox(sink).waitFor(u.email, 1);
+    expect(subjectOf(mail)).toBe(SUBJECTS.removed);
+    await until(async () => (await outbox(a, u.userId))[1].state === 'SENT', 'SENT');
+    const rows = await outbox(a, u.userId);
+    expect(rows.map((r) => [r.state, r.attempts])).toEqual([
+      ['PENDING', 1],
+      ['SENT', 2],
+    ]);
+    expect(new Inbox(sink).to(u.email)).toHaveLength(1);
+  });
+});

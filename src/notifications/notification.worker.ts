@@ -29,7 +29,8 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number): numbe
  * Exactly once as far as SMTP allows: the row is claimed (leased) before the send and marked SENT right
  * after the relay accepted the mail (or took the whole mail without confirming in time, which counts as
  * delivered). The one duplicate left: the process dies, or the database fails, between the relay's
- * acceptance and the SENT mark; the lease then runs out and the mail is sent again (at least once).
+ * acceptance and the SENT mark; the lease then runs out and the mail is sent again (at least once) –
+ * with the same Message-ID, so mail systems that drop duplicates by Message-ID show it once.
  *
  * Logs name the notification kind and the outbox row id only: never an address, a code or a secret.
  */
@@ -124,7 +125,12 @@ export class NotificationWorker implements OnApplicationBootstrap, OnModuleDestr
       languageOf(user.preferredLanguage),
     );
     try {
-      await this.mail.sendNotice({ to: user.email, ...content, ref: log });
+      await this.mail.sendNotice({
+        to: user.email,
+        ...content,
+        messageId: `<notification.${n.id}.${n.createdAt}@${this.config.instance.domain}>`,
+        ref: log,
+      });
     } catch (e) {
       const errorCode = e instanceof MailDeliveryError ? e.detail.errorCode : undefined;
       const responseCode = e instanceof MailDeliveryError ? e.detail.responseCode : undefined;

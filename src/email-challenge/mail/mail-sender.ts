@@ -17,6 +17,8 @@ export interface NoticeMail {
   subject: string;
   text: string;
   html: string;
+  /** The same for every try of one notification, so a duplicate (see the worker) can be recognised. */
+  messageId: string;
   /** What log lines may name: the notification kind and its outbox row. */
   ref: { kind: string; outboxId: number };
 }

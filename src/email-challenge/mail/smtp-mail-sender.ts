@@ -88,6 +88,7 @@ export class SmtpMailSender extends MailSender {
       subject: mail.subject,
       text: mail.text,
       html: mail.html,
+      messageId: mail.messageId,
     }).compile();
     const message = await node.build();
     const outcome = await this.transmit(node.getEnvelope(), message, this.config.mail.sendDeadlineMs).catch(
