@@ -82,6 +82,7 @@ describe('security notifications (outbox → SMTP)', () => {
       env: {
         MAIL_TRANSPORT: 'smtp',
         SMTP_URL: proxy.rewrite(sink.url),
+        NOTIFY_EVENTS: 'all',
         OTP_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
         // Retries come quickly here; the poll is far away: a committed row wakes the worker itself.
         NOTIFY_RETRY_BASE_MS: '50',
@@ -256,6 +257,7 @@ describe('notifications across two instances sharing one database', () => {
   const env = () => ({
     MAIL_TRANSPORT: 'smtp',
     SMTP_URL: sink.url,
+    NOTIFY_EVENTS: 'all',
     // both workers look often, so they race for the rows the other instance wrote
     NOTIFY_POLL_INTERVAL_MS: '100',
   });
