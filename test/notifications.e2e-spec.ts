@@ -22,6 +22,18 @@ class Inbox {
     return this.sink.messages.filter((m) => m.to.includes(address));
   }
 
+  /**
+   * Waits until the notifications to `address` (mails with these subjects; code mails are left out)
+   * have arrived, and expects them in this order; returns them.
+   */
+  async waitForSubjects(address: string, subjects: string[]): Promise<ReceivedMail[]> {
+    const wanted = new Set(subjects);
+    const notices = () => this.to(address).filter((m) => wanted.has(subjectOf(m)));
+    while (notices().length < subjects.length) await this.sink.dataReceived();
+    expect(notices().map(subjectOf)).toEqual(subjects);
+    return notices();
+  }
+
   /** Waits until `count` mails to `address` have arrived; returns them. */
   async waitFor(address: string, count: number): Promise<ReceivedMail[]> {
     while (this.to(address).length < count) await this.sink.dataReceived();
@@ -103,12 +115,16 @@ describe('security notifications (outbox → SMTP)', () => {
     expect((await t.http.post(`/v2/users/${u.userId}/totp`).set(bearer(u.token)).send({})).status).toBe(200);
     const [added] = await inbox.waitFor(u.email, 1);
     expect(subjectOf(added)).toBe(SUBJECTS.added);
-    expect(textOf(added)).toContain('An authenticator app (TOTP) was added to your account');
+    expect(textOf(added)).toContain(
+      'A sign-in method was added to your account: an authenticator app (TOTP).',
+    );
     expect(textOf(added)).toContain(new Date(t.clock.now()).toISOString().slice(0, 16).replace('T', ' '));
     expect((await t.http.delete(`/v2/users/${u.userId}/totp`).set(bearer(u.token))).status).toBe(200);
     const mails = await inbox.waitFor(u.email, 2);
     expect(subjectOf(mails[1])).toBe(SUBJECTS.removed);
-    expect(textOf(mails[1])).toContain('An authenticator app (TOTP) was removed from your account');
+    expect(textOf(mails[1])).toContain(
+      'A sign-in method was removed from your account: an authenticator app (TOTP).',
+    );
     // marked SENT right after the relay accepted it
     await until(async () => (await outbox(t, u.userId)).every((r) => r.state === 'SENT'), 'SENT');
     expect((await outbox(t, u.userId)).map((r) => [r.kind, r.state])).toEqual([
@@ -136,7 +152,7 @@ describe('security notifications (outbox → SMTP)', () => {
     expect(add.status).toBe(200);
     const [added] = await inbox.waitFor(u.email, 1);
     expect(subjectOf(added)).toBe(SUBJECTS.added);
-    expect(textOf(added)).toContain('One-time codes by SMS was added');
+    expect(textOf(added)).toContain('A sign-in method was added to your account: one-time codes by SMS.');
     const del = await t.http.delete(`${base}/${add.body.otpSmsId as string}`).set(bearer(t.adminToken));
     expect(del.status).toBe(200);
     const mails = await inbox.waitFor(u.email, 2);
@@ -161,13 +177,66 @@ describe('security notifications (outbox → SMTP)', () => {
     expect((await check(codeAt(t, secret, 1))).status).toBe(429);
     const locked = (await inbox.waitFor(u.email, 3))[2];
     expect(subjectOf(locked)).toBe(SUBJECTS.locked);
-    expect(textOf(locked)).toContain('An authenticator app (TOTP) of your account is locked');
+    expect(textOf(locked)).toContain('was locked after too many wrong codes: an authenticator app (TOTP).');
     // wrong codes that did not lock asked for nothing
     expect((await outbox(t, u.userId)).map((r) => r.kind)).toEqual([
       'factor_added',
       'code_replayed',
       'factor_locked',
     ]);
+  });
+
+  it('v2 OTP SMS and OTP Email: added, a sign-in code locked after failed attempts, removed', async () => {
+    const u = await createHuman(t, orgId, { phone: '+41791999002' });
+    const path = (factor: string, action = '') => `/v2/users/${u.userId}/${factor}${action}`;
+    const post = (p: string, body: object = {}) => t.http.post(p).set(bearer(u.token)).send(body);
+    expect((await post(path('otp_sms'))).status).toBe(200);
+    expect((await post(path('otp_email'))).status).toBe(200);
+    await inbox.waitForSubjects(u.email, [SUBJECTS.added, SUBJECTS.added]);
+    expect((await post(path('otp_sms', '/_send'))).status).toBe(200);
+    for (let i = 0; i < MAX_ATTEMPTS; i++)
+      expect((await post(path('otp_sms', '/_check'), { code: '00000000' })).status).toBe(400);
+    await inbox.waitForSubjects(u.email, [SUBJECTS.added, SUBJECTS.added, SUBJECTS.locked]);
+    expect((await t.http.delete(path('otp_sms')).set(bearer(u.token))).status).toBe(200);
+    expect((await t.http.delete(path('otp_email')).set(bearer(u.token))).status).toBe(200);
+    const mails = await inbox.waitForSubjects(u.email, [
+      SUBJECTS.added,
+      SUBJECTS.added,
+      SUBJECTS.locked,
+      SUBJECTS.removed,
+      SUBJECTS.removed,
+    ]);
+    expect(mails.map((m) => textOf(m).split(/\r?\n/)[2].trim())).toEqual([
+      'A sign-in method was added to your account: one-time codes by SMS.',
+      'A sign-in method was added to your account: one-time codes by email.',
+      'A sign-in method of your account was locked after too many wrong codes: one-time codes by SMS.',
+      'A sign-in method was removed from your account: one-time codes by SMS.',
+      'A sign-in method was removed from your account: one-time codes by email.',
+    ]);
+  });
+
+  it('recovery codes: generated, used, few left, locked after failed attempts, removed', async () => {
+    const u = await human(t, orgId);
+    const base = `/v2/users/${u.userId}/recovery_codes`;
+    const gen = await t.http.post(base).set(bearer(u.token)).send({ count: 4 });
+    expect(gen.status).toBe(200);
+    const codes = gen.body.recoveryCodes as string[];
+    const check = (code: string) => t.http.post(`${base}/_check`).set(bearer(u.token)).send({ code });
+    expect((await check(codes[0])).body.remaining).toBe(3);
+    expect((await check(codes[1])).body.remaining).toBe(2);
+    for (let i = 0; i < MAX_ATTEMPTS; i++) expect((await check('ZZZZZ-ZZZZZ')).status).toBe(400);
+    expect((await t.http.delete(base).set(bearer(u.token))).status).toBe(200);
+    const mails = await inbox.waitForSubjects(u.email, [
+      'New recovery codes were generated',
+      'A recovery code was used',
+      'Only few recovery codes left',
+      SUBJECTS.locked,
+      SUBJECTS.removed,
+    ]);
+    expect(textOf(mails[1])).toContain('Codes left: 3.');
+    expect(textOf(mails[2])).toContain('Only 2 recovery codes left');
+    expect(textOf(mails[3])).toContain('locked after too many wrong codes: recovery codes.');
+    for (const m of mails) for (const code of codes) expect(m.raw).not.toContain(code);
   });
 
   it('German for preferredLanguage de; nothing for an unverified address', async () => {
@@ -183,7 +252,7 @@ describe('security notifications (outbox → SMTP)', () => {
     const [mail] = await inbox.waitFor(de.email, 1);
     expect(subjectOf(mail)).toBe(SUBJECTS.addedDe);
     expect(textOf(mail)).toContain(
-      'Eine Authenticator-App (TOTP) wurde Ihrem Konto als zweiter Faktor hinzugefügt.',
+      'Ihrem Konto wurde eine Anmeldemethode hinzugefügt: eine Authenticator-App (TOTP).',
     );
     // rows are delivered in order: the unverified user's row (written first) is settled by now
     expect((await outbox(t, unverified.userId)).map((r) => [r.kind, r.state])).toEqual([

@@ -12,7 +12,7 @@ import { SmtpMailSender } from './mail/smtp-mail-sender';
 
 /**
  * Email step-up challenges. Global so that the StepUpGuard (an APP_GUARD) finds this module's
- * StepUpVerifier.
+ * StepUpVerifier; also exports the configured MailSender (MAIL_TRANSPORT) for other code emails.
  */
 @Global()
 @Module({
@@ -36,7 +36,6 @@ import { SmtpMailSender } from './mail/smtp-mail-sender';
     },
     { provide: StepUpVerifier, useExisting: EmailChallengeService },
   ],
-  // MailSender: the notifications module sends over the same transport.
   exports: [StepUpVerifier, MailSender],
 })
 export class EmailChallengeModule {}

@@ -25,18 +25,18 @@ export function languageOf(preferredLanguage: string | null | undefined): Langua
 
 const FACTORS: Record<Language, Record<FactorName | 'unknown', string>> = {
   en: {
-    totp: 'An authenticator app (TOTP)',
-    otp_sms: 'One-time codes by SMS',
-    otp_email: 'One-time codes by email',
-    recovery_codes: 'Recovery codes',
-    unknown: 'A sign-in method',
+    totp: 'an authenticator app (TOTP)',
+    otp_sms: 'one-time codes by SMS',
+    otp_email: 'one-time codes by email',
+    recovery_codes: 'recovery codes',
+    unknown: 'a second factor',
   },
   de: {
-    totp: 'Eine Authenticator-App (TOTP)',
+    totp: 'eine Authenticator-App (TOTP)',
     otp_sms: 'Einmalcodes per SMS',
     otp_email: 'Einmalcodes per E-Mail',
     recovery_codes: 'Wiederherstellungscodes',
-    unknown: 'Eine Anmeldemethode',
+    unknown: 'ein zweiter Faktor',
   },
 };
 
@@ -49,15 +49,15 @@ const TEXTS: Record<Language, Texts> = {
   en: {
     factor_added: (f) => ({
       subject: 'A sign-in method was added to your account',
-      body: `${f} was added to your account as a second factor.`,
+      body: `A sign-in method was added to your account: ${f}.`,
     }),
     factor_removed: (f) => ({
       subject: 'A sign-in method was removed from your account',
-      body: `${f} was removed from your account.`,
+      body: `A sign-in method was removed from your account: ${f}.`,
     }),
     factor_locked: (f) => ({
       subject: 'Sign-in locked after failed attempts',
-      body: `${f} of your account is locked for a while after too many wrong codes.`,
+      body: `A sign-in method of your account was locked after too many wrong codes: ${f}.`,
     }),
     code_replayed: () => ({
       subject: 'A used sign-in code was presented again',
@@ -79,15 +79,15 @@ const TEXTS: Record<Language, Texts> = {
   de: {
     factor_added: (f) => ({
       subject: 'Ihrem Konto wurde eine Anmeldemethode hinzugefügt',
-      body: `${f} wurde Ihrem Konto als zweiter Faktor hinzugefügt.`,
+      body: `Ihrem Konto wurde eine Anmeldemethode hinzugefügt: ${f}.`,
     }),
     factor_removed: (f) => ({
       subject: 'Eine Anmeldemethode wurde von Ihrem Konto entfernt',
-      body: `${f} wurde von Ihrem Konto entfernt.`,
+      body: `Von Ihrem Konto wurde eine Anmeldemethode entfernt: ${f}.`,
     }),
     factor_locked: (f) => ({
       subject: 'Anmeldung nach Fehlversuchen gesperrt',
-      body: `${f} Ihres Kontos ist nach zu vielen falschen Codes vorübergehend gesperrt.`,
+      body: `Eine Anmeldemethode Ihres Kontos wurde nach zu vielen falschen Codes gesperrt: ${f}.`,
     }),
     code_replayed: () => ({
       subject: 'Ein bereits benutzter Anmeldecode wurde erneut verwendet',

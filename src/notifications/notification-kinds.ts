@@ -41,10 +41,14 @@ export const NOTIFICATION_RULES: Readonly<Record<string, Rule>> = {
   'user.human.mfa.otp.sms.removed': { factor: 'otp_sms', kinds: always('factor_removed') },
   'user.human.otp.sms.added': { factor: 'otp_sms', kinds: always('factor_added') },
   'user.human.otp.sms.removed': { factor: 'otp_sms', kinds: always('factor_removed') },
+  // the failure that used a sign-in code's last attempt: no code works until a new one is sent
+  'user.human.otp.sms.check.locked': { factor: 'otp_sms', kinds: always('factor_locked') },
   'user.human.otp.email.added': { factor: 'otp_email', kinds: always('factor_added') },
   'user.human.otp.email.removed': { factor: 'otp_email', kinds: always('factor_removed') },
+  'user.human.otp.email.check.locked': { factor: 'otp_email', kinds: always('factor_locked') },
   'user.human.recoverycodes.added': { factor: 'recovery_codes', kinds: always('recovery_codes_generated') },
   'user.human.recoverycodes.removed': { factor: 'recovery_codes', kinds: always('factor_removed') },
+  'user.human.recoverycode.check.locked': { factor: 'recovery_codes', kinds: always('factor_locked') },
   'user.human.recoverycode.check.succeeded': {
     factor: 'recovery_codes',
     kinds: (p) =>

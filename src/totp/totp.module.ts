@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { TotpAuthMethods } from './totp-auth-methods';
 import { MyOtpController, TotpController } from './totp.controller';
 import { TotpRepository } from './totp.repository';
 import { TotpService } from './totp.service';
@@ -6,6 +7,6 @@ import { TotpService } from './totp.service';
 /** TOTP second factor: ZITADEL User Service v2 and Auth API v1 life cycle, plus `_check` for login services. */
 @Module({
   controllers: [TotpController, MyOtpController],
-  providers: [TotpService, TotpRepository],
+  providers: [TotpService, TotpRepository, TotpAuthMethods],
 })
 export class TotpModule {}

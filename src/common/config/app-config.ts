@@ -80,6 +80,10 @@ export class AppConfig {
     sendDeadlineMs: number;
   };
   challenge: { retentionHours: number; stepUpForFactorRemoval: boolean };
+  /** v2 OTP Email sign-in codes (their resend cooldown is EMAIL_RESEND_COOLDOWN_SECONDS). */
+  otpEmail: { codeTtlSeconds: number };
+  /** How many recovery codes a generated set holds unless the request says. */
+  recoveryCodes: { defaultCount: number };
   /** Security notifications by email: which kinds, and how the outbox worker polls and retries. */
   notify: {
     kinds: ReadonlySet<(typeof NOTIFICATION_KINDS)[number]>;
@@ -220,6 +224,8 @@ export function loadConfig(env: Record<string, string | undefined>): {
       retentionHours: dto.CHALLENGE_RETENTION_HOURS ?? 24,
       stepUpForFactorRemoval: dto.STEP_UP_FOR_FACTOR_REMOVAL ?? false,
     },
+    otpEmail: { codeTtlSeconds: dto.OTP_EMAIL_CODE_TTL_SECONDS ?? 300 },
+    recoveryCodes: { defaultCount: dto.RECOVERY_CODE_COUNT ?? 10 },
     notify: {
       kinds: parseNotifyEvents(dto.NOTIFY_EVENTS),
       pollIntervalMs: dto.NOTIFY_POLL_INTERVAL_MS ?? 10_000,
