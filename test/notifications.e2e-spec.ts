@@ -392,3 +392,36 @@ describe('notifications across two instances sharing one database', () => {
     expect(new Inbox(sink).to(u.email)).toHaveLength(1);
   });
 });
+
+describe('notification worker at shutdown', () => {
+  let sink: SmtpSink;
+  let holder: TestApp;
+
+  beforeAll(async () => {
+    sink = await startSmtpSink();
+    // keeps the database after the app under test has closed (its own worker finds nothing to do)
+    holder = await createTestApp();
+  });
+  afterAll(async () => {
+    sink?.release();
+    await holder?.close();
+    await sink?.close();
+  });
+
+  it('waits for the mail being sent, settles it, then stops', async () => {
+    const t = await createTestApp({
+      shareDbWith: holder,
+      env: { MAIL_TRANSPORT: 'smtp', SMTP_URL: sink.url, NOTIFY_EVENTS: 'all', MAIL_SEND_DEADLINE_MS: '500' },
+    });
+    const u = await human(t, await createOrg(t));
+    sink.stall('data-end'); // the relay takes the whole mail and does not answer
+    const received = sink.dataReceived();
+    expect((await t.http.post(`/v2/users/${u.userId}/totp`).set(bearer(u.token)).send({})).status).toBe(200);
+    await received;
+    await t.close(); // the send ends at MAIL_SEND_DEADLINE_MS as transmitted-but-unconfirmed: counted as sent
+    expect((await outbox(holder, u.userId)).map((r) => [r.kind, r.state, r.attempts])).toEqual([
+      ['factor_added', 'SENT', 1],
+    ]);
+    expect(new Inbox(sink).to(u.email)).toHaveLength(1);
+  });
+});
