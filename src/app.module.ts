@@ -19,6 +19,7 @@ import { ClockModule } from './common/time/clock';
 import { AppValidationPipe } from './common/validation/validation.pipe';
 import { EmailChallengeModule } from './email-challenge/email-challenge.module';
 import { IdentityModule } from './identity/identity.module';
+import { NotificationsModule } from './notifications/notifications.module';
 import { OtpSmsModule } from './otp-sms/otp-sms.module';
 import { TotpModule } from './totp/totp.module';
 import { AuthMethodsModule } from './auth-methods/auth-methods.module';
@@ -50,6 +51,7 @@ export class AppModule {
         OtpEmailModule,
         RecoveryCodesModule,
         AuthMethodsModule,
+        NotificationsModule,
       ],
       controllers: [HealthController],
       providers: [
