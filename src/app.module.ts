@@ -20,6 +20,7 @@ import { PathIdGuard } from './common/validation/path-id.guard';
 import { AppValidationPipe } from './common/validation/validation.pipe';
 import { EmailChallengeModule } from './email-challenge/email-challenge.module';
 import { IdentityModule } from './identity/identity.module';
+import { NotificationsModule } from './notifications/notifications.module';
 import { OtpSmsModule } from './otp-sms/otp-sms.module';
 import { RpcModule } from './rpc/rpc.module';
 import { TotpModule } from './totp/totp.module';
@@ -52,6 +53,7 @@ export class AppModule {
         OtpEmailModule,
         RecoveryCodesModule,
         AuthMethodsModule,
+        NotificationsModule,
         RpcModule,
       ],
       controllers: [HealthController],
