@@ -215,7 +215,7 @@ describe('TOTP life cycle (v2 User Service, v1 Auth API)', () => {
       const u = await createHuman(t, orgId);
       const add = await t.http.post(V1).set(bearer(u.token)).send({});
       expect(add.status).toBe(200);
-      expect(Object.keys(add.body).sort()).toEqual(['details', 'secret', 'url']);
+      expect(Object.keys(add.body)).toEqual(['url', 'secret', 'details', 'qrCode']);
       expect(add.body.url).toMatch(
         new RegExp(`^otpauth://totp/ACME%20Login:${u.username}@.*&secret=${add.body.secret}$`),
       );

@@ -28,7 +28,10 @@ import { SmtpMailSender } from './mail/smtp-mail-sender';
         const inner =
           config.mail.transport === 'smtp' ? new SmtpMailSender(config) : new LogMailSender(config);
         // Each send reported (transport and result only) to SendOutcomes.
-        return { send: (mail) => outcomes.track('mail', config.mail.transport, () => inner.send(mail)) };
+        return {
+          send: (mail) => outcomes.track('mail', config.mail.transport, () => inner.send(mail)),
+          sendNotice: (mail) => outcomes.track('mail', config.mail.transport, () => inner.sendNotice(mail)),
+        };
       },
     },
     { provide: StepUpVerifier, useExisting: EmailChallengeService },

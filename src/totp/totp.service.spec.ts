@@ -151,7 +151,7 @@ describe('TotpService', () => {
     it('answers `url` and add details (creationDate) on the v1 route', async () => {
       const { service } = setup();
       const res = await service.registerMine(CALLER);
-      expect(Object.keys(res)).toEqual(['url', 'secret', 'details']);
+      expect(Object.keys(res)).toEqual(['url', 'secret', 'details', 'qrCode']);
       expect(res.details).toEqual({
         sequence: '1',
         creationDate: new Date(NOW).toISOString(),

@@ -8,6 +8,7 @@ import { TransactionRunner } from '../common/database/transaction-runner';
 import { addDetails, changeDetails } from '../common/events/details';
 import { AppendedEvent, EventStore } from '../common/events/event-store';
 import { tagOutcome } from '../common/observability/verify-outcome';
+import { qrSvgDataUri } from '../common/qr/qr-code';
 import { Clock } from '../common/time/clock';
 import { UsersReader } from '../identity/users-reader';
 import { AttemptRequest } from './attempt/attempt-decision';
@@ -57,13 +58,13 @@ export class TotpService {
   /** RegisterTOTP: a new secret (replacing an unverified one); 409 once ready. */
   async register(caller: Principal, userId: string): Promise<RegisterTOTPResponseDto> {
     const { event, uri, secret } = await this.newSecret(caller, userId);
-    return { details: changeDetails(event), uri, secret };
+    return { details: changeDetails(event), uri, secret, qrCode: await qrSvgDataUri(uri) };
   }
 
   /** v1 AddMyAuthFactorOTP: as register, answering `url` and add details (`creationDate`), as upstream. */
   async registerMine(caller: Principal): Promise<AddMyAuthFactorOTPResponseDto> {
     const { uri, secret, event } = await this.newSecret(caller, caller.userId);
-    return { url: uri, secret, details: addDetails(event) };
+    return { url: uri, secret, details: addDetails(event), qrCode: await qrSvgDataUri(uri) };
   }
 
   private async newSecret(

@@ -1,9 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
 import { EntityManager } from 'typeorm';
 import { rawQuery } from '../database/db-dialect';
 import { NumberedStatement, prepareNumbered } from '../database/driver-handle';
 import { Clock } from '../time/clock';
+import { INSERT_OUTBOX_SQL, Outbox } from './outbox';
 
 export interface NewEvent {
   aggregateType: string;
@@ -105,15 +106,20 @@ export function appendedEventOf(row: AppendedRow): AppendedEvent {
  * first use.
  */
 export class SqliteEventAppender {
-  private statements?: { aggregate: NumberedStatement; event: NumberedStatement };
+  private statements?: { aggregate: NumberedStatement; event: NumberedStatement; outbox: NumberedStatement };
 
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    /** Writes the security notification an event asks for, in the same transaction (as EventStore.append). */
+    private readonly outbox?: Outbox,
+  ) {}
 
   /** Appends `e` written at `now` (epoch ms). */
   append(e: NewEvent, now: number): AppendedEvent {
     this.statements ??= {
       aggregate: prepareNumbered(this.db, APPEND_AGGREGATE_SQL),
       event: prepareNumbered(this.db, INSERT_EVENT_SQL),
+      outbox: prepareNumbered(this.db, INSERT_OUTBOX_SQL),
     };
     const agg = this.statements.aggregate.get(e.aggregateType, e.aggregateId, e.resourceOwner, now, now) as {
       sequence: number;
@@ -129,6 +135,11 @@ export class SqliteEventAppender {
       payloadText(e),
       now,
     );
+    const outboxRow = this.outbox?.rowFor(e, now);
+    if (outboxRow) {
+      this.statements.outbox.run(...outboxRow);
+      this.outbox?.committed();
+    }
     return {
       aggregateId: e.aggregateId,
       resourceOwner: e.resourceOwner,
@@ -145,7 +156,16 @@ export class SqliteEventAppender {
  */
 @Injectable()
 export class EventStore {
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    /** Writes the security notification an event asks for, in the same transaction. */
+    @Optional() private readonly outbox?: Outbox,
+  ) {}
+
+  /** An appender for a synchronous SQLite hot path on `db`, writing notifications as `append` does. */
+  sqliteAppender(db: Database): SqliteEventAppender {
+    return new SqliteEventAppender(db, this.outbox);
+  }
 
   async append(em: EntityManager, e: NewEvent): Promise<AppendedEvent> {
     const now = this.clock.now();
@@ -165,6 +185,7 @@ export class EventStore {
       payloadText(e),
       now,
     ]);
+    await this.outbox?.write(em, e, now);
     return {
       aggregateId: e.aggregateId,
       resourceOwner: e.resourceOwner,

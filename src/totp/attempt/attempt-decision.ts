@@ -47,6 +47,15 @@ export interface AttemptPlan {
   failureEventType?: string;
 }
 
+/**
+ * The payload of a failure event that says more than "a wrong code": a replayed code (someone else may
+ * have seen it) and the failure that locked the factor. Both ask for a security notification.
+ */
+export function failurePayload(replayed: boolean, locked: boolean): Record<string, unknown> | undefined {
+  if (replayed) return { reason: 'replayed' };
+  return locked ? { reason: 'invalid', locked: true } : undefined;
+}
+
 /** Lockouts double from the base, capped at a day (or the base, when that is longer). */
 export function lockoutMs(baseSeconds: number, previousLockouts: number): number {
   const base = baseSeconds * 1000;

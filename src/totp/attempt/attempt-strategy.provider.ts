@@ -18,7 +18,7 @@ export function createAttemptStrategy(
 ): AttemptStrategy {
   switch (dialectOf(ds)) {
     case 'sqlite':
-      return new SqliteAttemptStrategy(ds, runner, box);
+      return new SqliteAttemptStrategy(ds, runner, events, box);
     case 'postgres':
       return new PostgresAttemptStrategy(ds, runner, events, box);
   }

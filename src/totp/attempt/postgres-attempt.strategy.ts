@@ -13,7 +13,7 @@ import {
   appendForEachRowSql,
   EventStore,
 } from '../../common/events/event-store';
-import { AttemptPlan, AttemptRequest, ReservedFactor } from './attempt-decision';
+import { AttemptPlan, AttemptRequest, ReservedFactor, failurePayload } from './attempt-decision';
 import { consumeSql, FactorRow, LOCK_SQL, REFUND_SQL, reserveSql } from './attempt.sql';
 import { AttemptOutcome, AttemptStrategy, planAttempt, reservedFactorOf } from './attempt.strategy';
 
@@ -115,6 +115,7 @@ export class PostgresAttemptStrategy extends AttemptStrategy {
           resourceOwner: factor.orgId,
           creator: r.creator,
           eventType: plan.failureEventType,
+          payload: failurePayload(replayed, locked),
         });
       }
       return replayed ? { kind: 'replayed' } : { kind: 'rejected', locked };

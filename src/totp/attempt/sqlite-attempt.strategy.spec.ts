@@ -6,6 +6,8 @@ import { SecretBox } from '../../common/crypto/secret-box';
 import { buildDataSourceOptions, openDatabase } from '../../common/database/data-source';
 import { MIGRATIONS } from '../../common/database/migrations';
 import { TransactionRunner } from '../../common/database/transaction-runner';
+import { EventStore } from '../../common/events/event-store';
+import { Clock } from '../../common/time/clock';
 import { timeStep, totpCode } from '../totp-algorithm';
 import { AttemptRequest } from './attempt-decision';
 import { SqliteAttemptStrategy } from './sqlite-attempt.strategy';
@@ -39,7 +41,7 @@ describe('SqliteAttemptStrategy', () => {
       `INSERT INTO totp_factors (user_id, org_id, state, secret_sealed, created_at, updated_at) VALUES (?, 'org-1', 'READY', ?, 0, 0)`,
       [USER, SECRET],
     );
-    strategy = new SqliteAttemptStrategy(ds, new TransactionRunner(ds), box);
+    strategy = new SqliteAttemptStrategy(ds, new TransactionRunner(ds), new EventStore(new Clock()), box);
     undecidable = false;
   });
 

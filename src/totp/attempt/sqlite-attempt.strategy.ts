@@ -3,8 +3,8 @@ import { SecretBox } from '../../common/crypto/secret-box';
 import { NumberedStatement, prepareNumbered, sqliteConnection } from '../../common/database/driver-handle';
 import { SqliteGroupCommit } from '../../common/database/sqlite-group-commit';
 import { TransactionRunner } from '../../common/database/transaction-runner';
-import { SqliteEventAppender } from '../../common/events/event-store';
-import { AttemptRequest, ReservedFactor } from './attempt-decision';
+import { EventStore, SqliteEventAppender } from '../../common/events/event-store';
+import { AttemptRequest, failurePayload, ReservedFactor } from './attempt-decision';
 import { consumeSql, FactorRow, LOCK_SQL, REFUND_SQL, reserveSql } from './attempt.sql';
 import { AttemptOutcome, AttemptStrategy, planAttempt, reservedFactorOf } from './attempt.strategy';
 
@@ -34,11 +34,12 @@ export class SqliteAttemptStrategy extends AttemptStrategy {
   constructor(
     private readonly ds: DataSource,
     runner: TransactionRunner,
+    events: EventStore,
     private readonly box: SecretBox,
   ) {
     super();
     this.commits = new SqliteGroupCommit(ds, runner);
-    this.events = new SqliteEventAppender(sqliteConnection(ds));
+    this.events = events.sqliteAppender(sqliteConnection(ds));
   }
 
   attempt(request: AttemptRequest): Promise<AttemptOutcome> {
@@ -60,16 +61,21 @@ export class SqliteAttemptStrategy extends AttemptStrategy {
       return { kind: 'accepted', event: this.append(r, factor, consume.eventType) };
     }
     if (refund && s.refund.get(r.userId, refund.step, refund.windowStartedAt)) {
-      if (plan.failureEventType) this.append(r, factor, plan.failureEventType);
+      if (plan.failureEventType) this.append(r, factor, plan.failureEventType, failurePayload(true, false));
       return { kind: 'replayed' };
     }
     const locked =
       lock !== undefined && s.lock.run(r.userId, lock.until, r.now, lock.maxAttempts).changes === 1;
-    if (plan.failureEventType) this.append(r, factor, plan.failureEventType);
+    if (plan.failureEventType) this.append(r, factor, plan.failureEventType, failurePayload(false, locked));
     return { kind: 'rejected', locked };
   }
 
-  private append(r: AttemptRequest, factor: ReservedFactor, eventType: string) {
+  private append(
+    r: AttemptRequest,
+    factor: ReservedFactor,
+    eventType: string,
+    payload?: Record<string, unknown>,
+  ) {
     return this.events.append(
       {
         aggregateType: 'user',
@@ -77,6 +83,7 @@ export class SqliteAttemptStrategy extends AttemptStrategy {
         resourceOwner: factor.orgId,
         creator: r.creator,
         eventType,
+        payload,
       },
       r.now,
     );
