@@ -1,9 +1,9 @@
 import { Controller, Delete, Module, Param } from '@nestjs/common';
 import { Response } from 'supertest';
 import { DataSource } from 'typeorm';
-import { Principal, RequirePermission, userParam } from '../src/common/auth/decorators';
+import { Caller, RequirePermission, userParam } from '../src/common/auth/decorators';
 import { RequireStepUpForFactorRemoval } from '../src/common/auth/step-up';
-import { Principal as Caller } from '../src/common/auth/principal';
+import { Principal } from '../src/common/auth/principal';
 import { EmailChallengeSweeper } from '../src/email-challenge/email-challenge.sweeper';
 import { VERIFY_EMAIL } from './fixtures/seeds';
 import { createHuman, createMachine, createOrg, grantInstanceRoles, HumanFixture } from './helpers/factories';
@@ -22,7 +22,7 @@ class StepUpProbeController {
   @Delete('users/:userId/factor')
   @RequirePermission('user.write', { self: true, target: userParam('userId') })
   @RequireStepUpForFactorRemoval(userParam('userId'))
-  RemoveProbeFactor(@Principal() caller: Caller, @Param('userId') userId: string) {
+  RemoveProbeFactor(@Caller() caller: Principal, @Param('userId') userId: string) {
     return { removed: userId, by: caller.userId };
   }
 }

@@ -2,10 +2,10 @@ import { Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { Principal, RequirePermission, userParam } from '../src/common/auth/decorators';
-import { Principal as Caller } from '../src/common/auth/principal';
+import { Caller, RequirePermission, userParam } from '../src/common/auth/decorators';
+import { Principal } from '../src/common/auth/principal';
 import { UsersReader } from '../src/identity/users-reader';
-import { USER_NOT_FOUND } from '../src/identity/identity.service';
+import { CommonErrors } from '../src/common/errors/common-errors';
 import {
   createHuman,
   createMachine,
@@ -30,8 +30,8 @@ class CredentialProbeController {
   @Post(':userId/credential')
   @HttpCode(200)
   @RequirePermission('user.credential.write', { self: true, target: userParam('userId') })
-  async Probe(@Principal() caller: Caller, @Param('userId') userId: string) {
-    if (!(await this.users.findUser(userId))) throw USER_NOT_FOUND();
+  async Probe(@Caller() caller: Principal, @Param('userId') userId: string) {
+    if (!(await this.users.findUser(userId))) throw CommonErrors.userNotFound();
     return { caller: caller.userId, userId };
   }
 }

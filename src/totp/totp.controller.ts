@@ -8,7 +8,7 @@ import {
   ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
-import { Principal, RequirePermission, userParam } from '../common/auth/decorators';
+import { Caller as Principal, RequirePermission, userParam } from '../common/auth/decorators';
 import { Principal as Caller } from '../common/auth/principal';
 import { RequireStepUpForFactorRemoval, STEP_UP_REQUIRED } from '../common/auth/step-up';
 import {
