@@ -17,6 +17,7 @@ import { MetricsServer } from './common/observability/metrics-server';
 import { ObservabilityModule } from './common/observability/observability.module';
 import { ClockModule } from './common/time/clock';
 import { AppValidationPipe } from './common/validation/validation.pipe';
+import { ENTITIES } from './entities';
 import { EmailChallengeModule } from './email-challenge/email-challenge.module';
 import { IdentityModule } from './identity/identity.module';
 import { OtpSmsModule } from './otp-sms/otp-sms.module';
@@ -35,9 +36,9 @@ export class AppModule {
         DiscoveryModule,
         ClockModule,
         CryptoModule,
-        DatabaseModule.forRoot(),
+        DatabaseModule.forRoot(ENTITIES),
         EventsModule,
-        AuthModule,
+        AuthModule.forRoot(IdentityModule),
         IdentityModule,
         EmailChallengeModule,
         OtpSmsModule,

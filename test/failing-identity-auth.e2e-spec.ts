@@ -1,10 +1,10 @@
-import { Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { Controller, HttpCode, Module, Param, Post } from '@nestjs/common';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Caller, RequirePermission, userParam } from '../src/common/auth/decorators';
 import { Principal } from '../src/common/auth/principal';
-import { UsersReader } from '../src/identity/users-reader';
+import { IdentityModule, UsersReader } from '../src/identity';
 import { CommonErrors } from '../src/common/errors/common-errors';
 import {
   createHuman,
@@ -35,6 +35,10 @@ class CredentialProbeController {
     return { caller: caller.userId, userId };
   }
 }
+
+/** The probe's module says what it uses, as a feature module would. */
+@Module({ imports: [IdentityModule], controllers: [CredentialProbeController] })
+class CredentialProbeModule {}
 
 const ISSUER = 'https://idp.example.test';
 const AUDIENCE = 'mfa-service';
@@ -169,7 +173,7 @@ describe('identity: authentication and authorisation matrix', () => {
     const jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`;
     t = await createTestApp({
       env: { OIDC_ISSUER: ISSUER, OIDC_AUDIENCE: AUDIENCE, OIDC_JWKS_URL: jwksUrl },
-      controllers: [CredentialProbeController],
+      extraModules: [CredentialProbeModule],
     });
 
     const orgA = await createOrg(t);

@@ -1,6 +1,9 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { StepUpVerifier } from '../common/auth/step-up';
 import { AppConfig } from '../common/config/app-config';
+import { CryptoModule } from '../common/crypto/crypto.module';
+import { ObservabilityModule } from '../common/observability/observability.module';
+import { IdentityModule } from '../identity';
 import { SendOutcomes } from '../common/observability/send-outcome';
 import { EmailChallengeController } from './email-challenge.controller';
 import { EmailChallengeRepository } from './email-challenge.repository';
@@ -11,11 +14,10 @@ import { MailSender } from './mail/mail-sender';
 import { SmtpMailSender } from './mail/smtp-mail-sender';
 
 /**
- * Email step-up challenges. Global so that the StepUpGuard (an APP_GUARD) finds this module's
- * StepUpVerifier.
+ * Email step-up challenges. Exports the StepUpVerifier port, which AppModule's StepUpGuard uses.
  */
-@Global()
 @Module({
+  imports: [CryptoModule, ObservabilityModule, IdentityModule],
   controllers: [EmailChallengeController],
   providers: [
     EmailChallengeRepository,

@@ -10,7 +10,7 @@ import { DomainError } from '../common/errors/domain-error';
 import { tagOutcome } from '../common/observability/verify-outcome';
 import { EventStore } from '../common/events/event-store';
 import { Clock } from '../common/time/clock';
-import { UsersReader, UserView } from '../identity/users-reader';
+import { UsersReader, UserView } from '../identity';
 import {
   ChallengeStatus,
   ConsumeEmailChallengeResponseDto,

@@ -12,7 +12,7 @@ import { tagOutcome } from '../common/observability/verify-outcome';
 import { resourceDetails } from '../common/events/details';
 import { AppendedEvent, EventStore } from '../common/events/event-store';
 import { Clock } from '../common/time/clock';
-import { UsersReader, UserView } from '../identity/users-reader';
+import { UsersReader, UserView } from '../identity';
 import {
   AddOTPSMSAuthenticatorResponseDto,
   CheckOTPSMSCodeResponseDto,
