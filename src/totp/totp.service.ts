@@ -9,7 +9,7 @@ import { tagOutcome } from '../common/observability/verify-outcome';
 import { addDetails, changeDetails, ObjectDetailsDto } from '../common/events/details';
 import { AppendedEvent, EventStore } from '../common/events/event-store';
 import { Clock } from '../common/time/clock';
-import { UsersReader } from '../identity/users-reader';
+import { UsersReader } from '../identity';
 import { TotpState } from './entities/totp-factor.entity';
 import { matchStep, newTotpSecret, totpUri } from './totp-algorithm';
 import { ReservedFactor, TotpRepository } from './totp.repository';
