@@ -75,15 +75,6 @@ export class EmailChallengeRepository {
     return rows[0] ? toRow(rows[0]) : undefined;
   }
 
-  async hasContext(id: string, em?: EntityManager): Promise<boolean> {
-    const { rows } = await rawQuery(
-      em ?? this.ds,
-      'SELECT 1 AS one FROM email_challenge_contexts WHERE challenge_id = $1',
-      [id],
-    );
-    return rows.length > 0;
-  }
-
   /** Stores a new challenge as UNSENT (invisible until `markSent`), with its request context. */
   async insert(em: EntityManager, row: ChallengeRow, context: Record<string, unknown>): Promise<void> {
     await em.insert(EmailChallengeEntity, { ...row, status: UNSENT });
