@@ -127,27 +127,28 @@ export class EmailChallengeService extends StepUpVerifier {
     if (row.userId !== caller.userId) throw EmailChallengeErrors.notSubject();
     const now = this.clock.now();
     this.assertVerifiable(row, now);
-    // Same work on a hit as on a miss: hash (under every configured key), constant-time compare, one conditional UPDATE.
-    const match = this.hasher.verify(totp.trim(), codeContext(row.id, row.generation), row.codeHash ?? '');
+    // Count the attempt, then compare (as OTP SMS does): the attempt is spent in one conditional
+    // UPDATE before the code is looked at, so no more than max_attempts codes are ever compared; a
+    // right code gives its attempt back when it verifies. Same work on a hit as on a miss: one
+    // conditional UPDATE, the hash under every configured key, a constant-time compare, one UPDATE.
+    // Whitespace around the code is ignored here (OTP SMS compares the body as sent; see README).
     const outcome = await this.tx.run(async (em) => {
-      if (match) {
-        const verifiedAt = await this.repo.markVerified(em, row.id, row.codeHash!, now);
+      const taken = await this.repo.takeAttempt(em, row.id, now);
+      if (!taken) return { kind: 'changed' as const };
+      if (this.hasher.verify(totp.trim(), codeContext(row.id, taken.generation), taken.codeHash ?? '')) {
+        const verifiedAt = await this.repo.markVerified(em, row.id, taken.codeHash!, now);
         if (verifiedAt !== undefined) {
           await this.append(em, row, caller.userId, EmailChallengeEvents.verified);
           return { kind: 'verified' as const, verifiedAt };
         }
       }
-      const counted = await this.repo.recordWrongCode(em, row.id, now);
-      if (!counted) return { kind: 'changed' as const };
+      const locked = taken.attempts >= taken.maxAttempts;
+      if (locked) await this.repo.lock(em, row.id);
       await this.append(em, row, caller.userId, EmailChallengeEvents.checkFailed, {
-        attempts: counted.attempts,
+        attempts: taken.attempts,
       });
-      if (counted.status === 'LOCKED') await this.append(em, row, caller.userId, EmailChallengeEvents.locked);
-      return {
-        kind: 'wrong' as const,
-        remaining: counted.maxAttempts - counted.attempts,
-        locked: counted.status === 'LOCKED',
-      };
+      if (locked) await this.append(em, row, caller.userId, EmailChallengeEvents.locked);
+      return { kind: 'wrong' as const, remaining: taken.maxAttempts - taken.attempts, locked };
     });
     switch (outcome.kind) {
       case 'verified':

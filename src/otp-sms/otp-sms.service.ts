@@ -64,7 +64,7 @@ export class OtpSmsService {
   constructor(
     private readonly config: AppConfig,
     private readonly clock: Clock,
-    private readonly runner: TransactionRunner,
+    private readonly tx: TransactionRunner,
     private readonly repo: OtpSmsRepository,
     private readonly events: EventStore,
     private readonly users: UsersReader,
@@ -91,18 +91,17 @@ export class OtpSmsService {
     const id = newId(now);
     // Under every configured key: a number added before a switch of MASTER_KEY is still found.
     const anyHash = this.hasher.hashes(number, NUMBER_HASH_CONTEXT);
-    if (await this.runner.run((em) => this.repo.existsForNumber(em, user.id, anyHash)))
-      throw OtpSmsErrors.alreadyExists();
+    if (await this.repo.existsForNumber(user.id, anyHash)) throw OtpSmsErrors.alreadyExists();
 
     const code = mode === 'verified' ? undefined : randomDigits(CODE_DIGITS);
     const expiresAt = now + this.config.sms.codeTtlSeconds * 1000;
     if (mode === 'send') {
-      await this.runner.run((em) => this.countMessage(em, numberHash, now));
+      await this.tx.run((em) => this.countMessage(em, numberHash, now));
       await this.deliver(number, code!, expiresAt);
     }
     let last: AppendedEvent;
     try {
-      last = await this.runner.run(async (em) => {
+      last = await this.tx.run(async (em) => {
         await this.repo.insert(em, {
           id,
           userId: user.id,
@@ -195,7 +194,7 @@ export class OtpSmsService {
     scope: V3alphaScope,
   ): Promise<RemoveOTPSMSAuthenticatorResponseDto> {
     const user = await this.targetUser(userId, scope);
-    const e = await this.runner.run(async (em) => {
+    const e = await this.tx.run(async (em) => {
       if (!(await this.repo.delete(em, user.id, otpSmsId))) throw OtpSmsErrors.notFound();
       return this.append(em, caller, user, OtpSmsEvents.removed, { otpSmsId });
     });
@@ -234,8 +233,8 @@ export class OtpSmsService {
     purpose: Purpose,
   ): Promise<SendOTPSMSCodeResponseDto> {
     const now = this.clock.now();
-    const auth = await this.runner.run(async (em) => {
-      const a = await this.repo.find(em, user.id, otpSmsId);
+    const auth = await this.tx.run(async (em) => {
+      const a = await this.repo.find(user.id, otpSmsId, em);
       if (!a) throw OtpSmsErrors.notFound();
       if (purpose === 'registration' && a.state === 'READY') throw OtpSmsErrors.alreadyReady();
       if (purpose === 'sign-in' && a.state !== 'READY') throw OtpSmsErrors.notReady();
@@ -250,7 +249,7 @@ export class OtpSmsService {
     const code = randomDigits(CODE_DIGITS);
     const expiresAt = now + this.config.sms.codeTtlSeconds * 1000;
     if (delivery === 'send') await this.deliver(this.box.open(auth.numberSealed, auth.id), code, expiresAt);
-    const e = await this.runner.run(async (em) => {
+    const e = await this.tx.run(async (em) => {
       const stored = await this.repo.storeCode(
         em,
         auth.id,
@@ -280,7 +279,8 @@ export class OtpSmsService {
   /**
    * Verifies a registration code or checks a sign-in code. An attempt is spent (committed) before
    * the comparison; a sign-in failure is recorded as `check.failed` in the same transaction, so
-   * the transaction returns the failure and the error is thrown after the commit.
+   * the transaction returns the failure and the error is thrown after the commit. The code is
+   * compared exactly as sent: whitespace around it makes it wrong (email challenges trim it; README).
    */
   private async useCode(
     caller: Principal,
@@ -292,7 +292,7 @@ export class OtpSmsService {
     const state: OtpSmsState = purpose === 'registration' ? 'PENDING' : 'READY';
     // A wrong code that spent the code's last attempt: the code is dead from now on.
     let lockoutStarted = false;
-    const result = await this.runner.run(async (em): Promise<AppendedEvent | CodeFailure> => {
+    const result = await this.tx.run(async (em): Promise<AppendedEvent | CodeFailure> => {
       const now = this.clock.now();
       const taken = await this.repo.takeAttempt(
         em,
@@ -305,7 +305,7 @@ export class OtpSmsService {
       let failure: CodeFailure | undefined;
       if (!taken) {
         failure = classify(
-          await this.repo.find(em, user.id, otpSmsId),
+          await this.repo.find(user.id, otpSmsId, em),
           state,
           now,
           this.config.otp.maxAttempts,
