@@ -28,7 +28,7 @@ const CHALLENGE_ID = {
 };
 
 /**
- * Email step-up challenges (seed 003). Every error on these routes, from validation to 500, is
+ * Email step-up challenges. Every error on these routes, from validation to 500, is
  * rendered in this API's own format (`urn:plmr:mfa-totp:api:*`). Routes with the AIP-136 `:verb`
  * suffix escape the colon (`\\:`) for Express 5 / path-to-regexp v8.
  */
