@@ -8,6 +8,7 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
+import { DetailsResponseDto } from '../common/openapi/details-response.dto';
 import { Caller, orgBody, orgParam, RequirePermission, userParam } from '../common/auth/decorators';
 import { Principal } from '../common/auth/principal';
 import { INSTANCE_SCOPE } from './entities/membership.entity';
@@ -20,7 +21,6 @@ import {
   AddUserResponseDto,
   CreateOrganizationRequestDto,
   CreateOrganizationResponseDto,
-  DetailsResponseDto,
   GetUserByIDResponseDto,
   SetInstanceMemberRequestDto,
   SetOrgMemberRequestDto,

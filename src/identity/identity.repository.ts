@@ -7,14 +7,6 @@ import { OrganizationEntity } from './entities/organization.entity';
 import { PersonalAccessTokenEntity } from './entities/personal-access-token.entity';
 import { UserEntity, UserState } from './entities/user.entity';
 
-/** What an aggregate row says about an object: for the `details` of read answers. */
-export interface AggregateInfo {
-  sequence: number;
-  createdAt: number;
-  changedAt: number;
-  resourceOwner: string;
-}
-
 /**
  * Storage of organisations, users, tokens and memberships. Every method takes the transaction's
  * EntityManager (the service opens transactions through TransactionRunner).
@@ -105,26 +97,5 @@ export class IdentityRepository {
       [INSTANCE_SCOPE, 'ACTIVE'],
     );
     return rows.filter((m) => m.roles.split(',').includes('IAM_OWNER')).map((m) => m.user_id);
-  }
-
-  async aggregate(em: EntityManager, type: string, id: string): Promise<AggregateInfo | undefined> {
-    const { rows } = await rawQuery<{
-      sequence: number | string;
-      created_at: number | string;
-      changed_at: number | string;
-      resource_owner: string;
-    }>(
-      em,
-      `SELECT sequence, created_at, changed_at, resource_owner FROM aggregates WHERE aggregate_type = $1 AND aggregate_id = $2`,
-      [type, id],
-    );
-    const r = rows[0];
-    if (!r) return undefined;
-    return {
-      sequence: Number(r.sequence),
-      createdAt: Number(r.created_at),
-      changedAt: Number(r.changed_at),
-      resourceOwner: r.resource_owner,
-    };
   }
 }

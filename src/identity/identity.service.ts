@@ -125,7 +125,7 @@ export class IdentityService {
       const user = await this.requireUser(em, userId);
       const org = await this.repo.findOrganization(em, user.orgId);
       if (!org) throw IdentityErrors.userNotFound();
-      const agg = await this.repo.aggregate(em, 'user', user.id);
+      const agg = await this.events.aggregate(em, 'user', user.id);
       const state = `USER_STATE_${user.state}` as (typeof USER_STATES)[number];
       return {
         details: {

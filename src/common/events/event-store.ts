@@ -40,6 +40,14 @@ export interface AppendedEvent {
   aggregateCreatedAt: number;
 }
 
+/** What the aggregate row says about an object: for the `details` of read answers. */
+export interface AggregateInfo {
+  sequence: number;
+  createdAt: number;
+  changedAt: number;
+  resourceOwner: string;
+}
+
 /**
  * Appends events inside the caller's transaction. The per-aggregate sequence comes from one
  * atomic upsert on `aggregates`, which also serialises concurrent writers of one aggregate.
@@ -72,6 +80,28 @@ export class EventStore {
       sequence,
       createdAt: now,
       aggregateCreatedAt: Number(rows[0].created_at),
+    };
+  }
+
+  /** The aggregate's sequence and dates, or undefined when it has no event yet. */
+  async aggregate(em: EntityManager, type: string, id: string): Promise<AggregateInfo | undefined> {
+    const { rows } = await rawQuery<{
+      sequence: number | string;
+      created_at: number | string;
+      changed_at: number | string;
+      resource_owner: string;
+    }>(
+      em,
+      `SELECT sequence, created_at, changed_at, resource_owner FROM aggregates WHERE aggregate_type = $1 AND aggregate_id = $2`,
+      [type, id],
+    );
+    const r = rows[0];
+    if (!r) return undefined;
+    return {
+      sequence: Number(r.sequence),
+      createdAt: Number(r.created_at),
+      changedAt: Number(r.changed_at),
+      resourceOwner: r.resource_owner,
     };
   }
 }
