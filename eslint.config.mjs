@@ -2,19 +2,19 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 /**
- * Module boundaries: a feature module (src/totp, src/otp-sms, src/email-challenge) imports
+ * Module boundaries: a feature module (every folder of FEATURES) imports
  * src/common/**, its own files and identity's public surface (src/identity/index.ts) – never another
  * feature's files. Its entities may reference identity's user entity (foreign keys). Identity
  * imports no feature.
  */
-const FEATURES = ['totp', 'otp-sms', 'email-challenge'];
+const FEATURES = ['totp', 'otp-sms', 'email-challenge', 'otp-email', 'recovery-codes', 'auth-methods'];
 const otherFeatures = (own) =>
   FEATURES.filter((f) => f !== own).map((f) => ({
-    regex: `(^|/)${f}(/|$)`,
+    regex: `(^|\\.\\./)${f}(/|$)`,
     message: `A feature module does not import another feature (${f}); share through src/common.`,
   }));
 const identityInternals = (allowUserEntity) => ({
-  regex: `(^|/)identity/(?!index$${allowUserEntity ? '|entities/user\\.entity$' : ''})`,
+  regex: `(^|\\.\\./)identity/(?!index$${allowUserEntity ? '|entities/user\\.entity$' : ''})`,
   message: "Import identity's public surface ('../identity'), not its files.",
 });
 const boundaries = FEATURES.flatMap((f) => [
@@ -54,7 +54,7 @@ export default tseslint.config(
         'error',
         {
           patterns: FEATURES.map((f) => ({
-            regex: `(^|/)${f}(/|$)`,
+            regex: `(^|\\.\\./)${f}(/|$)`,
             message: 'Identity stands below the feature modules and imports none of them.',
           })),
         },

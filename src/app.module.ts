@@ -22,6 +22,10 @@ import { EmailChallengeModule } from './email-challenge/email-challenge.module';
 import { IdentityModule } from './identity/identity.module';
 import { OtpSmsModule } from './otp-sms/otp-sms.module';
 import { TotpModule } from './totp/totp.module';
+import { AuthMethodsModule } from './auth-methods/auth-methods.module';
+import { OneTimeCodeModule } from './common/one-time-code/one-time-code.module';
+import { OtpEmailModule } from './otp-email/otp-email.module';
+import { RecoveryCodesModule } from './recovery-codes/recovery-codes.module';
 
 /** The modular monolith. Global pipe, guard and filter are registered here so tests get them too. */
 @Module({})
@@ -38,11 +42,15 @@ export class AppModule {
         CryptoModule,
         DatabaseModule.forRoot(ENTITIES),
         EventsModule,
+        OneTimeCodeModule,
         AuthModule.forRoot(IdentityModule),
         IdentityModule,
         EmailChallengeModule,
         OtpSmsModule,
         TotpModule,
+        OtpEmailModule,
+        RecoveryCodesModule,
+        AuthMethodsModule,
       ],
       controllers: [HealthController],
       providers: [

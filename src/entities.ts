@@ -8,6 +8,9 @@ import { UserEntity } from './identity/entities/user.entity';
 import { OtpSmsAuthenticatorEntity } from './otp-sms/entities/otp-sms-authenticator.entity';
 import { SmsDailyCounterEntity } from './otp-sms/entities/sms-daily-counter.entity';
 import { TotpFactorEntity } from './totp/entities/totp-factor.entity';
+import { OneTimeCodeEntity } from './common/one-time-code/one-time-code.entity';
+import { OtpChannelFactorEntity } from './common/one-time-code/otp-channel-factor.entity';
+import { RecoveryCodeEntity, RecoveryCodeSetEntity } from './recovery-codes/entities/recovery-code.entity';
 
 /**
  * Every entity of the service. The data source, the migration generator and the drift test read this
@@ -25,4 +28,8 @@ export const ENTITIES = [
   OtpSmsAuthenticatorEntity,
   SmsDailyCounterEntity,
   TotpFactorEntity,
+  OneTimeCodeEntity,
+  OtpChannelFactorEntity,
+  RecoveryCodeSetEntity,
+  RecoveryCodeEntity,
 ];

@@ -44,6 +44,26 @@ describe('route permissions', () => {
     });
   });
 
+  it('documents the v2 OTP SMS / OTP Email, recovery-code and factor-list routes as designed', () => {
+    const access = Object.fromEntries(routeAccessTable(t.app).map((r) => [r.route, r.access]));
+    const credential = 'user.credential.write (self or user from param userId)';
+    const write = 'user.write (self or user from param userId)';
+    expect(access).toMatchObject({
+      'POST /v2/users/:userId/otp_sms': credential,
+      'DELETE /v2/users/:userId/otp_sms': write,
+      'POST /v2/users/:userId/otp_sms/_send': credential,
+      'POST /v2/users/:userId/otp_sms/_check': credential,
+      'POST /v2/users/:userId/otp_email': credential,
+      'DELETE /v2/users/:userId/otp_email': write,
+      'POST /v2/users/:userId/otp_email/_send': credential,
+      'POST /v2/users/:userId/otp_email/_check': credential,
+      'POST /v2/users/:userId/recovery_codes': credential,
+      'DELETE /v2/users/:userId/recovery_codes': write,
+      'POST /v2/users/:userId/recovery_codes/_check': credential,
+      'GET /v2/users/:userId/authentication_methods': 'user.read (self or user from param userId)',
+    });
+  });
+
   it('serves the API documentation without a token (outside the controllers)', async () => {
     await t.http.get('/openapi.json').expect(200);
     await t.http.get('/openapi.yaml').expect(200);

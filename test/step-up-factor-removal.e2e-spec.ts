@@ -21,7 +21,7 @@ describe('step-up for removing one’s own factor', () => {
       },
     });
     const org = await createOrg(t);
-    alice = await createHuman(t, org);
+    alice = await createHuman(t, org, { phone: '+41790000001' });
   });
 
   afterAll(async () => {
@@ -99,6 +99,21 @@ describe('step-up for removing one’s own factor', () => {
     const path = `/resources/v3alpha/users/${alice.userId}/otp_sms/${add.body.otpSmsId}`;
     const without = await t.http.delete(path).set(bearer(alice.token));
     expect(without.status).toBe(403);
+    const id = await verifiedChallenge();
+    const ok = await t.http.delete(path).set(bearer(alice.token)).set('X-Step-Up-Challenge', id);
+    expect(ok.status).toBe(200);
+  });
+
+  it.each([
+    ['v2 OTP SMS', 'otp_sms'],
+    ['v2 OTP Email', 'otp_email'],
+    ['recovery codes', 'recovery_codes'],
+  ])('removing one’s own %s needs step-up', async (_name, kind) => {
+    const path = `/v2/users/${alice.userId}/${kind}`;
+    await t.http.post(path).set(bearer(alice.token)).send({}).expect(200);
+    const without = await t.http.delete(path).set(bearer(alice.token));
+    expect(without.status).toBe(403);
+    expect(without.body.message).toContain('Step-up authentication required');
     const id = await verifiedChallenge();
     const ok = await t.http.delete(path).set(bearer(alice.token)).set('X-Step-Up-Challenge', id);
     expect(ok.status).toBe(200);

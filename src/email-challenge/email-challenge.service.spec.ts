@@ -11,7 +11,7 @@ import { UsersReader, UserView } from '../identity';
 import { EmailChallengeEvents } from './email-challenge.events';
 import { ChallengeRow, EmailChallengeRepository, TakenAttempt } from './email-challenge.repository';
 import { EmailChallengeService } from './email-challenge.service';
-import { ChallengeMail, MailDeliveryError, MailSender } from './mail/mail-sender';
+import { ChallengeMail, MailDeliveryError, MailSender } from '../common/mail/mail-sender';
 
 /** The public methods of a class (a fake implements these, so it follows every signature change). */
 type PublicOf<T> = { [K in keyof T]: T[K] };

@@ -23,8 +23,8 @@ import {
 import { EmailChallengeErrors } from './email-challenge.errors';
 import { EMAIL_CHALLENGE_AGGREGATE, EmailChallengeEvents } from './email-challenge.events';
 import { ChallengeRow, EmailChallengeRepository } from './email-challenge.repository';
-import { MailSender } from './mail/mail-sender';
-import { maskEmail } from './mail/mask-email';
+import { MailSender } from '../common/mail/mail-sender';
+import { maskEmail } from '../common/mail/mask-email';
 
 export const CODE_DIGITS = 6;
 export const DEFAULT_TTL_SECONDS = 300;

@@ -2,15 +2,21 @@ import { Module } from '@nestjs/common';
 import { CryptoModule } from '../common/crypto/crypto.module';
 import { ObservabilityModule } from '../common/observability/observability.module';
 import { IdentityModule } from '../identity';
+import { OtpSmsAuthMethods } from './otp-sms-auth-methods';
+import { OtpSmsV2Controller } from './otp-sms-v2.controller';
+import { OtpSmsV2Service } from './otp-sms-v2.service';
 import { OtpSmsController } from './otp-sms.controller';
 import { OtpSmsRepository } from './otp-sms.repository';
 import { OtpSmsService } from './otp-sms.service';
 import { SmsSenderProvider } from './sms/sms-sender.provider';
 
-/** OTP SMS authenticators (ZITADEL Resources v3alpha) with pluggable SMS delivery (SMS_PROVIDER). */
+/**
+ * OTP SMS: the authenticators of ZITADEL Resources v3alpha and the v2 User Service factor on the
+ * user's verified phone, with pluggable SMS delivery (SMS_PROVIDER).
+ */
 @Module({
   imports: [CryptoModule, ObservabilityModule, IdentityModule],
-  controllers: [OtpSmsController],
-  providers: [OtpSmsService, OtpSmsRepository, SmsSenderProvider],
+  controllers: [OtpSmsController, OtpSmsV2Controller],
+  providers: [OtpSmsService, OtpSmsRepository, SmsSenderProvider, OtpSmsV2Service, OtpSmsAuthMethods],
 })
 export class OtpSmsModule {}

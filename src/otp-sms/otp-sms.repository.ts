@@ -162,23 +162,12 @@ export class OtpSmsRepository {
     return affected === 1;
   }
 
-  /**
-   * Counts one message to a number on a day, unless `limit` messages were already counted.
-   * One upsert; returns false when the limit is reached. Older days of the number are dropped.
-   */
-  async countMessage(em: EntityManager, numberHash: string, day: number, limit: number): Promise<boolean> {
-    await rawQuery(em, `DELETE FROM sms_daily_counters WHERE number_hash = $1 AND day < $2`, [
-      numberHash,
-      day,
-    ]);
-    const { rows } = await rawQuery(
-      em,
-      `INSERT INTO sms_daily_counters (number_hash, day, count) VALUES ($1, $2, 1)
-       ON CONFLICT (number_hash, day) DO UPDATE SET count = sms_daily_counters.count + 1
-       WHERE sms_daily_counters.count < $3
-       RETURNING count`,
-      [numberHash, day, limit],
+  /** Whether the user has a READY authenticator (for the factor list). */
+  async anyReady(userId: string, em?: EntityManager): Promise<boolean> {
+    return (
+      (await (em ?? this.ds.manager)
+        .getRepository(OtpSmsAuthenticatorEntity)
+        .count({ where: { userId, state: 'READY' } })) > 0
     );
-    return rows.length === 1;
   }
 }

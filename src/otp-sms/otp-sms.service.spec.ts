@@ -6,6 +6,7 @@ import { AppConfig } from '../common/config/app-config';
 import { CodeHasher } from '../common/crypto/code-hasher';
 import { SecretBox } from '../common/crypto/secret-box';
 import { TransactionRunner } from '../common/database/transaction-runner';
+import { DailySendCounter } from '../common/one-time-code/daily-send-counter';
 import { DomainError } from '../common/errors/domain-error';
 import { AppendedEvent, EventStore, NewEvent } from '../common/events/event-store';
 import { UsersReader, UserView } from '../identity';
@@ -26,7 +27,6 @@ const EM = {} as EntityManager;
 /** The repository's conditional statements, in memory, with the same preconditions as the SQL. */
 class FakeOtpSmsRepository implements PublicOf<OtpSmsRepository> {
   readonly rows = new Map<string, OtpSmsAuthenticatorEntity>();
-  readonly counters = new Map<string, number>();
   /** Every read, and whether it ran inside a transaction. */
   readonly reads: { method: string; inTransaction: boolean }[] = [];
 
@@ -106,12 +106,21 @@ class FakeOtpSmsRepository implements PublicOf<OtpSmsRepository> {
     return this.rows.delete(id);
   }
 
-  async countMessage(_em: EntityManager, numberHash: string, day: number, limit: number) {
-    const key = `${numberHash}:${day}`;
-    const n = this.counters.get(key) ?? 0;
-    if (n >= limit) return false;
-    this.counters.set(key, n + 1);
-    return true;
+  async anyReady(userId: string) {
+    return [...this.rows.values()].some((a) => a.userId === userId && a.state === 'READY');
+  }
+}
+
+/** The shared daily SMS budget, in memory. */
+class FakeDailySendCounter {
+  readonly counts = new Map<string, number>();
+  async count(_em: EntityManager, destinationHash: string, now: number, limit: number) {
+    const day = Math.floor(now / 86_400_000);
+    const key = `${destinationHash}:${day}`;
+    const n = this.counts.get(key) ?? 0;
+    if (n >= limit) return ((day + 1) * 86_400_000 - now) / 1000;
+    this.counts.set(key, n + 1);
+    return undefined;
   }
 }
 
@@ -201,6 +210,7 @@ function setup() {
     box as unknown as SecretBox,
     hasher,
     sms,
+    new FakeDailySendCounter() as unknown as DailySendCounter,
   );
   return { clock, repo, events, tx, compare, sms, service };
 }

@@ -12,6 +12,7 @@ import { tagOutcome } from '../common/observability/verify-outcome';
 import { resourceDetails } from '../common/events/details';
 import { AppendedEvent, EventStore } from '../common/events/event-store';
 import { Clock } from '../common/time/clock';
+import { DailySendCounter } from '../common/one-time-code/daily-send-counter';
 import { UsersReader, UserView } from '../identity';
 import {
   AddOTPSMSAuthenticatorResponseDto,
@@ -35,7 +36,6 @@ import { renderSmsText, SmsDeliveryError, SmsSender } from './sms/sms-sender';
 import { V3alphaScope } from './v3alpha-scope';
 
 const CODE_DIGITS = 8;
-const DAY_MS = 86_400_000;
 
 /** How a new code reaches the user. */
 type Delivery = 'send' | 'return';
@@ -71,6 +71,7 @@ export class OtpSmsService {
     private readonly box: SecretBox,
     private readonly hasher: CodeHasher,
     private readonly sms: SmsSender,
+    private readonly counter: DailySendCounter,
   ) {}
 
   async add(
@@ -336,12 +337,10 @@ export class OtpSmsService {
     throw tagOutcome(failureError(result, purpose), { lockoutStarted });
   }
 
-  /** Counts one message to the number today; 429 with Retry-After (until the next UTC day) at the limit. */
+  /** Counts one message to the number today (shared budget); 429 with Retry-After at the limit. */
   private async countMessage(em: EntityManager, numberHash: string, now: number): Promise<void> {
-    const day = Math.floor(now / DAY_MS);
-    if (!(await this.repo.countMessage(em, numberHash, day, this.config.sms.dailyLimitPerNumber))) {
-      throw OtpSmsErrors.dailyLimit(((day + 1) * DAY_MS - now) / 1000);
-    }
+    const retryAfter = await this.counter.count(em, numberHash, now, this.config.sms.dailyLimitPerNumber);
+    if (retryAfter !== undefined) throw OtpSmsErrors.dailyLimit(retryAfter);
   }
 
   private async deliver(number: string, code: string, expiresAt: number): Promise<void> {

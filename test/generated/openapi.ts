@@ -406,6 +406,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/users/{userId}/authentication_methods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List all possible authentication methods of a user
+         * @description List all possible authentication methods of a user like password, passwordless, (T)OTP and more.. Here: the second factors this service holds, ready ones only (TOTP, OTP SMS, OTP Email, recovery codes while unused codes remain).
+         */
+        get: operations["ListAuthenticationMethodTypes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2/users/{userId}/deactivate": {
         parameters: {
             query?: never;
@@ -440,6 +460,134 @@ export interface paths {
          * @description The state of the user will be changed to 'locked'. The user will not be able to log in anymore: its tokens are refused until it is unlocked.
          */
         post: operations["LockUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/users/{userId}/otp_email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add OTP Email for a user
+         * @description Add a new One-Time Password (OTP) Email factor to the authenticated user. OTP Email will enable the user to verify a OTP with the latest verified email. The email has to be verified to add the second factor..
+         */
+        post: operations["AddOTPEmail"];
+        /**
+         * Remove One-Time Password (OTP) Email from a user
+         * @description Remove the configured One-Time Password (OTP) Email factor of a user. As only one OTP Email per user is allowed, the user will not have OTP Email as a second factor afterward.
+         */
+        delete: operations["RemoveOTPEmail"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/users/{userId}/otp_email/_check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check an OTP Email code of a user
+         * @description Extension of this service: check the code last sent by `_send`. A code works once, until OTP_EMAIL_CODE_TTL_SECONDS after it was sent, and for at most OTP_MAX_ATTEMPTS tries.
+         */
+        post: operations["CheckOTPEmailSignInCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/users/{userId}/otp_email/_send": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send an OTP Email sign-in code to a user
+         * @description Extension of this service: send a new one-time code by email to the verified address of a user with OTP Email, at sign-in or step-up time. The new code replaces any pending one; codes are sent at most once per EMAIL_RESEND_COOLDOWN_SECONDS (429 with Retry-After).
+         */
+        post: operations["SendOTPEmailSignInCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/users/{userId}/otp_sms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add OTP SMS for a user
+         * @description Add a new One-Time Password (OTP) SMS factor to the authenticated user. OTP SMS will enable the user to verify a OTP with the latest verified phone number. The phone number has to be verified to add the second factor..
+         */
+        post: operations["AddOTPSMS"];
+        /**
+         * Remove One-Time Password (OTP) SMS from a user
+         * @description Remove the configured One-Time Password (OTP) SMS factor of a user. As only one OTP SMS per user is allowed, the user will not have OTP SMS as a second factor afterward.
+         */
+        delete: operations["RemoveOTPSMS"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/users/{userId}/otp_sms/_check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check an OTP SMS code of a user
+         * @description Extension of this service: check the code last sent by `_send`. A code works once, until SMS_CODE_TTL_SECONDS after it was sent, and for at most OTP_MAX_ATTEMPTS tries.
+         */
+        post: operations["CheckOTPSMSSignInCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/users/{userId}/otp_sms/_send": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send an OTP SMS sign-in code to a user
+         * @description Extension of this service: send a new one-time code by SMS to the verified phone of a user with OTP SMS, at sign-in or step-up time. The new code replaces any pending one; codes are sent at most once per SMS_RESEND_COOLDOWN_SECONDS and SMS_DAILY_LIMIT_PER_NUMBER times a day per number (429 with Retry-After).
+         */
+        post: operations["SendOTPSMSSignInCode"];
         delete?: never;
         options?: never;
         head?: never;
@@ -500,6 +648,50 @@ export interface paths {
          * @description Reactivate a user with the state 'deactivated'. The user will be able to log in again afterward.
          */
         post: operations["ReactivateUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/users/{userId}/recovery_codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Generate single-use recovery codes for a user
+         * @description Generate new single-use recovery codes for the authenticated user. Recovery codes can be used to recover access to the account if other second factors are not available. The codes are returned only in this response; generating again replaces all previous codes.
+         */
+        post: operations["GenerateRecoveryCodes"];
+        /**
+         * Remove recovery codes from a user
+         * @description Remove all recovery codes from the authenticated user. This will disable the recovery code second factor.
+         */
+        delete: operations["RemoveRecoveryCodes"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/users/{userId}/recovery_codes/_check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a recovery code of a user
+         * @description Extension of this service: use one recovery code at sign-in. Each code works once; the answer says how many remain. Failed codes count towards a limit of OTP_MAX_ATTEMPTS per OTP_LOCKOUT_SECONDS (429 with Retry-After).
+         */
+        post: operations["CheckRecoveryCode"];
         delete?: never;
         options?: never;
         head?: never;
@@ -616,6 +808,9 @@ export interface components {
             secret: string;
             details: components["schemas"]["V1ObjectDetailsDto"];
         };
+        AddOTPEmailResponseDto: {
+            details: components["schemas"]["ObjectDetailsDto"];
+        };
         AddOTPSMSAuthenticatorResponseDto: {
             details: components["schemas"]["ResourceDetailsDto"];
             /**
@@ -628,6 +823,9 @@ export interface components {
              * @example SKJd342k
              */
             verificationCode?: string;
+        };
+        AddOTPSMSResponseDto: {
+            details: components["schemas"]["ObjectDetailsDto"];
         };
         AddPersonalAccessTokenRequestDto: {
             /**
@@ -651,8 +849,43 @@ export interface components {
             /** @example 163840776835432705 */
             userId: string;
         };
+        CheckOTPEmailRequestDto: {
+            /**
+             * @description The code received by email
+             * @example 12345678
+             */
+            code: string;
+        };
+        CheckOTPEmailResponseDto: {
+            details: components["schemas"]["ObjectDetailsDto"];
+        };
         CheckOTPSMSCodeResponseDto: {
             details: components["schemas"]["ResourceDetailsDto"];
+        };
+        CheckOTPSMSRequestDto: {
+            /**
+             * @description The code received by SMS
+             * @example 12345678
+             */
+            code: string;
+        };
+        CheckOTPSMSResponseDto: {
+            details: components["schemas"]["ObjectDetailsDto"];
+        };
+        CheckRecoveryCodeRequestDto: {
+            /**
+             * @description A recovery code of the user
+             * @example 7KQ2M-XH4PZ
+             */
+            code: string;
+        };
+        CheckRecoveryCodeResponseDto: {
+            details: components["schemas"]["ObjectDetailsDto"];
+            /**
+             * @description How many unused codes the user has left.
+             * @example 9
+             */
+            remaining: number;
         };
         CheckTOTPRequestDto: {
             /**
@@ -797,6 +1030,24 @@ export interface components {
          * @enum {string}
          */
         EmailChallengeStatus: "PENDING" | "VERIFIED" | "CONSUMED" | "EXPIRED" | "LOCKED";
+        GenerateRecoveryCodesRequestDto: {
+            /**
+             * @description How many codes to generate; default RECOVERY_CODE_COUNT (10).
+             * @example 10
+             */
+            count?: number;
+        };
+        GenerateRecoveryCodesResponseDto: {
+            details: components["schemas"]["ObjectDetailsDto"];
+            /**
+             * @description The new single-use codes. They are not stored in clear and cannot be shown again.
+             * @example [
+             *       "7KQ2M-XH4PZ",
+             *       "R9C3T-WJ6NE"
+             *     ]
+             */
+            recoveryCodes: string[];
+        };
         GetUserByIDResponseDto: {
             details: components["schemas"]["ObjectDetailsDto"];
             user: components["schemas"]["UserViewDto"];
@@ -828,6 +1079,30 @@ export interface components {
             profile: components["schemas"]["HumanProfileViewDto"];
             email: components["schemas"]["HumanEmailViewDto"];
             phone?: components["schemas"]["HumanPhoneViewDto"];
+        };
+        ListAuthenticationMethodTypesResponseDto: {
+            details: components["schemas"]["ListDetailsDto"];
+            /**
+             * @description The ready factors of the user this service holds.
+             * @example [
+             *       "AUTHENTICATION_METHOD_TYPE_TOTP",
+             *       "AUTHENTICATION_METHOD_TYPE_RECOVERY_CODE"
+             *     ]
+             */
+            authMethodTypes: components["schemas"]["v2AuthenticationMethodType"][];
+        };
+        ListDetailsDto: {
+            /**
+             * Format: uint64
+             * @example 2
+             */
+            totalResult?: string;
+            /**
+             * Format: date-time
+             * @description the last time the projection got updated
+             * @example 2025-03-05T21:29:22.094Z
+             */
+            timestamp?: string;
         };
         MachineUserViewDto: {
             name: string;
@@ -891,8 +1166,17 @@ export interface components {
             /** @example TJOPWSDYILLHXFV4MLKNNJOWFG7VSDCK */
             secret: string;
         };
+        RemoveOTPEmailResponseDto: {
+            details: components["schemas"]["ObjectDetailsDto"];
+        };
         RemoveOTPSMSAuthenticatorResponseDto: {
             details: components["schemas"]["ResourceDetailsDto"];
+        };
+        RemoveOTPSMSResponseDto: {
+            details: components["schemas"]["ObjectDetailsDto"];
+        };
+        RemoveRecoveryCodesResponseDto: {
+            details: components["schemas"]["ObjectDetailsDto"];
         };
         ResendEmailChallengeResponseDto: {
             /** @example q3Zr0VbXh1Jm-8cT2pLw */
@@ -931,6 +1215,9 @@ export interface components {
             message: string;
             details?: components["schemas"]["ProtobufAnyDto"][];
         };
+        SendOTPEmailSignInCodeResponseDto: {
+            details: components["schemas"]["ObjectDetailsDto"];
+        };
         SendOTPSMSCodeRequestDto: {
             /** @description Send the code to the phone by SMS (default). */
             sendCode?: components["schemas"]["SendPhoneVerificationCodeDto"];
@@ -944,6 +1231,9 @@ export interface components {
              * @example 12345678
              */
             verificationCode?: string;
+        };
+        SendOTPSMSSignInCodeResponseDto: {
+            details: components["schemas"]["ObjectDetailsDto"];
         };
         SendPhoneVerificationCodeDto: Record<string, never>;
         SetHumanEmailDto: {
@@ -1076,6 +1366,11 @@ export interface components {
              */
             code: string;
         };
+        /**
+         * @description The ready factors of the user this service holds.
+         * @enum {string}
+         */
+        v2AuthenticationMethodType: "AUTHENTICATION_METHOD_TYPE_UNSPECIFIED" | "AUTHENTICATION_METHOD_TYPE_TOTP" | "AUTHENTICATION_METHOD_TYPE_OTP_SMS" | "AUTHENTICATION_METHOD_TYPE_OTP_EMAIL" | "AUTHENTICATION_METHOD_TYPE_RECOVERY_CODE";
         /** @enum {string} */
         v3alphaOwnerType: "OWNER_TYPE_UNSPECIFIED" | "OWNER_TYPE_SYSTEM" | "OWNER_TYPE_INSTANCE" | "OWNER_TYPE_ORG";
     };
@@ -7048,6 +7343,308 @@ export interface operations {
             };
         };
     };
+    ListAuthenticationMethodTypes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "totalResult": "2",
+                     *         "timestamp": "2025-03-05T21:29:22.094Z"
+                     *       },
+                     *       "authMethodTypes": [
+                     *         "AUTHENTICATION_METHOD_TYPE_TOTP",
+                     *         "AUTHENTICATION_METHOD_TYPE_RECOVERY_CODE"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ListAuthenticationMethodTypesResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "totalResult": "2",
+                     *         "timestamp": "2025-03-05T21:29:22.094Z"
+                     *       },
+                     *       "authMethodTypes": [
+                     *         "AUTHENTICATION_METHOD_TYPE_TOTP",
+                     *         "AUTHENTICATION_METHOD_TYPE_RECOVERY_CODE"
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["ListAuthenticationMethodTypesResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "totalResult": "2",
+                     *         "timestamp": "2025-03-05T21:29:22.094Z"
+                     *       },
+                     *       "authMethodTypes": [
+                     *         "AUTHENTICATION_METHOD_TYPE_TOTP",
+                     *         "AUTHENTICATION_METHOD_TYPE_RECOVERY_CODE"
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["ListAuthenticationMethodTypesResponseDto"];
+                };
+            };
+            /** @description The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid ListAuthenticationMethodTypesRequest.UserId: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid ListAuthenticationMethodTypesRequest.UserId: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid ListAuthenticationMethodTypesRequest.UserId: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user is not authenticated. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user does not have permission to access the resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the resource does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+        };
+    };
     DeactivateUser: {
         parameters: {
             query?: never;
@@ -7422,6 +8019,3032 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+        };
+    };
+    AddOTPEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AddOTPEmailResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["AddOTPEmailResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["AddOTPEmailResponseDto"];
+                };
+            };
+            /** @description The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPEmailRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPEmailRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPEmailRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user is not authenticated. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user does not have permission to access the resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the resource does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user already has OTP Email. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 6,
+                     *       "message": "Multifactor OTP (OneTimePassword) is already set up (COMMAND-MKL2s)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "COMMAND-MKL2s",
+                     *           "message": "Multifactor OTP (OneTimePassword) is already set up"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 6,
+                     *       "message": "Multifactor OTP (OneTimePassword) is already set up (COMMAND-MKL2s)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "COMMAND-MKL2s",
+                     *           "message": "Multifactor OTP (OneTimePassword) is already set up"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 6,
+                     *       "message": "Multifactor OTP (OneTimePassword) is already set up (COMMAND-MKL2s)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "COMMAND-MKL2s",
+                     *           "message": "Multifactor OTP (OneTimePassword) is already set up"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+        };
+    };
+    RemoveOTPEmail: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Id of a verified email challenge for operation `mfa.factor.remove`; required when step-up is enabled and the caller acts on itself. */
+                "X-Step-Up-Challenge"?: string;
+            };
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RemoveOTPEmailResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RemoveOTPEmailResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RemoveOTPEmailResponseDto"];
+                };
+            };
+            /** @description The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPEmailRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPEmailRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPEmailRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user is not authenticated. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user does not have permission to access the resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the resource does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+        };
+    };
+    CheckOTPEmailSignInCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckOTPEmailRequestDto"];
+                "application/grpc": components["schemas"]["CheckOTPEmailRequestDto"];
+                "application/grpc-web+proto": components["schemas"]["CheckOTPEmailRequestDto"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CheckOTPEmailResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["CheckOTPEmailResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["CheckOTPEmailResponseDto"];
+                };
+            };
+            /** @description The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPEmailRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPEmailRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPEmailRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user is not authenticated. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user does not have permission to access the resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the resource does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+        };
+    };
+    SendOTPEmailSignInCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: the code was handed to the mail transport. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SendOTPEmailSignInCodeResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["SendOTPEmailSignInCodeResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["SendOTPEmailSignInCodeResponseDto"];
+                };
+            };
+            /** @description The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPEmailRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPEmailRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPEmailRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user is not authenticated. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user does not have permission to access the resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the resource does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description A code was sent recently (see Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 8,
+                     *       "message": "A code was sent recently, try again later (OTPCODE-C00ld9)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "OTPCODE-C00ld9",
+                     *           "message": "A code was sent recently, try again later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 8,
+                     *       "message": "A code was sent recently, try again later (OTPCODE-C00ld9)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "OTPCODE-C00ld9",
+                     *           "message": "A code was sent recently, try again later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 8,
+                     *       "message": "A code was sent recently, try again later (OTPCODE-C00ld9)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "OTPCODE-C00ld9",
+                     *           "message": "A code was sent recently, try again later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The mail transport did not accept the message; the code was discarded and may be requested again at once. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The code could not be sent, try again later (OTPCODE-Snd503)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "OTPCODE-Snd503",
+                     *           "message": "The code could not be sent, try again later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The code could not be sent, try again later (OTPCODE-Snd503)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "OTPCODE-Snd503",
+                     *           "message": "The code could not be sent, try again later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The code could not be sent, try again later (OTPCODE-Snd503)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "OTPCODE-Snd503",
+                     *           "message": "The code could not be sent, try again later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+        };
+    };
+    AddOTPSMS: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AddOTPSMSResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["AddOTPSMSResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["AddOTPSMSResponseDto"];
+                };
+            };
+            /** @description The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPSMSRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPSMSRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPSMSRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user is not authenticated. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user does not have permission to access the resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the resource does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user already has OTP SMS. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 6,
+                     *       "message": "Multifactor OTP (OneTimePassword) is already set up (COMMAND-Ad3g2)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "COMMAND-Ad3g2",
+                     *           "message": "Multifactor OTP (OneTimePassword) is already set up"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 6,
+                     *       "message": "Multifactor OTP (OneTimePassword) is already set up (COMMAND-Ad3g2)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "COMMAND-Ad3g2",
+                     *           "message": "Multifactor OTP (OneTimePassword) is already set up"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 6,
+                     *       "message": "Multifactor OTP (OneTimePassword) is already set up (COMMAND-Ad3g2)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "COMMAND-Ad3g2",
+                     *           "message": "Multifactor OTP (OneTimePassword) is already set up"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+        };
+    };
+    RemoveOTPSMS: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Id of a verified email challenge for operation `mfa.factor.remove`; required when step-up is enabled and the caller acts on itself. */
+                "X-Step-Up-Challenge"?: string;
+            };
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RemoveOTPSMSResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RemoveOTPSMSResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RemoveOTPSMSResponseDto"];
+                };
+            };
+            /** @description The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPSMSRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPSMSRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPSMSRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user is not authenticated. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user does not have permission to access the resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the resource does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+        };
+    };
+    CheckOTPSMSSignInCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckOTPSMSRequestDto"];
+                "application/grpc": components["schemas"]["CheckOTPSMSRequestDto"];
+                "application/grpc-web+proto": components["schemas"]["CheckOTPSMSRequestDto"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CheckOTPSMSResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["CheckOTPSMSResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["CheckOTPSMSResponseDto"];
+                };
+            };
+            /** @description The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPSMSRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPSMSRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPSMSRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user is not authenticated. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user does not have permission to access the resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the resource does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+        };
+    };
+    SendOTPSMSSignInCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: the code was handed to the SMS provider. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SendOTPSMSSignInCodeResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["SendOTPSMSSignInCodeResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "7",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["SendOTPSMSSignInCodeResponseDto"];
+                };
+            };
+            /** @description The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPSMSRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPSMSRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid CheckOTPSMSRequest.Code: value length must be between 1 and 200 runes, inclusive"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user is not authenticated. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user does not have permission to access the resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the resource does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description A code was sent recently, or too many to this phone today (see Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 8,
+                     *       "message": "A code was sent recently, try again later (OTPCODE-C00ld9)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "OTPCODE-C00ld9",
+                     *           "message": "A code was sent recently, try again later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 8,
+                     *       "message": "A code was sent recently, try again later (OTPCODE-C00ld9)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "OTPCODE-C00ld9",
+                     *           "message": "A code was sent recently, try again later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 8,
+                     *       "message": "A code was sent recently, try again later (OTPCODE-C00ld9)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "OTPCODE-C00ld9",
+                     *           "message": "A code was sent recently, try again later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The SMS provider did not accept the message; the code was discarded and may be requested again at once. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The code could not be sent, try again later (OTPCODE-Snd503)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "OTPCODE-Snd503",
+                     *           "message": "The code could not be sent, try again later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The code could not be sent, try again later (OTPCODE-Snd503)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "OTPCODE-Snd503",
+                     *           "message": "The code could not be sent, try again later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The code could not be sent, try again later (OTPCODE-Snd503)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "OTPCODE-Snd503",
+                     *           "message": "The code could not be sent, try again later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
                 };
             };
         };
@@ -7995,6 +11618,1139 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["RpcStatusDto"];
+                };
+            };
+        };
+    };
+    GenerateRecoveryCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["GenerateRecoveryCodesRequestDto"];
+                "application/grpc": components["schemas"]["GenerateRecoveryCodesRequestDto"];
+                "application/grpc-web+proto": components["schemas"]["GenerateRecoveryCodesRequestDto"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "9",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       },
+                     *       "recoveryCodes": [
+                     *         "7KQ2M-XH4PZ",
+                     *         "R9C3T-WJ6NE"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["GenerateRecoveryCodesResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "9",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       },
+                     *       "recoveryCodes": [
+                     *         "7KQ2M-XH4PZ",
+                     *         "R9C3T-WJ6NE"
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["GenerateRecoveryCodesResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "9",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       },
+                     *       "recoveryCodes": [
+                     *         "7KQ2M-XH4PZ",
+                     *         "R9C3T-WJ6NE"
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["GenerateRecoveryCodesResponseDto"];
+                };
+            };
+            /** @description The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid GenerateRecoveryCodesRequest.Count: value must be inside range [1, 50]"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid GenerateRecoveryCodesRequest.Count: value must be inside range [1, 50]"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid GenerateRecoveryCodesRequest.Count: value must be inside range [1, 50]"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user is not authenticated. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user does not have permission to access the resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the resource does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+        };
+    };
+    RemoveRecoveryCodes: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Id of a verified email challenge for operation `mfa.factor.remove`; required when step-up is enabled and the caller acts on itself. */
+                "X-Step-Up-Challenge"?: string;
+            };
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "9",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RemoveRecoveryCodesResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "9",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RemoveRecoveryCodesResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "9",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       }
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RemoveRecoveryCodesResponseDto"];
+                };
+            };
+            /** @description The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid GenerateRecoveryCodesRequest.Count: value must be inside range [1, 50]"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid GenerateRecoveryCodesRequest.Count: value must be inside range [1, 50]"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid GenerateRecoveryCodesRequest.Count: value must be inside range [1, 50]"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user is not authenticated. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user does not have permission to access the resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the resource does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+        };
+    };
+    CheckRecoveryCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckRecoveryCodeRequestDto"];
+                "application/grpc": components["schemas"]["CheckRecoveryCodeRequestDto"];
+                "application/grpc-web+proto": components["schemas"]["CheckRecoveryCodeRequestDto"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "9",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       },
+                     *       "remaining": 9
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CheckRecoveryCodeResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "9",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       },
+                     *       "remaining": 9
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["CheckRecoveryCodeResponseDto"];
+                    /**
+                     * @example {
+                     *       "details": {
+                     *         "sequence": "9",
+                     *         "changeDate": "2025-03-05T21:29:22.094Z",
+                     *         "resourceOwner": "69629023906488334"
+                     *       },
+                     *       "remaining": 9
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["CheckRecoveryCodeResponseDto"];
+                };
+            };
+            /** @description The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid GenerateRecoveryCodesRequest.Count: value must be inside range [1, 50]"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid GenerateRecoveryCodesRequest.Count: value must be inside range [1, 50]"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "invalid GenerateRecoveryCodesRequest.Count: value must be inside range [1, 50]"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user is not authenticated. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 16,
+                     *       "message": "auth header missing"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the user does not have permission to access the resource. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Returned when the resource does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "request body too large"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description The request body is not JSON sent as `Content-Type: application/json` (UTF-8), or carries a `Content-Encoding` other than `identity`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 3,
+                     *       "message": "unsupported media type: the request body must be JSON sent as Content-Type: application/json (UTF-8)"
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Too many failed codes: checks are refused until the attempt window ends (see Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 8,
+                     *       "message": "Too many failed attempts, try again later (RECOVERY-l0ck3d)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "RECOVERY-l0ck3d",
+                     *           "message": "Too many failed attempts, try again later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 8,
+                     *       "message": "Too many failed attempts, try again later (RECOVERY-l0ck3d)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "RECOVERY-l0ck3d",
+                     *           "message": "Too many failed attempts, try again later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 8,
+                     *       "message": "Too many failed attempts, try again later (RECOVERY-l0ck3d)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "RECOVERY-l0ck3d",
+                     *           "message": "Too many failed attempts, try again later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description Temporarily unavailable: the database cannot be reached, the service is at its limit of requests in flight, or the request ran past its deadline. Nothing was changed; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds after which a retry may succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 14,
+                     *       "message": "The service is temporarily unavailable; retry later (DB-Unavl1)",
+                     *       "details": [
+                     *         {
+                     *           "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                     *           "id": "DB-Unavl1",
+                     *           "message": "The service is temporarily unavailable; retry later"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc": components["schemas"]["RpcStatusDto"];
+                    /**
+                     * @example {
+                     *       "code": 0,
+                     *       "message": "string",
+                     *       "details": [
+                     *         {
+                     *           "@type": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/grpc-web+proto": components["schemas"]["RpcStatusDto"];
                 };
             };
         };

@@ -21,7 +21,13 @@ export interface HumanFixture {
 export async function createHuman(
   t: TestApp,
   orgId: string,
-  opts: { email?: string; phone?: string; phoneVerified?: boolean; username?: string } = {},
+  opts: {
+    email?: string;
+    emailVerified?: boolean;
+    phone?: string;
+    phoneVerified?: boolean;
+    username?: string;
+  } = {},
 ): Promise<HumanFixture> {
   const username = opts.username ?? `user-${uniq()}`;
   const email = opts.email ?? `${username}@example.com`;
@@ -32,7 +38,7 @@ export async function createHuman(
       organization: { orgId },
       username,
       profile: { givenName: 'Test', familyName: 'User' },
-      email: { email, isVerified: true },
+      email: { email, isVerified: opts.emailVerified ?? true },
       ...(opts.phone ? { phone: { phone: opts.phone, isVerified: opts.phoneVerified ?? true } } : {}),
     });
   if (res.status !== 200) throw new Error(`createHuman: ${res.status} ${JSON.stringify(res.body)}`);

@@ -79,6 +79,10 @@ export class AppConfig {
     sendDeadlineMs: number;
   };
   challenge: { retentionHours: number; stepUpForFactorRemoval: boolean };
+  /** v2 OTP Email sign-in codes (their resend cooldown is EMAIL_RESEND_COOLDOWN_SECONDS). */
+  otpEmail: { codeTtlSeconds: number };
+  /** How many recovery codes a generated set holds unless the request says. */
+  recoveryCodes: { defaultCount: number };
   /** OpenTelemetry tracing; absent (off) unless an OTLP endpoint is configured. */
   tracing?: { tracesUrl: string; serviceName: string };
   /** Where logs go (not from the environment: tests capture them to check what is logged). Default stdout. */
@@ -211,6 +215,8 @@ export function loadConfig(env: Record<string, string | undefined>): {
       retentionHours: dto.CHALLENGE_RETENTION_HOURS ?? 24,
       stepUpForFactorRemoval: dto.STEP_UP_FOR_FACTOR_REMOVAL ?? false,
     },
+    otpEmail: { codeTtlSeconds: dto.OTP_EMAIL_CODE_TTL_SECONDS ?? 300 },
+    recoveryCodes: { defaultCount: dto.RECOVERY_CODE_COUNT ?? 10 },
     tracing: parseTracing(dto),
   };
   return { config, warnings };

@@ -332,6 +332,20 @@ export class EnvDto {
   @IsOptional()
   @Transform(toInt)
   @IsInt()
+  @Min(30)
+  @Max(3600)
+  OTP_EMAIL_CODE_TTL_SECONDS?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(50)
+  RECOVERY_CODE_COUNT?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
   @Min(1)
   @Max(24 * 365)
   CHALLENGE_RETENTION_HOURS?: number;

@@ -18,7 +18,7 @@ import { inVerifySpan } from './verify-span';
  * services throw their usual DomainErrors, and `classifyVerify` reads those errors. Nothing here
  * holds a user id, a code or an address: a factor and a result are all an outcome carries.
  */
-export const VERIFY_FACTORS = ['totp', 'otp_sms', 'email_challenge'] as const;
+export const VERIFY_FACTORS = ['totp', 'otp_sms', 'otp_email', 'recovery_code', 'email_challenge'] as const;
 export type VerifyFactor = (typeof VERIFY_FACTORS)[number];
 
 export const VERIFY_RESULTS = ['success', 'invalid', 'replayed', 'locked', 'expired', 'not_found'] as const;
@@ -61,6 +61,11 @@ const RESULT_BY_ID: Readonly<Record<string, VerifyResult>> = {
   'COMMAND-S34gh': 'not_found',
   'COMMAND-Sr3h3': 'not_found',
   'COMMAND-SFD52': 'not_found',
+  // v2 OTP SMS / OTP Email (shared one-time codes): attempts of the code used up, no factor.
+  'OTPCODE-Att3mx': 'locked',
+  'COMMAND-b312D': 'not_found',
+  // Recovery codes: wrong or used code (locked and no set follow from the kind).
+  'RECOVERY-1nv4ld': 'invalid',
 };
 
 /** Results by kind, for errors without a more specific entry; other kinds are no verdict on a code. */

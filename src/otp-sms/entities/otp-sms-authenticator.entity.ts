@@ -1,11 +1,12 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import { IdColumn, InstantColumn } from '../../common/database/columns';
+import { SMS_NUMBER_HASH_CONTEXT } from '../../common/one-time-code/daily-send-counter';
 import { UserEntity } from '../../identity/entities/user.entity';
 
 export type OtpSmsState = 'PENDING' | 'READY';
 
 /** The CodeHasher context of a number's keyed hash (`number_hash`). */
-export const NUMBER_HASH_CONTEXT = 'otp-sms:number';
+export const NUMBER_HASH_CONTEXT = SMS_NUMBER_HASH_CONTEXT;
 
 /**
  * One OTP SMS authenticator (a phone number of a user). The number is sealed with SecretBox

@@ -1,0 +1,42 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { rawQuery } from '../database/db-dialect';
+
+const DAY_MS = 86_400_000;
+
+/** The CodeHasher context of a phone number's keyed hash: the key of its daily message counter. */
+export const SMS_NUMBER_HASH_CONTEXT = 'otp-sms:number';
+
+/**
+ * Messages per destination and UTC day, shared by every sender of codes to phone numbers, so all
+ * routes that text a number draw on one budget. Keyed by a keyed hash of the destination (the table
+ * holds no numbers); one conditional upsert, atomic on both dialects.
+ */
+@Injectable()
+export class DailySendCounter {
+  /**
+   * Counts one message to `destinationHash` today unless `limit` were counted already. Returns
+   * undefined when counted, else the seconds until the next UTC day (for Retry-After).
+   */
+  async count(
+    em: EntityManager,
+    destinationHash: string,
+    now: number,
+    limit: number,
+  ): Promise<number | undefined> {
+    const day = Math.floor(now / DAY_MS);
+    await rawQuery(em, `DELETE FROM sms_daily_counters WHERE number_hash = $1 AND day < $2`, [
+      destinationHash,
+      day,
+    ]);
+    const { rows } = await rawQuery(
+      em,
+      `INSERT INTO sms_daily_counters (number_hash, day, count) VALUES ($1, $2, 1)
+       ON CONFLICT (number_hash, day) DO UPDATE SET count = sms_daily_counters.count + 1
+       WHERE sms_daily_counters.count < $3
+       RETURNING count`,
+      [destinationHash, day, limit],
+    );
+    return rows.length === 1 ? undefined : ((day + 1) * DAY_MS - now) / 1000;
+  }
+}

@@ -1,0 +1,117 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { rawQuery } from '../database/db-dialect';
+
+export interface StoredCode {
+  codeId: string;
+  codeHash: string | null;
+  expiresAt: number;
+  attempts: number;
+  sentAt: number;
+}
+
+interface RawCode {
+  code_id: string;
+  code_hash: string | null;
+  expires_at: number | string;
+  attempts: number | string;
+  sent_at: number | string;
+}
+
+const toCode = (r: RawCode): StoredCode => ({
+  codeId: r.code_id,
+  codeHash: r.code_hash,
+  expiresAt: Number(r.expires_at),
+  attempts: Number(r.attempts),
+  sentAt: Number(r.sent_at),
+});
+
+/**
+ * SQL of the pending one-time codes. Every change that races is one conditional statement whose
+ * affected (or RETURNING) rows decide the winner.
+ */
+@Injectable()
+export class OneTimeCodeStore {
+  async find(em: EntityManager, purpose: string, userId: string): Promise<StoredCode | undefined> {
+    const { rows } = await rawQuery<RawCode>(
+      em,
+      `SELECT code_id, code_hash, expires_at, attempts, sent_at FROM one_time_codes WHERE purpose = $1 AND user_id = $2`,
+      [purpose, userId],
+    );
+    return rows[0] ? toCode(rows[0]) : undefined;
+  }
+
+  /**
+   * Stores a new code in place of the previous one (which dies), unless the previous one was issued
+   * less than the cooldown ago (`sentBefore` = now - cooldown). False when the cooldown holds.
+   */
+  async replace(
+    em: EntityManager,
+    c: {
+      purpose: string;
+      userId: string;
+      codeId: string;
+      codeHash: string;
+      expiresAt: number;
+      now: number;
+      sentBefore: number;
+    },
+  ): Promise<boolean> {
+    const { rows } = await rawQuery(
+      em,
+      `INSERT INTO one_time_codes (purpose, user_id, code_id, code_hash, expires_at, attempts, sent_at)
+       VALUES ($1, $2, $3, $4, $5, 0, $6)
+       ON CONFLICT (purpose, user_id) DO UPDATE SET code_id = excluded.code_id, code_hash = excluded.code_hash,
+         expires_at = excluded.expires_at, attempts = 0, sent_at = excluded.sent_at
+       WHERE one_time_codes.sent_at <= $7
+       RETURNING code_id`,
+      [c.purpose, c.userId, c.codeId, c.codeHash, c.expiresAt, c.now, c.sentBefore],
+    );
+    return rows.length === 1;
+  }
+
+  /** A code that could not be delivered: dead, and the cooldown lifted so the caller may retry at once. */
+  async discard(em: EntityManager, purpose: string, userId: string, codeId: string): Promise<void> {
+    await rawQuery(
+      em,
+      `UPDATE one_time_codes SET code_hash = NULL, sent_at = 0 WHERE purpose = $1 AND user_id = $2 AND code_id = $3`,
+      [purpose, userId, codeId],
+    );
+  }
+
+  /**
+   * Spends one attempt on the pending code before it is compared (rate limit first): only while a
+   * code is pending, unexpired and below `maxAttempts`. Returns the code as it is after the attempt.
+   */
+  async takeAttempt(
+    em: EntityManager,
+    purpose: string,
+    userId: string,
+    now: number,
+    maxAttempts: number,
+  ): Promise<StoredCode | undefined> {
+    const { rows } = await rawQuery<RawCode>(
+      em,
+      `UPDATE one_time_codes SET attempts = attempts + 1
+       WHERE purpose = $1 AND user_id = $2 AND code_hash IS NOT NULL AND expires_at >= $3 AND attempts < $4
+       RETURNING code_id, code_hash, expires_at, attempts, sent_at`,
+      [purpose, userId, now, maxAttempts],
+    );
+    return rows[0] ? toCode(rows[0]) : undefined;
+  }
+
+  /** Uses up the code `codeId` (single use): only one caller can succeed. */
+  async consume(em: EntityManager, purpose: string, userId: string, codeId: string): Promise<boolean> {
+    const { affected } = await rawQuery(
+      em,
+      `UPDATE one_time_codes SET code_hash = NULL
+       WHERE purpose = $1 AND user_id = $2 AND code_id = $3 AND code_hash IS NOT NULL`,
+      [purpose, userId, codeId],
+    );
+    return affected === 1;
+  }
+
+  async remove(em: EntityManager, purpose: string, userId: string): Promise<void> {
+    await rawQuery(em, `DELETE FROM one_time_codes WHERE purpose = $1 AND user_id = $2`, [purpose, userId]);
+  }
+}

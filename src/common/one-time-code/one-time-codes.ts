@@ -1,0 +1,185 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { Principal } from '../auth/principal';
+import { AppConfig } from '../config/app-config';
+import { CodeHasher, randomDigits } from '../crypto/code-hasher';
+import { newRandomId } from '../database/id-generator';
+import { TransactionRunner } from '../database/transaction-runner';
+import { AppendedEvent, EventStore } from '../events/event-store';
+import { tagOutcome } from '../observability/verify-outcome';
+import { Clock } from '../time/clock';
+import { OneTimeCodeErrors as E } from './one-time-code.errors';
+import { OneTimeCodeStore, StoredCode } from './one-time-code.store';
+
+/** Whose code it is: a user and the organisation that owns the user (for the events). */
+export interface CodeSubject {
+  id: string;
+  orgId: string;
+}
+
+/** How one kind of one-time code behaves, and the events it writes. */
+export interface CodePolicy {
+  /** Row key and hash context, e.g. `otp-sms`. */
+  purpose: string;
+  digits: number;
+  ttlSeconds: number;
+  cooldownSeconds: number;
+  events: { codeAdded: string; checkSucceeded: string; checkFailed: string; checkLocked: string };
+}
+
+/**
+ * Sends the code (`codeId` names it in logs and mails, never the code); rejects when it certainly did
+ * not go out (the code is then discarded).
+ */
+export type Deliver = (code: string, expiresAt: number, codeId: string) => Promise<void>;
+
+/** Why a code was not accepted. */
+export type CodeFailure = 'noCode' | 'expired' | 'exhausted' | 'invalid';
+
+/**
+ * One-time codes sent to a user and checked once, the machinery shared by the code-based factors:
+ * - codes: `digits` uniform digits from the CSPRNG, stored only as a keyed hash bound to
+ *   `purpose:user:code_id`, single use, valid `ttlSeconds`, at most OTP_MAX_ATTEMPTS tries each (an
+ *   attempt is spent and committed before the comparison, in one conditional UPDATE);
+ * - a new code replaces the pending one, at most one per `cooldownSeconds` (one conditional upsert);
+ * - the code is stored (and `code.added` written) before it is sent, outside the transaction; a send
+ *   that fails discards it and lifts the cooldown, and the request fails with 503.
+ */
+@Injectable()
+export class OneTimeCodes {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+    private readonly runner: TransactionRunner,
+    private readonly store: OneTimeCodeStore,
+    private readonly events: EventStore,
+    private readonly hasher: CodeHasher,
+  ) {}
+
+  /**
+   * Issues a code and delivers it. `beforeIssue` runs in the issuing transaction (e.g. to count a
+   * message against a daily limit; throwing there changes nothing).
+   */
+  async send(
+    policy: CodePolicy,
+    caller: Principal,
+    subject: CodeSubject,
+    deliver: Deliver,
+    beforeIssue?: (em: EntityManager, now: number) => Promise<void>,
+  ): Promise<AppendedEvent> {
+    const now = this.clock.now();
+    const code = randomDigits(policy.digits);
+    const codeId = newRandomId();
+    const expiresAt = now + policy.ttlSeconds * 1000;
+    const cooldownMs = policy.cooldownSeconds * 1000;
+    const event = await this.runner.run(async (em) => {
+      const stored = await this.store.replace(em, {
+        purpose: policy.purpose,
+        userId: subject.id,
+        codeId,
+        codeHash: this.hasher.hash(code, codeContext(policy.purpose, subject.id, codeId)),
+        expiresAt,
+        now,
+        sentBefore: now - cooldownMs,
+      });
+      if (!stored) {
+        const current = await this.store.find(em, policy.purpose, subject.id);
+        throw E.cooldown(Math.max(1, Math.ceil(((current?.sentAt ?? now) + cooldownMs - now) / 1000)));
+      }
+      if (beforeIssue) await beforeIssue(em, now);
+      return this.append(em, caller, subject, policy.events.codeAdded, {
+        expiresAt: new Date(expiresAt).toISOString(),
+      });
+    });
+    try {
+      await deliver(code, expiresAt, codeId);
+    } catch {
+      await this.runner.run((em) => this.store.discard(em, policy.purpose, subject.id, codeId));
+      throw E.unavailable();
+    }
+    return event;
+  }
+
+  /**
+   * Checks a code once. The attempt, a `check.failed` (and `check.locked` when the code's last
+   * attempt failed) are committed; the error is thrown after the commit.
+   */
+  async check(
+    policy: CodePolicy,
+    caller: Principal,
+    subject: CodeSubject,
+    code: string,
+  ): Promise<AppendedEvent> {
+    const max = this.config.otp.maxAttempts;
+    let locked = false;
+    const result = await this.runner.run(async (em): Promise<AppendedEvent | CodeFailure> => {
+      const now = this.clock.now();
+      const taken = await this.store.takeAttempt(em, policy.purpose, subject.id, now, max);
+      let failure: CodeFailure | undefined;
+      if (!taken) {
+        failure = classify(await this.store.find(em, policy.purpose, subject.id), now, max);
+      } else if (
+        !this.hasher.verify(code, codeContext(policy.purpose, subject.id, taken.codeId), taken.codeHash ?? '')
+      ) {
+        failure = 'invalid';
+        locked = taken.attempts >= max;
+      } else if (!(await this.store.consume(em, policy.purpose, subject.id, taken.codeId))) {
+        failure = 'noCode';
+      }
+      if (failure === undefined) return this.append(em, caller, subject, policy.events.checkSucceeded, {});
+      await this.append(em, caller, subject, policy.events.checkFailed, { reason: failure });
+      if (locked) await this.append(em, caller, subject, policy.events.checkLocked, {});
+      return failure;
+    });
+    if (typeof result !== 'string') return result;
+    throw tagOutcome(failureError(result), { lockoutStarted: locked });
+  }
+
+  /** Drops the pending code (the factor it belongs to was removed). */
+  remove(em: EntityManager, purpose: string, userId: string): Promise<void> {
+    return this.store.remove(em, purpose, userId);
+  }
+
+  private append(
+    em: EntityManager,
+    caller: Principal,
+    subject: CodeSubject,
+    eventType: string,
+    payload: Record<string, unknown>,
+  ) {
+    return this.events.append(em, {
+      aggregateType: 'user',
+      aggregateId: subject.id,
+      resourceOwner: subject.orgId,
+      creator: caller.userId,
+      eventType,
+      payload,
+    });
+  }
+}
+
+/** The hash context of a code: its purpose, its user and its own random id. */
+function codeContext(purpose: string, userId: string, codeId: string): string {
+  return `${purpose}:${userId}:${codeId}`;
+}
+
+/** Why no attempt could be taken, from the current row. */
+function classify(c: StoredCode | undefined, now: number, maxAttempts: number): CodeFailure {
+  if (!c || c.codeHash === null) return 'noCode';
+  if (c.expiresAt < now) return 'expired';
+  if (c.attempts >= maxAttempts) return 'exhausted';
+  return 'noCode';
+}
+
+function failureError(f: CodeFailure) {
+  switch (f) {
+    case 'noCode':
+      return E.codeNotFound();
+    case 'expired':
+      return E.codeExpired();
+    case 'exhausted':
+      return E.codeExhausted();
+    case 'invalid':
+      return E.codeInvalid();
+  }
+}

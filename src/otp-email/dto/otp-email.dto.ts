@@ -1,0 +1,37 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { ObjectDetailsDto } from '../../common/events/details';
+import { StringField } from '../../common/validation/fields';
+
+/** `zitadel.object.v2.Details` example of a change (sequence, change date, owning organisation). */
+export const OTP_EMAIL_DETAILS_EXAMPLE = {
+  details: { sequence: '7', changeDate: '2025-03-05T21:29:22.094Z', resourceOwner: '69629023906488334' },
+};
+
+/** `AddOTPEmailResponse`. */
+export class AddOTPEmailResponseDto {
+  @ApiProperty({ type: () => ObjectDetailsDto })
+  details: ObjectDetailsDto;
+}
+
+/** `RemoveOTPEmailResponse`. */
+export class RemoveOTPEmailResponseDto {
+  @ApiProperty({ type: () => ObjectDetailsDto })
+  details: ObjectDetailsDto;
+}
+
+/** Our extension: the answer to sending a sign-in code (the code itself goes only to the mailbox). */
+export class SendOTPEmailSignInCodeResponseDto {
+  @ApiProperty({ type: () => ObjectDetailsDto })
+  details: ObjectDetailsDto;
+}
+
+/** Our extension: a sign-in code received by email. */
+export class CheckOTPEmailRequestDto {
+  @StringField({ max: 200, description: 'The code received by email', example: '12345678' })
+  code: string;
+}
+
+export class CheckOTPEmailResponseDto {
+  @ApiProperty({ type: () => ObjectDetailsDto })
+  details: ObjectDetailsDto;
+}

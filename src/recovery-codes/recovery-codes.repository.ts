@@ -1,0 +1,100 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { rawQuery } from '../common/database/db-dialect';
+
+/**
+ * Recovery code sets and their codes. Using a code is one conditional DELETE whose affected row count
+ * decides the winner; attempts are taken with one conditional UPDATE before any comparison.
+ */
+@Injectable()
+export class RecoveryCodesRepository {
+  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+
+  /** Replaces the user's codes by `hashes` (the set row and its attempt window stay). */
+  async replace(em: EntityManager, userId: string, hashes: string[], now: number): Promise<void> {
+    await rawQuery(em, `DELETE FROM recovery_codes WHERE user_id = $1`, [userId]);
+    await rawQuery(
+      em,
+      `INSERT INTO recovery_code_sets (user_id, attempts, window_started_at, created_at) VALUES ($1, 0, 0, $2)
+       ON CONFLICT (user_id) DO UPDATE SET created_at = excluded.created_at`,
+      [userId, now],
+    );
+    for (const h of hashes) {
+      await rawQuery(em, `INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)`, [userId, h]);
+    }
+  }
+
+  /** Removes the set and its codes; false when there was none. */
+  async remove(em: EntityManager, userId: string): Promise<boolean> {
+    await rawQuery(em, `DELETE FROM recovery_codes WHERE user_id = $1`, [userId]);
+    const { affected } = await rawQuery(em, `DELETE FROM recovery_code_sets WHERE user_id = $1`, [userId]);
+    return affected === 1;
+  }
+
+  async findSet(
+    em: EntityManager,
+    userId: string,
+  ): Promise<{ attempts: number; windowStartedAt: number } | undefined> {
+    const { rows } = await rawQuery<{ attempts: number | string; window_started_at: number | string }>(
+      em,
+      `SELECT attempts, window_started_at FROM recovery_code_sets WHERE user_id = $1`,
+      [userId],
+    );
+    return rows[0]
+      ? { attempts: Number(rows[0].attempts), windowStartedAt: Number(rows[0].window_started_at) }
+      : undefined;
+  }
+
+  /**
+   * Spends one attempt of the current window (a window older than `windowMs` starts afresh). Returns
+   * the attempts spent in the window, this one included, or undefined (no set, or the window is full).
+   */
+  async takeAttempt(
+    em: EntityManager,
+    userId: string,
+    now: number,
+    windowMs: number,
+    maxAttempts: number,
+  ): Promise<number | undefined> {
+    const { rows } = await rawQuery<{ attempts: number | string }>(
+      em,
+      `UPDATE recovery_code_sets
+       SET attempts = CASE WHEN window_started_at <= $2 THEN 1 ELSE attempts + 1 END,
+           window_started_at = CASE WHEN window_started_at <= $2 THEN $3 ELSE window_started_at END
+       WHERE user_id = $1 AND (attempts < $4 OR window_started_at <= $2)
+       RETURNING attempts`,
+      [userId, now - windowMs, now, maxAttempts],
+    );
+    return rows[0] ? Number(rows[0].attempts) : undefined;
+  }
+
+  /** A successful check gives its attempt back. */
+  async refundAttempt(em: EntityManager, userId: string): Promise<void> {
+    await rawQuery(
+      em,
+      `UPDATE recovery_code_sets SET attempts = attempts - 1 WHERE user_id = $1 AND attempts > 0`,
+      [userId],
+    );
+  }
+
+  /** Uses up the code whose hash (under any configured key) is in `hashes`: only one caller can succeed. */
+  async consume(em: EntityManager, userId: string, hashes: string[]): Promise<boolean> {
+    const list = hashes.map((_, i) => `$${i + 2}`).join(', ');
+    const { affected } = await rawQuery(
+      em,
+      `DELETE FROM recovery_codes WHERE user_id = $1 AND code_hash IN (${list})`,
+      [userId, ...hashes],
+    );
+    return affected === 1;
+  }
+
+  async remaining(em: EntityManager | undefined, userId: string): Promise<number> {
+    const { rows } = await rawQuery<{ n: number | string }>(
+      em ?? this.ds,
+      `SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = $1`,
+      [userId],
+    );
+    return Number(rows[0].n);
+  }
+}
