@@ -31,19 +31,19 @@ class FakeIdentityRepository implements PublicOf<IdentityRepository> {
   async countOrganizations() {
     return this.orgs.size;
   }
-  async findOrganization(_em: EntityManager, orgId: string) {
+  async findOrganization(orgId: string) {
     return this.orgs.get(orgId) ?? null;
   }
-  async organizationNameTaken(_em: EntityManager, name: string) {
+  async organizationNameTaken(name: string) {
     return [...this.orgs.values()].some((o) => o.name.toLowerCase() === name.toLowerCase());
   }
-  async domainTaken(_em: EntityManager, domain: string) {
+  async domainTaken(domain: string) {
     return [...this.orgs.values()].some((o) => o.primaryDomain === domain);
   }
   async insertOrganization(_em: EntityManager, org: OrganizationEntity) {
     this.orgs.set(org.id, org);
   }
-  async findUser(_em: EntityManager, userId: string) {
+  async findUser(userId: string) {
     return this.users.get(userId) ?? null;
   }
   async insertUser(_em: EntityManager, user: UserEntity) {
@@ -62,7 +62,7 @@ class FakeIdentityRepository implements PublicOf<IdentityRepository> {
     const t = this.tokens.get(tokenId);
     return !!t && t.userId === userId && this.tokens.delete(tokenId);
   }
-  async findMembership(_em: EntityManager, userId: string, scope: string) {
+  async findMembership(userId: string, scope: string) {
     const m = this.members.get(`${userId}:${scope}`);
     return m ? ({ ...m, roles: m.roles.join(',') } as unknown as MembershipEntity) : null;
   }

@@ -12,6 +12,7 @@ import { newId } from '../common/database/id-generator';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { changeDetails, createDetails, ObjectDetailsDto } from '../common/events/details';
 import { EventStore } from '../common/events/event-store';
+import { DetailsResponseDto } from '../common/openapi/details-response.dto';
 import { Clock } from '../common/time/clock';
 import {
   AddHumanUserRequestDto,
@@ -119,11 +120,14 @@ export class IdentityService {
     );
   }
 
-  /** ZITADEL GetUserByID: details from the user aggregate, empty fields omitted. */
+  /**
+   * ZITADEL GetUserByID: details from the user aggregate, empty fields omitted. One read
+   * transaction, so user, organisation and aggregate are read as of one moment.
+   */
   async getUser(userId: string): Promise<GetUserByIDResponseDto> {
     return this.tx.run(async (em) => {
       const user = await this.requireUser(em, userId);
-      const org = await this.repo.findOrganization(em, user.orgId);
+      const org = await this.repo.findOrganization(user.orgId, em);
       if (!org) throw IdentityErrors.userNotFound();
       const agg = await this.events.aggregate(em, 'user', user.id);
       const state = `USER_STATE_${user.state}` as (typeof USER_STATES)[number];
@@ -159,7 +163,7 @@ export class IdentityService {
   }
 
   /** Removes the user; its factors, tokens and memberships go with it (foreign keys cascade). */
-  async deleteUser(caller: Caller, userId: string): Promise<{ details: ObjectDetailsDto }> {
+  async deleteUser(caller: Caller, userId: string): Promise<DetailsResponseDto> {
     await this.assertMayActOn(caller, userId);
     const details = await this.tx.run(async (em) => {
       const user = await this.requireUser(em, userId);
@@ -179,7 +183,7 @@ export class IdentityService {
     caller: Caller,
     userId: string,
     change: UserStateChange,
-  ): Promise<{ details: ObjectDetailsDto }> {
+  ): Promise<DetailsResponseDto> {
     const rule = STATE_CHANGES[change];
     await this.assertMayActOn(caller, userId);
     const details = await this.tx.run(async (em) => {
@@ -218,7 +222,7 @@ export class IdentityService {
     caller: Caller,
     userId: string,
     tokenId: string,
-  ): Promise<{ details: ObjectDetailsDto }> {
+  ): Promise<DetailsResponseDto> {
     await this.assertMayActOn(caller, userId);
     const details = await this.tx.run(async (em) => {
       const user = await this.requireUser(em, userId);
@@ -241,7 +245,7 @@ export class IdentityService {
     scope: string,
     userId: string,
     roles: string[],
-  ): Promise<{ details: ObjectDetailsDto }> {
+  ): Promise<DetailsResponseDto> {
     const details = await this.tx.run(async (em) => {
       const saved = await this.saveMember(em, caller, scope, userId, roles);
       await this.revocations.publish(em, { userId });
@@ -251,7 +255,7 @@ export class IdentityService {
     return { details };
   }
 
-  async removeMember(caller: Caller, scope: string, userId: string): Promise<{ details: ObjectDetailsDto }> {
+  async removeMember(caller: Caller, scope: string, userId: string): Promise<DetailsResponseDto> {
     const details = await this.tx.run(async (em) => {
       if (scope === INSTANCE_SCOPE) await this.assertOwnersRemain(em, userId);
       if (!(await this.repo.deleteMembership(em, userId, scope))) throw IdentityErrors.memberNotFound();
@@ -305,11 +309,11 @@ export class IdentityService {
     name: string,
     isDefault: boolean,
   ): Promise<CreateOrganizationResponseDto> {
-    if (await this.repo.organizationNameTaken(em, name)) throw IdentityErrors.orgExists();
+    if (await this.repo.organizationNameTaken(name, em)) throw IdentityErrors.orgExists();
     const id = newId(this.clock.now());
     // Names are unique; their slugs may not be ("ACME" / "Acme!" / two non-Latin names): disambiguate the domain.
     let domain = `${slug(name)}.${this.config.instance.domain}`;
-    if (await this.repo.domainTaken(em, domain))
+    if (await this.repo.domainTaken(domain, em))
       domain = `${slug(name)}-${id.slice(-6)}.${this.config.instance.domain}`;
     await this.repo.insertOrganization(em, {
       id,
@@ -338,7 +342,7 @@ export class IdentityService {
     eventType: string,
     fields: Partial<UserEntity>,
   ): Promise<AddUserResponseDto> {
-    if (!(await this.repo.findOrganization(em, orgId))) throw IdentityErrors.orgNotFound();
+    if (!(await this.repo.findOrganization(orgId, em))) throw IdentityErrors.orgNotFound();
     const id = newId(this.clock.now());
     await this.repo.insertUser(em, {
       id,
@@ -401,10 +405,10 @@ export class IdentityService {
     const clean = [...new Set(roles)].filter((r) => allowed.includes(r));
     if (clean.length === 0) throw IdentityErrors.noValidRole();
     const user = await this.requireUser(em, userId);
-    if (scope !== INSTANCE_SCOPE && !(await this.repo.findOrganization(em, scope)))
+    if (scope !== INSTANCE_SCOPE && !(await this.repo.findOrganization(scope, em)))
       throw IdentityErrors.orgNotFound();
     if (scope === INSTANCE_SCOPE && !clean.includes('IAM_OWNER')) await this.assertOwnersRemain(em, user.id);
-    const existing = await this.repo.findMembership(em, user.id, scope);
+    const existing = await this.repo.findMembership(user.id, scope, em);
     await this.repo.saveMembership(em, user.id, scope, clean, this.clock.now());
     const e = await this.events.append(
       em,
@@ -417,7 +421,7 @@ export class IdentityService {
   }
 
   private async requireUser(em: EntityManager, userId: string): Promise<UserEntity> {
-    const user = await this.repo.findUser(em, userId);
+    const user = await this.repo.findUser(userId, em);
     if (!user) throw IdentityErrors.userNotFound();
     return user;
   }
