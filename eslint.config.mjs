@@ -7,7 +7,15 @@ import tseslint from 'typescript-eslint';
  * feature's files. Its entities may reference identity's user entity (foreign keys). Identity
  * imports no feature.
  */
-const FEATURES = ['totp', 'otp-sms', 'email-challenge', 'otp-email', 'recovery-codes', 'auth-methods'];
+const FEATURES = [
+  'totp',
+  'otp-sms',
+  'email-challenge',
+  'otp-email',
+  'recovery-codes',
+  'auth-methods',
+  'notifications',
+];
 const otherFeatures = (own) =>
   FEATURES.filter((f) => f !== own).map((f) => ({
     regex: `(^|\\.\\./)${f}(/|$)`,

@@ -20,6 +20,7 @@ import { AppValidationPipe } from './common/validation/validation.pipe';
 import { ENTITIES } from './entities';
 import { EmailChallengeModule } from './email-challenge/email-challenge.module';
 import { IdentityModule } from './identity/identity.module';
+import { NotificationsModule } from './notifications/notifications.module';
 import { OtpSmsModule } from './otp-sms/otp-sms.module';
 import { TotpModule } from './totp/totp.module';
 import { AuthMethodsModule } from './auth-methods/auth-methods.module';
@@ -51,6 +52,7 @@ export class AppModule {
         OtpEmailModule,
         RecoveryCodesModule,
         AuthMethodsModule,
+        NotificationsModule,
       ],
       controllers: [HealthController],
       providers: [

@@ -1,6 +1,7 @@
 import { AggregateEntity, EventEntity } from './common/events/event.entity';
 import { EmailChallengeContextEntity } from './email-challenge/entities/email-challenge-context.entity';
 import { EmailChallengeEntity } from './email-challenge/entities/email-challenge.entity';
+import { NotificationOutboxEntity } from './notifications/entities/notification-outbox.entity';
 import { MembershipEntity } from './identity/entities/membership.entity';
 import { OrganizationEntity } from './identity/entities/organization.entity';
 import { PersonalAccessTokenEntity } from './identity/entities/personal-access-token.entity';
@@ -32,4 +33,5 @@ export const ENTITIES = [
   OtpChannelFactorEntity,
   RecoveryCodeSetEntity,
   RecoveryCodeEntity,
+  NotificationOutboxEntity,
 ];

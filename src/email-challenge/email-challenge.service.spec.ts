@@ -141,6 +141,9 @@ class FakeMail extends MailSender {
     this.sent.push(mail);
     return 'sent' as const;
   }
+  async sendNotice() {
+    return 'sent' as const;
+  }
   lastCode(): string {
     return this.sent.at(-1)!.code;
   }

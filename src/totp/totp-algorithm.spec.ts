@@ -1,15 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import {
-  decodeSecret,
-  matchStep,
-  matchStepWithOtplib,
-  newTotpSecret,
-  timeStep,
-  totpCode,
-  totpCodeWithOtplib,
-  totpUri,
-} from './totp-algorithm';
-import { OATHTOOL_CODES, RFC_SECRET, RFC_VECTORS } from './totp-test-vectors';
+import { OATHTOOL_CODES, RFC_SECRET, RFC_VECTORS } from '../../test/fixtures/totp-vectors';
+import { matchStepWithOtplib, totpCodeWithOtplib } from '../../test/helpers/otplib-reference';
+import { decodeSecret, matchStep, newTotpSecret, timeStep, totpCode, totpUri } from './totp-algorithm';
 
 function oathtool(secret: string, epochSeconds: number): string | undefined {
   try {

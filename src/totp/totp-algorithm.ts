@@ -1,8 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { generateSecret, generateSync, ScureBase32Plugin, verifySync } from 'otplib';
+import { generateSecret, ScureBase32Plugin } from 'otplib';
 
 /**
- * The one place that knows TOTP parameters and the only importer of otplib.
+ * The one place that knows TOTP parameters and the only importer of otplib in the service (the
+ * tests' reference, test/helpers/otplib-reference.ts, reads its parameters from here).
  * RFC 6238 as ZITADEL (pquerna/otp defaults): HMAC-SHA1, 6 digits, 30 s steps, ±1 step accepted,
  * 20-byte secrets in base32 without padding.
  */
@@ -71,8 +72,9 @@ export function totpCode(secret: string, nowMs: number): string {
 
 /**
  * The time step whose code equals `code` within ±window of `nowMs`, or undefined. The routine chosen
- * for the request path (see bench/totp-verify.bench.ts: ~5x faster than otplib's verify). Every
- * candidate step is computed and compared in constant time, so a miss costs what a hit costs.
+ * for the request path (see bench/totp-verify.bench.ts: ~5x faster than otplib's verify, which
+ * test/helpers/otplib-reference.ts wraps as the reference). Every candidate step is computed and
+ * compared in constant time, so a miss costs what a hit costs.
  * The code is trimmed as pquerna/otp does; anything but exactly six digits never matches.
  */
 export function matchStep(secret: string, code: string, nowMs: number): number | undefined {
@@ -88,34 +90,4 @@ export function matchStep(secret: string, code: string, nowMs: number): number |
     if (equal && wellFormed && found === undefined) found = step;
   }
   return found;
-}
-
-/**
- * The same question answered by otplib's own verify (noble crypto). Kept as the reference the fast
- * routine is tested and benchmarked against.
- */
-export function matchStepWithOtplib(secret: string, code: string, nowMs: number): number | undefined {
-  const given = code.trim();
-  if (!CODE_PATTERN.test(given)) return undefined;
-  const result = verifySync({
-    secret,
-    token: given,
-    algorithm: TOTP_PARAMS.algorithm,
-    digits: TOTP_PARAMS.digits,
-    period: TOTP_PARAMS.periodSeconds,
-    epoch: Math.floor(nowMs / 1000),
-    epochTolerance: TOTP_PARAMS.window * TOTP_PARAMS.periodSeconds,
-  });
-  return result.valid ? timeStep(nowMs) + result.delta : undefined;
-}
-
-/** otplib's code for a secret at an instant: for tests and the benchmark's load generator. */
-export function totpCodeWithOtplib(secret: string, nowMs: number): string {
-  return generateSync({
-    secret,
-    algorithm: TOTP_PARAMS.algorithm,
-    digits: TOTP_PARAMS.digits,
-    period: TOTP_PARAMS.periodSeconds,
-    epoch: Math.floor(nowMs / 1000),
-  });
 }

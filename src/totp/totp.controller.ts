@@ -29,23 +29,24 @@ import {
   VerifyMyAuthFactorOTPRequestDto,
   VerifyTOTPRegistrationRequestDto,
 } from './dto/totp.dto';
-import { TotpService } from './totp.service';
 import { CountsOutcome } from '../common/observability/verify-outcome';
+import { TOTP_ERROR_TEXT } from './totp.errors';
+import { TotpService } from './totp.service';
 
 const ALREADY_SET_UP = ZitadelResponse(
   409,
   'Returned when the object already exists.',
-  zitadelError(6, 'Multifactor OTP (OneTimePassword) is already set up', 'COMMAND-do9se'),
+  zitadelError(6, TOTP_ERROR_TEXT.alreadySetUp.message, TOTP_ERROR_TEXT.alreadySetUp.id),
 );
 const LOCKED = ZitadelResponse(
   429,
   'Too many failed codes: the factor is locked for a while (see Retry-After).',
-  zitadelError(8, 'Too many failed attempts, try again later', 'TOTP-4ttmp'),
+  zitadelError(8, TOTP_ERROR_TEXT.locked.message, TOTP_ERROR_TEXT.locked.id),
 );
 /** The v1 routes acting on the caller's own factor: 404 when there is none, 403 when removal needs a step-up first. */
 const NO_FACTOR = ApiNotFoundResponse({
   description: 'Returned when the resource does not exist.',
-  ...zitadelError(5, "Multifactor OTP (OneTimePassword) doesn't exist", 'COMMAND-3Mif9s'),
+  ...zitadelError(5, TOTP_ERROR_TEXT.notExisting.message, TOTP_ERROR_TEXT.notExisting.id),
 });
 const stepUp = STEP_UP_REQUIRED('mfa.factor.remove');
 const STEP_UP_MISSING = ApiForbiddenResponse({

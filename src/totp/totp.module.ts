@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { CryptoModule } from '../common/crypto/crypto.module';
 import { ObservabilityModule } from '../common/observability/observability.module';
 import { IdentityModule } from '../identity';
+import { AttemptStrategyProvider } from './attempt/attempt-strategy.provider';
 import { TotpAuthMethods } from './totp-auth-methods';
 import { MyOtpController, TotpController } from './totp.controller';
 import { TotpRepository } from './totp.repository';
@@ -11,6 +12,6 @@ import { TotpService } from './totp.service';
 @Module({
   imports: [CryptoModule, ObservabilityModule, IdentityModule],
   controllers: [TotpController, MyOtpController],
-  providers: [TotpService, TotpRepository, TotpAuthMethods],
+  providers: [TotpService, TotpRepository, AttemptStrategyProvider, TotpAuthMethods],
 })
 export class TotpModule {}

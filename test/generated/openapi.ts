@@ -807,6 +807,11 @@ export interface components {
             /** @example TJOPWSDYILLHXFV4MLKNNJOWFG7VSDCK */
             secret: string;
             details: components["schemas"]["V1ObjectDetailsDto"];
+            /**
+             * @description Our extension: the otpauth:// URI as an SVG QR code in a data URI (`data:image/svg+xml;base64,…`), to show as an image for the TOTP app to scan. The secret stays in `secret` for typing it in.
+             * @example data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIHZpZXdCb3g9IjAgMCA1MyA1MyIgc2hhcGUtcmVuZGVyaW5nPSJjcmlzcEVkZ2VzIj7igKY8L3N2Zz4=
+             */
+            qrCode: string;
         };
         AddOTPEmailResponseDto: {
             details: components["schemas"]["ObjectDetailsDto"];
@@ -1165,6 +1170,11 @@ export interface components {
             uri: string;
             /** @example TJOPWSDYILLHXFV4MLKNNJOWFG7VSDCK */
             secret: string;
+            /**
+             * @description Our extension: the otpauth:// URI as an SVG QR code in a data URI (`data:image/svg+xml;base64,…`), to show as an image for the TOTP app to scan. The secret stays in `secret` for typing it in.
+             * @example data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIHZpZXdCb3g9IjAgMCA1MyA1MyIgc2hhcGUtcmVuZGVyaW5nPSJjcmlzcEVkZ2VzIj7igKY8L3N2Zz4=
+             */
+            qrCode: string;
         };
         RemoveOTPEmailResponseDto: {
             details: components["schemas"]["ObjectDetailsDto"];

@@ -9,6 +9,7 @@ import {
   HTTP_ADAPTERS,
   LOG_LEVELS,
   MAIL_TRANSPORTS,
+  NOTIFICATION_KINDS,
   SMS_PROVIDERS,
   SQLITE_SYNCHRONOUS_MODES,
 } from './env.dto';
@@ -83,6 +84,14 @@ export class AppConfig {
   otpEmail: { codeTtlSeconds: number };
   /** How many recovery codes a generated set holds unless the request says. */
   recoveryCodes: { defaultCount: number };
+  /** Security notifications by email: which kinds, and how the outbox worker polls and retries. */
+  notify: {
+    kinds: ReadonlySet<(typeof NOTIFICATION_KINDS)[number]>;
+    pollIntervalMs: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    maxAttempts: number;
+  };
   /** OpenTelemetry tracing; absent (off) unless an OTLP endpoint is configured. */
   tracing?: { tracesUrl: string; serviceName: string };
   /** Where logs go (not from the environment: tests capture them to check what is logged). Default stdout. */
@@ -217,6 +226,13 @@ export function loadConfig(env: Record<string, string | undefined>): {
     },
     otpEmail: { codeTtlSeconds: dto.OTP_EMAIL_CODE_TTL_SECONDS ?? 300 },
     recoveryCodes: { defaultCount: dto.RECOVERY_CODE_COUNT ?? 10 },
+    notify: {
+      kinds: parseNotifyEvents(dto.NOTIFY_EVENTS),
+      pollIntervalMs: dto.NOTIFY_POLL_INTERVAL_MS ?? 10_000,
+      retryBaseMs: dto.NOTIFY_RETRY_BASE_MS ?? 5_000,
+      retryMaxMs: dto.NOTIFY_RETRY_MAX_MS ?? 3_600_000,
+      maxAttempts: dto.NOTIFY_MAX_ATTEMPTS ?? 50,
+    },
     tracing: parseTracing(dto),
   };
   return { config, warnings };
@@ -231,6 +247,15 @@ function parseTracing(dto: EnvDto): AppConfig['tracing'] {
   const tracesUrl =
     dto.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base && `${base.replace(/\/+$/, '')}/v1/traces`);
   return tracesUrl ? { tracesUrl, serviceName: dto.OTEL_SERVICE_NAME ?? 'mfa-service' } : undefined;
+}
+
+/** NOTIFY_EVENTS (already checked against the kinds): `all` or unset → every kind, `none` → none. */
+function parseNotifyEvents(value: string | undefined): ReadonlySet<(typeof NOTIFICATION_KINDS)[number]> {
+  const v = (value ?? 'all').trim();
+  if (v === 'all') return new Set(NOTIFICATION_KINDS);
+  if (v === 'none') return new Set();
+  const chosen = v.split(',').map((k) => k.trim());
+  return new Set(NOTIFICATION_KINDS.filter((k) => chosen.includes(k)));
 }
 
 /** Default: the embedded SQLite file `<DATA_DIR>/mfa.sqlite` (`./data/mfa.sqlite`). */

@@ -28,6 +28,16 @@ export const HTTP_ADAPTERS = ['express', 'fastify'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const SMS_PROVIDERS = ['log', 'webhook', 'twilio'] as const;
 export const MAIL_TRANSPORTS = ['log', 'smtp'] as const;
+/** The security notifications a user can get by email (NOTIFY_EVENTS picks some, default all). */
+export const NOTIFICATION_KINDS = [
+  'factor_added',
+  'factor_removed',
+  'factor_locked',
+  'code_replayed',
+  'recovery_codes_generated',
+  'recovery_code_used',
+  'recovery_codes_low',
+] as const;
 
 /**
  * The environment, as read once at boot. Every variable the service understands is declared
@@ -354,6 +364,48 @@ export class EnvDto {
   @Transform(toBool)
   @IsBoolean()
   STEP_UP_FOR_FACTOR_REMOVAL?: boolean;
+
+  /** Security notifications: `all` (default), `none`, or a comma list of NOTIFICATION_KINDS. */
+  @IsOptional()
+  @IsString()
+  @Matches(
+    new RegExp(
+      `^\\s*(all|none|(${NOTIFICATION_KINDS.join('|')})(\\s*,\\s*(${NOTIFICATION_KINDS.join('|')}))*)\\s*$`,
+    ),
+    { message: `must be all, none, or a comma list of ${NOTIFICATION_KINDS.join(', ')}` },
+  )
+  NOTIFY_EVENTS?: string;
+
+  /** How often the notification worker looks for rows written by other instances and for due retries. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  NOTIFY_POLL_INTERVAL_MS?: number;
+
+  /** The first retry's delay after a failed notification mail; doubles per try up to NOTIFY_RETRY_MAX_MS. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(3_600_000)
+  NOTIFY_RETRY_BASE_MS?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(86_400_000)
+  NOTIFY_RETRY_MAX_MS?: number;
+
+  /** Tries per notification before it is given up (kept in the outbox as FAILED). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  NOTIFY_MAX_ATTEMPTS?: number;
 
   // OpenTelemetry tracing: off unless one of the two endpoints is set. The OTLP exporter and batch
   // processor also read their own standard tuning variables (OTEL_EXPORTER_OTLP_HEADERS,

@@ -1,15 +1,11 @@
 import { DataSource, EntityManager } from 'typeorm';
+import { retryBounded, TryAgain } from '../concurrency/bounded-retry';
 
 export type Dialect = 'sqlite' | 'postgres';
 
 export function dialectOf(ds: DataSource | EntityManager): Dialect {
   const type = (ds instanceof DataSource ? ds : ds.connection).options.type;
   return type === 'postgres' ? 'postgres' : 'sqlite';
-}
-
-/** Write raw SQL once with `$1..$n` placeholders; SQLite gets `?` in the same order. */
-export function portableSql(dialect: Dialect, text: string): string {
-  return dialect === 'postgres' ? text : text.replace(/\$\d+/g, '?');
 }
 
 /**
@@ -58,12 +54,16 @@ export function isUniqueViolation(e: unknown): boolean {
  * Runs a single PostgreSQL statement again when it lost a deadlock (40P01): the statement was rolled
  * back whole, so running it again is safe. Other errors, and the last attempt's, go to the caller.
  */
-export async function retryOnDeadlock<T>(statement: () => Promise<T>, attempts = 3): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await statement();
-    } catch (e) {
-      if ((e as { code?: string }).code !== '40P01' || attempt >= attempts) throw e;
-    }
-  }
+export function retryOnDeadlock<T>(statement: () => Promise<T>, attempts = 3): Promise<T> {
+  return retryBounded({
+    rounds: attempts,
+    attempt: () =>
+      statement().catch((e: unknown) => {
+        if ((e as { code?: string }).code !== '40P01') throw e;
+        return new TryAgain(e);
+      }),
+    giveUp: (lastError) => {
+      throw lastError;
+    },
+  });
 }

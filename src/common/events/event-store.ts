@@ -1,7 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
+import type { Database } from 'better-sqlite3';
 import { EntityManager } from 'typeorm';
 import { rawQuery } from '../database/db-dialect';
+import { NumberedStatement, prepareNumbered } from '../database/driver-handle';
 import { Clock } from '../time/clock';
+import { INSERT_OUTBOX_SQL, Outbox } from './outbox';
 
 export interface NewEvent {
   aggregateType: string;
@@ -14,20 +17,13 @@ export interface NewEvent {
   payload?: Record<string, unknown>;
 }
 
-/**
- * The two statements of an append, for modules that run them through prepared driver statements on
- * a hot path (same SQL, so the log cannot diverge). Params: aggregate_type, aggregate_id,
- * resource_owner, created_at, changed_at → RETURNING sequence, created_at.
- */
-export const APPEND_AGGREGATE_SQL = `INSERT INTO aggregates (aggregate_type, aggregate_id, sequence, resource_owner, created_at, changed_at)
-       VALUES ($1, $2, 1, $3, $4, $5)
-       ON CONFLICT (aggregate_type, aggregate_id)
-       DO UPDATE SET sequence = aggregates.sequence + 1, changed_at = excluded.changed_at, resource_owner = excluded.resource_owner
-       RETURNING sequence, created_at`;
-
-/** Params: aggregate_type, aggregate_id, sequence, event_type, resource_owner, creator, payload (JSON text or null), created_at. */
-export const INSERT_EVENT_SQL = `INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, resource_owner, creator, payload, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`;
+/** What the aggregate row says about an object: for the `details` of read answers. */
+export interface AggregateInfo {
+  sequence: number;
+  createdAt: number;
+  changedAt: number;
+  resourceOwner: string;
+}
 
 /** What an append yields: enough to build every flavour of `details`. */
 export interface AppendedEvent {
@@ -40,12 +36,126 @@ export interface AppendedEvent {
   aggregateCreatedAt: number;
 }
 
-/** What the aggregate row says about an object: for the `details` of read answers. */
-export interface AggregateInfo {
-  sequence: number;
-  createdAt: number;
-  changedAt: number;
-  resourceOwner: string;
+/*
+ * Every statement that appends events is built here from the pieces below, so the log is written the
+ * same way on every path: EventStore.append (TypeORM, in the caller's transaction), SqliteEventAppender
+ * (prepared statements inside a synchronous SQLite transaction) and appendForEachRowSql (PostgreSQL,
+ * many events in one statement).
+ */
+const AGGREGATE_COLUMNS = 'aggregate_type, aggregate_id, sequence, resource_owner, created_at, changed_at';
+/**
+ * An aggregate's first event gets sequence 1 (the row inserted); every later one the next sequence,
+ * from one atomic upsert, which also serialises concurrent writers of one aggregate.
+ */
+const NEXT_SEQUENCE = `ON CONFLICT (aggregate_type, aggregate_id)
+       DO UPDATE SET sequence = aggregates.sequence + 1, changed_at = excluded.changed_at, resource_owner = excluded.resource_owner`;
+const EVENT_COLUMNS =
+  'aggregate_type, aggregate_id, sequence, event_type, resource_owner, creator, payload, created_at';
+
+/**
+ * Params: aggregate_type, aggregate_id, resource_owner, created_at, changed_at → RETURNING sequence, created_at
+ * (the aggregate's).
+ */
+const APPEND_AGGREGATE_SQL = `INSERT INTO aggregates (${AGGREGATE_COLUMNS})
+       VALUES ($1, $2, 1, $3, $4, $5)
+       ${NEXT_SEQUENCE}
+       RETURNING sequence, created_at`;
+
+/** Params: aggregate_type, aggregate_id, sequence, event_type, resource_owner, creator, payload (JSON text or null), created_at. */
+const INSERT_EVENT_SQL = `INSERT INTO events (${EVENT_COLUMNS})
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`;
+
+const payloadText = (e: NewEvent): string | null => (e.payload ? JSON.stringify(e.payload) : null);
+
+/**
+ * PostgreSQL: one statement that appends an event (without payload) for each row of `source`, the last
+ * of the statement's common table expressions `ctes` (written without the leading WITH). `source` has
+ * at most one row per aggregate and the columns aggregate_type, aggregate_id, resource_owner,
+ * event_type, creator and created_at. The statement returns one row per appended event, read by
+ * `appendedEventOf`. One round trip and atomic with what the CTEs themselves change.
+ */
+export function appendForEachRowSql(ctes: string, source: string): string {
+  return `WITH ${ctes}, appended AS (
+     INSERT INTO aggregates (${AGGREGATE_COLUMNS})
+     SELECT s.aggregate_type, s.aggregate_id, 1, s.resource_owner, s.created_at, s.created_at FROM ${source} s
+     ${NEXT_SEQUENCE}
+     RETURNING aggregate_type, aggregate_id, resource_owner, sequence, created_at
+   )
+   INSERT INTO events (${EVENT_COLUMNS})
+   SELECT a.aggregate_type, a.aggregate_id, a.sequence, s.event_type, a.resource_owner, s.creator, NULL, s.created_at
+   FROM appended a JOIN ${source} s ON s.aggregate_type = a.aggregate_type AND s.aggregate_id = a.aggregate_id
+   RETURNING aggregate_id, resource_owner, sequence, created_at,
+     (SELECT a.created_at FROM appended a
+       WHERE a.aggregate_type = events.aggregate_type AND a.aggregate_id = events.aggregate_id) AS aggregate_created_at`;
+}
+
+/** A row returned by an `appendForEachRowSql` statement (node-pg returns BIGINT as a string). */
+export interface AppendedRow {
+  aggregate_id: string;
+  resource_owner: string;
+  sequence: number | string;
+  created_at: number | string;
+  aggregate_created_at: number | string;
+}
+
+export function appendedEventOf(row: AppendedRow): AppendedEvent {
+  return {
+    aggregateId: row.aggregate_id,
+    resourceOwner: row.resource_owner,
+    sequence: Number(row.sequence),
+    createdAt: Number(row.created_at),
+    aggregateCreatedAt: Number(row.aggregate_created_at),
+  };
+}
+
+/**
+ * Appends synchronously through prepared statements on a better-sqlite3 connection, for a hot path
+ * that runs inside a synchronous SQLite transaction (SqliteGroupCommit). Statements are prepared on
+ * first use.
+ */
+export class SqliteEventAppender {
+  private statements?: { aggregate: NumberedStatement; event: NumberedStatement; outbox: NumberedStatement };
+
+  constructor(
+    private readonly db: Database,
+    /** Writes the security notification an event asks for, in the same transaction (as EventStore.append). */
+    private readonly outbox?: Outbox,
+  ) {}
+
+  /** Appends `e` written at `now` (epoch ms). */
+  append(e: NewEvent, now: number): AppendedEvent {
+    this.statements ??= {
+      aggregate: prepareNumbered(this.db, APPEND_AGGREGATE_SQL),
+      event: prepareNumbered(this.db, INSERT_EVENT_SQL),
+      outbox: prepareNumbered(this.db, INSERT_OUTBOX_SQL),
+    };
+    const agg = this.statements.aggregate.get(e.aggregateType, e.aggregateId, e.resourceOwner, now, now) as {
+      sequence: number;
+      created_at: number;
+    };
+    this.statements.event.run(
+      e.aggregateType,
+      e.aggregateId,
+      agg.sequence,
+      e.eventType,
+      e.resourceOwner,
+      e.creator,
+      payloadText(e),
+      now,
+    );
+    const outboxRow = this.outbox?.rowFor(e, now);
+    if (outboxRow) {
+      this.statements.outbox.run(...outboxRow);
+      this.outbox?.committed();
+    }
+    return {
+      aggregateId: e.aggregateId,
+      resourceOwner: e.resourceOwner,
+      sequence: agg.sequence,
+      createdAt: now,
+      aggregateCreatedAt: agg.created_at,
+    };
+  }
 }
 
 /**
@@ -54,7 +164,16 @@ export interface AggregateInfo {
  */
 @Injectable()
 export class EventStore {
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    /** Writes the security notification an event asks for, in the same transaction. */
+    @Optional() private readonly outbox?: Outbox,
+  ) {}
+
+  /** An appender for a synchronous SQLite hot path on `db`, writing notifications as `append` does. */
+  sqliteAppender(db: Database): SqliteEventAppender {
+    return new SqliteEventAppender(db, this.outbox);
+  }
 
   async append(em: EntityManager, e: NewEvent): Promise<AppendedEvent> {
     const now = this.clock.now();
@@ -71,9 +190,10 @@ export class EventStore {
       e.eventType,
       e.resourceOwner,
       e.creator,
-      e.payload ? JSON.stringify(e.payload) : null,
+      payloadText(e),
       now,
     ]);
+    await this.outbox?.write(em, e, now);
     return {
       aggregateId: e.aggregateId,
       resourceOwner: e.resourceOwner,

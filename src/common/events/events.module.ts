@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { EventStore } from './event-store';
+import { Outbox } from './outbox';
 
 @Global()
-@Module({ providers: [EventStore], exports: [EventStore] })
+@Module({ providers: [EventStore, Outbox], exports: [EventStore, Outbox] })
 export class EventsModule {}

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import { ChallengeMail, MailOutcome, MailSender } from './mail-sender';
+import { ChallengeMail, MailOutcome, MailSender, NoticeMail } from './mail-sender';
 import { maskEmail } from './mask-email';
 
 /**
@@ -25,6 +25,11 @@ export class LogMailSender extends MailSender {
       },
       'challenge mail sent (log transport)',
     );
+    return Promise.resolve('sent');
+  }
+
+  sendNotice(mail: NoticeMail): Promise<MailOutcome> {
+    this.logger.log(mail.ref, 'notification mail sent (log transport)');
     return Promise.resolve('sent');
   }
 }

@@ -10,6 +10,19 @@ export interface ChallengeMail {
   ttlSeconds: number;
 }
 
+/** One security notification, rendered (see the notifications module). */
+export interface NoticeMail {
+  /** Full recipient address: used for delivery only, never logged. */
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+  /** The same for every try of one notification, so a duplicate (see the worker) can be recognised. */
+  messageId: string;
+  /** What log lines may name: the notification kind and its outbox row. */
+  ref: { kind: string; outboxId: number };
+}
+
 /** Thrown by adapters when the mail could not be handed over; carries no address or code. */
 export class MailDeliveryError extends Error {
   constructor(
@@ -34,4 +47,7 @@ export abstract class MailSender {
    * when it certainly did not (refused, or stopped before the whole mail was transmitted).
    */
   abstract send(mail: ChallengeMail): Promise<MailOutcome>;
+
+  /** The same transport for a security notification; same contract as `send`. */
+  abstract sendNotice(mail: NoticeMail): Promise<MailOutcome>;
 }

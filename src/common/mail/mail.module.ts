@@ -8,7 +8,7 @@ import { SmtpMailSender } from './smtp-mail-sender';
 
 /**
  * The mail transport named by MAIL_TRANSPORT (`log` or `smtp`), for every module that mails codes
- * (email challenges, OTP Email). Each send is reported (transport and result only) to SendOutcomes.
+ * (email challenges, OTP Email, security notifications). Each send is reported (transport and result only) to SendOutcomes.
  */
 @Module({
   imports: [ObservabilityModule],
@@ -19,7 +19,10 @@ import { SmtpMailSender } from './smtp-mail-sender';
       useFactory: (config: AppConfig, outcomes: SendOutcomes): MailSender => {
         const inner =
           config.mail.transport === 'smtp' ? new SmtpMailSender(config) : new LogMailSender(config);
-        return { send: (mail) => outcomes.track('mail', config.mail.transport, () => inner.send(mail)) };
+        return {
+          send: (mail) => outcomes.track('mail', config.mail.transport, () => inner.send(mail)),
+          sendNotice: (mail) => outcomes.track('mail', config.mail.transport, () => inner.sendNotice(mail)),
+        };
       },
     },
   ],

@@ -5,7 +5,7 @@ import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { PassThrough } from 'node:stream';
 import { AppConfig } from '../config/app-config';
 import { renderChallengeMail } from './mail-content';
-import { ChallengeMail, MailDeliveryError, MailOutcome, MailSender } from './mail-sender';
+import { ChallengeMail, MailDeliveryError, MailOutcome, MailSender, NoticeMail } from './mail-sender';
 import { maskEmail } from './mask-email';
 
 /** Bounds of the connection itself (a transmitted message may still be waiting for its answer after the deadline). */
@@ -78,6 +78,32 @@ export class SmtpMailSender extends MailSender {
         ),
     );
     return 'unconfirmed';
+  }
+
+  /** A security notification: logged by kind and outbox id only (no address, not even masked). */
+  async sendNotice(mail: NoticeMail): Promise<MailOutcome> {
+    const node = new MailComposer({
+      from: this.config.mail.from,
+      to: mail.to,
+      subject: mail.subject,
+      text: mail.text,
+      html: mail.html,
+      messageId: mail.messageId,
+    }).compile();
+    const message = await node.build();
+    const outcome = await this.transmit(node.getEnvelope(), message, this.config.mail.sendDeadlineMs).catch(
+      (e: unknown) => {
+        const err = e as SmtpError;
+        const detail = {
+          errorCode: typeof err.code === 'string' ? err.code : undefined,
+          responseCode: typeof err.responseCode === 'number' ? err.responseCode : undefined,
+        };
+        throw new MailDeliveryError('mail could not be sent', detail);
+      },
+    );
+    // A late answer of the relay only matters for the log; the notification counts as delivered.
+    if (outcome.kind === 'unconfirmed') outcome.late.catch(() => undefined);
+    return outcome.kind;
   }
 
   /**

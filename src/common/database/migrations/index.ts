@@ -4,6 +4,7 @@ import { EmailChallenges1795309048983 } from './1795309048983-EmailChallenges';
 import { TotpFactors1795309072413 } from './1795309072413-TotpFactors';
 import { SealStepUpContexts1795400000000 } from './1795400000000-SealStepUpContexts';
 import { OtpChannelsAndRecoveryCodes1795969558369 } from './1795969558369-OtpChannelsAndRecoveryCodes';
+import { NotificationOutbox1795971351031 } from './1795971351031-NotificationOutbox';
 /* The migrations, in order. `npm run migration:generate -- <Name>` appends to this list. */
 export const MIGRATIONS: (new () => unknown)[] = [
   Init1795308752933,
@@ -12,4 +13,5 @@ export const MIGRATIONS: (new () => unknown)[] = [
   TotpFactors1795309072413,
   SealStepUpContexts1795400000000,
   OtpChannelsAndRecoveryCodes1795969558369,
+  NotificationOutbox1795971351031,
 ];

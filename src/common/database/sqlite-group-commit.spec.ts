@@ -3,13 +3,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DataSource } from 'typeorm';
+import { sqliteConnection } from './driver-handle';
+import { SqliteGroupCommit } from './sqlite-group-commit';
 import { TransactionRunner } from './transaction-runner';
 
 /** The group commit against a real SQLite file, watched through a second connection. */
-describe('TransactionRunner on SQLite', () => {
+describe('SqliteGroupCommit', () => {
   let dir: string;
   let ds: DataSource;
   let runner: TransactionRunner;
+  let commits: SqliteGroupCommit;
   let db: Database.Database;
   let other: Database.Database;
 
@@ -23,9 +26,10 @@ describe('TransactionRunner on SQLite', () => {
     });
     await ds.initialize();
     await ds.query('CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)');
-    db = (ds.driver as unknown as { databaseConnection: Database.Database }).databaseConnection;
+    db = sqliteConnection(ds);
     other = new Database(file, { readonly: true });
     runner = new TransactionRunner(ds);
+    commits = new SqliteGroupCommit(ds, runner);
   });
 
   afterEach(async () => {
@@ -42,8 +46,8 @@ describe('TransactionRunner on SQLite', () => {
 
   it('runs the units of one turn in one transaction and settles them after its commit', async () => {
     const observed: boolean[] = [];
-    const first = runner.grouped(insert('a'));
-    const second = runner.grouped(() => {
+    const first = commits.run(insert('a'));
+    const second = commits.run(() => {
       // the first unit's write is not committed yet: both are in one open transaction
       observed.push(db.inTransaction, seen('a'));
       return insert('b')();
@@ -55,15 +59,11 @@ describe('TransactionRunner on SQLite', () => {
   });
 
   it('undoes only the writes of a unit that throws, which rejects with its error', async () => {
-    const failing = runner.grouped(() => {
+    const failing = commits.run(() => {
       insert('b')();
       throw new Error('judged wrong');
     });
-    const results = await Promise.allSettled([
-      runner.grouped(insert('a')),
-      failing,
-      runner.grouped(insert('c')),
-    ]);
+    const results = await Promise.allSettled([commits.run(insert('a')), failing, commits.run(insert('c'))]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect((results[1] as PromiseRejectedResult).reason).toEqual(new Error('judged wrong'));
     expect([seen('a'), seen('b'), seen('c')]).toEqual([true, false, true]);
@@ -71,14 +71,14 @@ describe('TransactionRunner on SQLite', () => {
 
   it('fails the whole group when the transaction cannot commit, storing nothing', async () => {
     const results = await Promise.allSettled([
-      runner.grouped(insert('a')),
+      commits.run(insert('a')),
       // ends the group's transaction behind the runner's back: its COMMIT then fails
-      runner.grouped(() => db.prepare('ROLLBACK').run()),
+      commits.run(() => db.prepare('ROLLBACK').run()),
     ]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     expect(seen('a')).toBe(false);
     // the runner goes on working afterwards
-    await expect(runner.grouped(insert('d'))).resolves.toBe(1);
+    await expect(commits.run(insert('d'))).resolves.toBe(1);
     expect(seen('d')).toBe(true);
   });
 
@@ -92,7 +92,7 @@ describe('TransactionRunner on SQLite', () => {
       order.push('run ends');
     });
     await new Promise((r) => setTimeout(r, 10));
-    const grouped = runner.grouped(() => {
+    const grouped = commits.run(() => {
       order.push('group runs');
       return insert('y')();
     });
@@ -101,5 +101,12 @@ describe('TransactionRunner on SQLite', () => {
     await Promise.all([open, grouped]);
     expect(order).toEqual(['run wrote', 'run ends', 'group runs']);
     expect([seen('x'), seen('y')]).toEqual([true, true]);
+  });
+});
+
+describe('SqliteGroupCommit on PostgreSQL', () => {
+  it('refuses to be built: PostgreSQL has no group commit, so nothing can run in it without a transaction', () => {
+    const ds = new DataSource({ type: 'postgres', url: 'postgres://nobody@127.0.0.1:1/none' });
+    expect(() => new SqliteGroupCommit(ds, new TransactionRunner(ds))).toThrow('not a SQLite data source');
   });
 });
