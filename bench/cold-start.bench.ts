@@ -52,6 +52,7 @@ async function coldStart(dataDir: string, viaNpm: boolean): Promise<{ wall: numb
     DATA_DIR: dataDir,
     LOG_LEVEL: 'warn',
     METRICS_PORT: '0',
+    GRPC_PORT: '0',
   };
   const t0 = performance.now();
   const child = viaNpm

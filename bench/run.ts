@@ -2,12 +2,13 @@
  * `npm run bench`: the TOTP verify micro-benchmark (otplib vs the node:crypto routine), what metrics add to
  * one request (in process), the service's cold
  * start (spawn → first 200 on /healthz), what tracing costs on `_check` (the service as a process, tracing on
- * vs off) and the `_check` load test against the raw baseline (SQLite, plus
+ * vs off), one verify over REST, Connect, gRPC-Web and gRPC and the `_check` load test against the raw baseline (SQLite, plus
  * PostgreSQL when TEST_DATABASE_URL is set).
  * Not part of `npm test`; nothing here asserts a time.
  */
 import { runColdStartBench } from './cold-start.bench';
 import { runMetricsCostBench } from './metrics-cost.bench';
+import { runRpcVerifyBench } from './rpc-verify.bench';
 import { runCheckBench } from './totp-check.bench';
 import { runTracingCostBench } from './tracing-cost.bench';
 import { runVerifyBench } from './totp-verify.bench';
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
   await runMetricsCostBench();
   await runColdStartBench();
   await runTracingCostBench();
+  await runRpcVerifyBench();
   await runCheckBench();
 }
 

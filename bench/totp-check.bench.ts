@@ -412,6 +412,7 @@ export async function benchDatabase(
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
       HTTP_ADAPTER: adapter,
       METRICS_PORT: String(metricsPort),
+      GRPC_PORT: '0',
       METRICS_HOST: '127.0.0.1',
     });
     const url = `http://127.0.0.1:${port}`;

@@ -78,6 +78,7 @@ export async function runTracingCostBench(): Promise<void> {
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
       HTTP_ADAPTER: adapter,
       METRICS_PORT: '0',
+      GRPC_PORT: '0',
     };
     delete env.OTEL_EXPORTER_OTLP_ENDPOINT;
     delete env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;

@@ -96,6 +96,7 @@ async function main() {
         LOG_LEVEL: 'info',
         METRICS_PORT: String(metricsPort),
         METRICS_HOST: '127.0.0.1',
+        GRPC_PORT: '0',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -144,6 +145,15 @@ async function main() {
     const { token } = await call('POST', `/v2/users/${userId}/pats`, admin, {});
     const { secret } = await call('POST', `/v2/users/${userId}/totp`, token, {});
     await call('POST', `/v2/users/${userId}/totp/verify`, token, { code: totp(secret) });
+
+    step('Connect (JSON) on the main port: GetUserByID of the User Service v2 (the @zitadel/proto descriptors load)');
+    const rpc = await fetch(`${base}/zitadel.user.v2.UserService/GetUserByID`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ userId }),
+    });
+    const rpcBody = await rpc.text();
+    if (rpc.status !== 200 || JSON.parse(rpcBody).user?.userId !== userId) fail(`GetUserByID: ${rpc.status} ${rpcBody}`);
 
     step('GET /metrics on the management port: the verify counted');
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();

@@ -16,12 +16,14 @@ import { Metrics } from './common/observability/metrics';
 import { MetricsServer } from './common/observability/metrics-server';
 import { ObservabilityModule } from './common/observability/observability.module';
 import { ClockModule } from './common/time/clock';
+import { PathIdGuard } from './common/validation/path-id.guard';
 import { AppValidationPipe } from './common/validation/validation.pipe';
 import { ENTITIES } from './entities';
 import { EmailChallengeModule } from './email-challenge/email-challenge.module';
 import { IdentityModule } from './identity/identity.module';
 import { NotificationsModule } from './notifications/notifications.module';
 import { OtpSmsModule } from './otp-sms/otp-sms.module';
+import { RpcModule } from './rpc/rpc.module';
 import { TotpModule } from './totp/totp.module';
 import { AuthMethodsModule } from './auth-methods/auth-methods.module';
 import { OneTimeCodeModule } from './common/one-time-code/one-time-code.module';
@@ -53,6 +55,7 @@ export class AppModule {
         RecoveryCodesModule,
         AuthMethodsModule,
         NotificationsModule,
+        RpcModule,
       ],
       controllers: [HealthController],
       providers: [
@@ -60,6 +63,8 @@ export class AppModule {
         // Prometheus metrics and their management server, unless METRICS_PORT=0.
         ...(config.metrics ? [Metrics, MetricsServer] : []),
         { provide: APP_PIPE, useClass: AppValidationPipe },
+        // Over-long path ids are refused before the permission is judged (as ZITADEL's validation does).
+        { provide: APP_GUARD, useClass: PathIdGuard },
         { provide: APP_GUARD, useClass: AuthGuard },
         // After AuthGuard: it needs the principal.
         { provide: APP_GUARD, useClass: StepUpGuard },

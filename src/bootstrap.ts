@@ -14,6 +14,7 @@ import { assignRequestId, REQUEST_ID_HEADER, requestIdFromHeaders } from './comm
 import { RequestLimits } from './common/http/request-limits';
 import { runInScope } from './common/http/request-scope';
 import { buildOpenApiDocument } from './common/openapi/openapi';
+import { isRpcPath, RpcServer } from './rpc/rpc.server';
 
 interface BodyParserApp {
   useBodyParser(type: string, options: Record<string, unknown>): void;
@@ -72,14 +73,23 @@ export function configureHttp(app: INestApplication, config: AppConfig): void {
   // Request limits (see RequestLimits) come before the body is read; the request's scope is entered
   // again once it has been parsed.
   const limits = config.limits ? new RequestLimits(app, config.limits) : undefined;
+  // gRPC-Web and Connect on this port, gRPC on its own: one budget of requests in flight for all.
+  const rpc = app.get(RpcServer);
+  rpc.attach(app, limits);
   if (config.httpAdapter === 'fastify') {
     configureFastify(instance as FastifyInstance, config);
     renderFrameworkErrorsWith(app);
     if (limits) limitFastify(instance as FastifyInstance, limits);
+    // RPCs (gRPC-Web, Connect) leave Fastify here, after request ids, the head screen and the limits.
+    (instance as FastifyInstance).addHook('onRequest', (request, reply, done) => {
+      if (!isRpcPath(request.raw.url)) return done();
+      reply.hijack();
+      rpc.serve(request.raw, reply.raw);
+    });
   } else {
     const express = instance as { use(fn: unknown): void };
     if (limits) express.use(limits.expressAdmit);
-    configureExpress(app, instance as { set(k: string, v: unknown): void }, config);
+    configureExpress(app, instance as { set(k: string, v: unknown): void }, config, rpc);
     if (limits)
       express.use((req: IncomingMessage, _res: unknown, next: () => void) => limits.reenter(req, next));
   }
@@ -99,6 +109,7 @@ function configureExpress(
   app: INestApplication,
   express: { set(k: string, v: unknown): void },
   config: AppConfig,
+  rpc: RpcServer,
 ): void {
   // API answers are not cached by clients, so hashing every body for an ETag is wasted work, and
   // X-Powered-By only advertises.
@@ -112,6 +123,10 @@ function configureExpress(
   app.use((req: IncomingMessage, _res: ServerResponse, next: (err?: unknown) => void) =>
     next(screenRequestHead(req)),
   );
+  // RPCs (gRPC-Web, Connect) leave here, before the JSON body screen and parser.
+  app.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
+    if (!rpc.serve(req, res)) next();
+  });
   // body-parser would skip a body of another type and leave the route to report a missing field.
   app.use((req: IncomingMessage, _res: ServerResponse, next: (err?: unknown) => void) => {
     next(checkBodyMediaType(req.method ?? 'GET', req.headers));

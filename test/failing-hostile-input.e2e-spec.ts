@@ -311,8 +311,38 @@ describe('hostile input', () => {
       const e = await t.http.get(`${EMAIL}/${long}`).set(admin());
       expectError(e, 'email', 404);
       expect(e.body.code).toBe('urn:plmr:mfa-totp:api:CHALLENGE_NOT_FOUND');
-      const longer = await t.http.get(`/v2/users/${'9'.repeat(5000)}`).set(admin());
-      expectError(longer, 'zitadel', 404);
+    });
+
+    it('path ids longer than 200 characters: 400 with the proto rule, whoever asks, before the permission', async () => {
+      const tooLong = '9'.repeat(201);
+      const message =
+        'invalid GetUserByIDRequest.UserId: value length must be between 1 and 200 runes, inclusive';
+      for (const id of [tooLong, '9'.repeat(5000), '💥'.repeat(201)]) {
+        const res = await t.http.get(`/v2/users/${encodeURIComponent(id)}`).set(admin());
+        expectError(res, 'zitadel', 400);
+        expect(res.body).toEqual({ code: 3, message });
+      }
+      // 200 characters are still an id (unknown: 404)
+      expectError(await t.http.get(`/v2/users/${'9'.repeat(200)}`).set(admin()), 'zitadel', 404);
+      // a caller without the permission is told the same (not 403)
+      const stranger = await createHuman(t, await createOrg(t));
+      const res = await t.http
+        .post(`/v2/users/${tooLong}/totp/verify`)
+        .set(bearer(stranger.token))
+        .send({ code: '1' });
+      expectError(res, 'zitadel', 400);
+      expect(res.body.message).toBe(
+        'invalid VerifyTOTPRegistrationRequest.UserId: value length must be between 1 and 200 runes, inclusive',
+      );
+      const sms = await t.http
+        .delete(`/resources/v3alpha/users/1/otp_sms/${tooLong}`)
+        .set(bearer(stranger.token));
+      expectError(sms, 'zitadel', 400);
+      expect(sms.body.message).toBe(
+        'invalid RemoveOTPSMSAuthenticatorRequest.OtpSmsId: value length must be between 1 and 200 runes, inclusive',
+      );
+      // without a token: still 401 first
+      expectError(await t.http.get(`/v2/users/${tooLong}`), 'zitadel', 401);
     });
   });
 

@@ -398,7 +398,10 @@ describe('OTP SMS (v3alpha) with the webhook provider', () => {
     const notReady = await challenge(p.user.token, p.user.userId, p.id);
     expect(notReady.status).toBe(400);
     expect(notReady.body.message).toBe("Multifactor OTP (OneTimePassword) isn't ready (COMMAND-SFD52)");
-    expect((await postCode(p.user.token, p.user.userId, p.id, '_check', p.code)).status).toBe(400);
+    // Checking a code of a factor that is not ready: ZITADEL's id for checking, not the one for sending.
+    const check = await postCode(p.user.token, p.user.userId, p.id, '_check', p.code);
+    expect(check.status).toBe(400);
+    expect(check.body.message).toBe("Multifactor OTP (OneTimePassword) isn't ready (COMMAND-d2r52)");
 
     const r = await ready();
     t.clock.advance(31_000);

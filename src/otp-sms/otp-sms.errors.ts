@@ -11,6 +11,9 @@ export const OtpSmsErrors = {
   alreadyReady: () =>
     Errors.failedPrecondition('COMMAND-qx4ls', 'Multifactor OTP (OneTimePassword) is already set up'),
   notReady: () => Errors.failedPrecondition('COMMAND-SFD52', "Multifactor OTP (OneTimePassword) isn't ready"),
+  /** ZITADEL's id for checking a code of a factor that is not ready (COMMAND-SFD52 is for sending to it). */
+  notReadyToCheck: () =>
+    Errors.failedPrecondition('COMMAND-d2r52', "Multifactor OTP (OneTimePassword) isn't ready"),
   phoneInvalid: () => Errors.invalidArgument('PHONE-so0wa', 'Phone is invalid'),
   codeNotFound: () => Errors.failedPrecondition('COMMAND-S34gh', 'Code not found'),
   codeExpired: () => Errors.failedPrecondition('CODE-QvUQ4P', 'Code is expired'),

@@ -410,7 +410,7 @@ function failureError(f: CodeFailure, purpose: Purpose): DomainError {
     case 'notFound':
       return OtpSmsErrors.notFound();
     case 'wrongState':
-      return purpose === 'registration' ? OtpSmsErrors.alreadyReady() : OtpSmsErrors.notReady();
+      return purpose === 'registration' ? OtpSmsErrors.alreadyReady() : OtpSmsErrors.notReadyToCheck();
     case 'noCode':
       return OtpSmsErrors.codeNotFound();
     case 'expired':

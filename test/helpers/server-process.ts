@@ -28,6 +28,8 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
       ...(process.env.E2E_HTTP_ADAPTER ? { HTTP_ADAPTER: process.env.E2E_HTTP_ADAPTER } : {}),
       // No management server unless the test asks for one: processes of parallel tests would share its port.
       METRICS_PORT: '0',
+      // Nor on the default gRPC port: any free one.
+      GRPC_PORT: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

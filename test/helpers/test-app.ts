@@ -13,6 +13,7 @@ import { configureApp, createHttpAdapter } from '../../src/bootstrap';
 import { AppConfig, loadConfig } from '../../src/common/config/app-config';
 import { MetricsServer } from '../../src/common/observability/metrics-server';
 import { Clock } from '../../src/common/time/clock';
+import { RpcServer } from '../../src/rpc/rpc.server';
 import { FakeClock } from './fake-clock';
 
 export type Db = 'sqlite' | 'postgres';
@@ -35,6 +36,8 @@ export interface TestApp {
   db: Db;
   /** `http://127.0.0.1:<port>/metrics` when started with `metrics: true`. */
   metricsUrl?: string;
+  /** `http://127.0.0.1:<port>` of the app's gRPC (HTTP/2 cleartext) server. */
+  grpcUrl: string;
   /** The database settings, so a second process can share this test's database. */
   env: Record<string, string>;
   close(): Promise<void>;
@@ -94,6 +97,8 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     TOKEN_CACHE_SECONDS: '10',
     // Several test apps run at once: none binds the default metrics port (see `metrics`).
     METRICS_PORT: '0',
+    // Nor the default gRPC port: each app's gRPC server takes a free one (`grpcUrl`).
+    GRPC_PORT: '0',
     // Security notification mails only in the suites that ask for them: others read a user's last mail as
     // their challenge mail, and a notification arriving in between would take its place.
     NOTIFY_EVENTS: 'none',
@@ -137,6 +142,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     logs,
     db: E2E_DB,
     metricsUrl: opts.metrics ? app.get(MetricsServer).url() : undefined,
+    grpcUrl: `http://127.0.0.1:${app.get(RpcServer).grpcPort()}`,
     env: sharedEnv,
     close: async () => {
       await app.close();

@@ -33,6 +33,11 @@ export class AppConfig {
   port: number;
   host: string;
   /**
+   * The gRPC server (HTTP/2 without TLS) serving the ZITADEL RPC services; Connect and gRPC-Web are
+   * served on `port` too. Port 0 means any free port (the bound port is logged). Listens on `host`.
+   */
+  grpc: { port: number };
+  /**
    * The management server serving Prometheus metrics, apart from the API port; undefined when off
    * (METRICS_PORT=0). Set in code, port 0 means any free port (tests read the bound address).
    */
@@ -166,6 +171,7 @@ export function loadConfig(env: Record<string, string | undefined>): {
   const config: AppConfig = {
     port: dto.PORT ?? 8080,
     host: dto.HOST ?? '0.0.0.0',
+    grpc: { port: dto.GRPC_PORT ?? 8081 },
     metrics:
       dto.METRICS_PORT === 0
         ? undefined

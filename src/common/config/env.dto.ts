@@ -57,6 +57,14 @@ export class EnvDto {
   @MinLength(1)
   HOST?: string;
 
+  /** Port of the gRPC (HTTP/2 cleartext) server; 0 = any free port. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  GRPC_PORT?: number;
+
   /** Port of the management server (Prometheus `/metrics`); 0 switches it off. */
   @IsOptional()
   @Transform(toInt)

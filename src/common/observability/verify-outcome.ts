@@ -61,6 +61,7 @@ const RESULT_BY_ID: Readonly<Record<string, VerifyResult>> = {
   'COMMAND-S34gh': 'not_found',
   'COMMAND-Sr3h3': 'not_found',
   'COMMAND-SFD52': 'not_found',
+  'COMMAND-d2r52': 'not_found',
   // v2 OTP SMS / OTP Email (shared one-time codes): attempts of the code used up, no factor.
   'OTPCODE-Att3mx': 'locked',
   'COMMAND-b312D': 'not_found',
