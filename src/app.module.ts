@@ -18,6 +18,7 @@ import { ObservabilityModule } from './common/observability/observability.module
 import { ClockModule } from './common/time/clock';
 import { PathIdGuard } from './common/validation/path-id.guard';
 import { AppValidationPipe } from './common/validation/validation.pipe';
+import { ENTITIES } from './entities';
 import { EmailChallengeModule } from './email-challenge/email-challenge.module';
 import { IdentityModule } from './identity/identity.module';
 import { NotificationsModule } from './notifications/notifications.module';
@@ -42,10 +43,10 @@ export class AppModule {
         DiscoveryModule,
         ClockModule,
         CryptoModule,
-        DatabaseModule.forRoot(),
+        DatabaseModule.forRoot(ENTITIES),
         EventsModule,
         OneTimeCodeModule,
-        AuthModule,
+        AuthModule.forRoot(IdentityModule),
         IdentityModule,
         EmailChallengeModule,
         OtpSmsModule,

@@ -14,6 +14,7 @@ import { assignRequestId, REQUEST_ID_HEADER, requestIdFromHeaders } from './comm
 import { RequestLimits } from './common/http/request-limits';
 import { runInScope } from './common/http/request-scope';
 import { buildOpenApiDocument } from './common/openapi/openapi';
+import { UnknownElementException } from '@nestjs/core/errors/exceptions/unknown-element.exception';
 import { isRpcPath, RpcServer } from './rpc/rpc.server';
 
 interface BodyParserApp {
@@ -74,15 +75,15 @@ export function configureHttp(app: INestApplication, config: AppConfig): void {
   // again once it has been parsed.
   const limits = config.limits ? new RequestLimits(app, config.limits) : undefined;
   // gRPC-Web and Connect on this port, gRPC on its own: one budget of requests in flight for all.
-  const rpc = app.get(RpcServer);
-  rpc.attach(app, limits);
+  const rpc = rpcServerOf(app);
+  rpc?.attach(app, limits);
   if (config.httpAdapter === 'fastify') {
     configureFastify(instance as FastifyInstance, config);
     renderFrameworkErrorsWith(app);
     if (limits) limitFastify(instance as FastifyInstance, limits);
     // RPCs (gRPC-Web, Connect) leave Fastify here, after request ids, the head screen and the limits.
     (instance as FastifyInstance).addHook('onRequest', (request, reply, done) => {
-      if (!isRpcPath(request.raw.url)) return done();
+      if (!rpc || !isRpcPath(request.raw.url)) return done();
       reply.hijack();
       rpc.serve(request.raw, reply.raw);
     });
@@ -92,6 +93,19 @@ export function configureHttp(app: INestApplication, config: AppConfig): void {
     configureExpress(app, instance as { set(k: string, v: unknown): void }, config, rpc);
     if (limits)
       express.use((req: IncomingMessage, _res: unknown, next: () => void) => limits.reenter(req, next));
+  }
+}
+
+/**
+ * The RPC front door of the application, if it has one: the service's AppModule always does; an app
+ * assembled from a few modules (a unit test of the HTTP pipeline) serves REST alone.
+ */
+function rpcServerOf(app: INestApplication): RpcServer | undefined {
+  try {
+    return app.get(RpcServer, { strict: false });
+  } catch (err) {
+    if (err instanceof UnknownElementException) return undefined;
+    throw err;
   }
 }
 
@@ -109,7 +123,7 @@ function configureExpress(
   app: INestApplication,
   express: { set(k: string, v: unknown): void },
   config: AppConfig,
-  rpc: RpcServer,
+  rpc: RpcServer | undefined,
 ): void {
   // API answers are not cached by clients, so hashing every body for an ETag is wasted work, and
   // X-Powered-By only advertises.
@@ -125,7 +139,7 @@ function configureExpress(
   );
   // RPCs (gRPC-Web, Connect) leave here, before the JSON body screen and parser.
   app.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
-    if (!rpc.serve(req, res)) next();
+    if (!rpc?.serve(req, res)) next();
   });
   // body-parser would skip a body of another type and leave the route to report a missing field.
   app.use((req: IncomingMessage, _res: ServerResponse, next: (err?: unknown) => void) => {

@@ -1,7 +1,7 @@
 import { Controller, Delete, Module, Param } from '@nestjs/common';
-import { Principal, RequirePermission, userParam } from '../src/common/auth/decorators';
+import { Caller, RequirePermission, userParam } from '../src/common/auth/decorators';
 import { RequireStepUpForFactorRemoval } from '../src/common/auth/step-up';
-import { Principal as Caller } from '../src/common/auth/principal';
+import { Principal } from '../src/common/auth/principal';
 import { VERIFY_EMAIL } from './fixtures/seeds';
 import { emailCode, expectEmailError } from './helpers/error-bodies';
 import { BASE, MAX_ATTEMPTS, EmailChallengeFixture } from './helpers/email-challenge';
@@ -15,7 +15,7 @@ class StepUpProbeController {
   @Delete('users/:userId/factor')
   @RequirePermission('user.write', { self: true, target: userParam('userId') })
   @RequireStepUpForFactorRemoval(userParam('userId'))
-  RemoveProbeFactor(@Principal() caller: Caller, @Param('userId') userId: string) {
+  RemoveProbeFactor(@Caller() caller: Principal, @Param('userId') userId: string) {
     return { removed: userId, by: caller.userId };
   }
 }

@@ -1,11 +1,11 @@
-import { Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { Controller, HttpCode, Module, Param, Post } from '@nestjs/common';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { Principal, RequirePermission, userParam } from '../src/common/auth/decorators';
-import { Principal as Caller } from '../src/common/auth/principal';
-import { UsersReader } from '../src/identity/users-reader';
-import { USER_NOT_FOUND } from '../src/identity/identity.service';
+import { Caller, RequirePermission, userParam } from '../src/common/auth/decorators';
+import { Principal } from '../src/common/auth/principal';
+import { IdentityModule, UsersReader } from '../src/identity';
+import { CommonErrors } from '../src/common/errors/common-errors';
 import {
   createHuman,
   createMachine,
@@ -31,11 +31,15 @@ class CredentialProbeController {
   @Post(':userId/credential')
   @HttpCode(200)
   @RequirePermission('user.credential.write', { self: true, target: userParam('userId') })
-  async Probe(@Principal() caller: Caller, @Param('userId') userId: string) {
-    if (!(await this.users.findUser(userId))) throw USER_NOT_FOUND();
+  async Probe(@Caller() caller: Principal, @Param('userId') userId: string) {
+    if (!(await this.users.findUser(userId))) throw CommonErrors.userNotFound();
     return { caller: caller.userId, userId };
   }
 }
+
+/** The probe's module says what it uses, as a feature module would. */
+@Module({ imports: [IdentityModule], controllers: [CredentialProbeController] })
+class CredentialProbeModule {}
 
 const ISSUER = 'https://idp.example.test';
 const AUDIENCE = 'mfa-service';
@@ -151,7 +155,7 @@ describe('identity: authentication and authorisation matrix', () => {
     const jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`;
     t = await createTestApp({
       env: { OIDC_ISSUER: ISSUER, OIDC_AUDIENCE: AUDIENCE, OIDC_JWKS_URL: jwksUrl },
-      controllers: [CredentialProbeController],
+      extraModules: [CredentialProbeModule],
     });
 
     const orgA = await createOrg(t);

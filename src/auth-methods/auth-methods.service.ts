@@ -6,8 +6,8 @@ import {
   AuthMethodSourceProvider,
 } from '../common/auth-methods/auth-method-source';
 import { Clock } from '../common/time/clock';
-import { USER_NOT_FOUND } from '../identity/identity.service';
-import { UsersReader } from '../identity/users-reader';
+import { CommonErrors } from '../common/errors/common-errors';
+import { UsersReader } from '../identity';
 import { ListAuthenticationMethodTypesResponseDto } from './dto/auth-methods.dto';
 
 /**
@@ -31,7 +31,7 @@ export class AuthMethodsService {
 
   async list(userId: string): Promise<ListAuthenticationMethodTypesResponseDto> {
     const user = await this.users.findUser(userId);
-    if (!user) throw USER_NOT_FOUND();
+    if (!user) throw CommonErrors.userNotFound();
     const found = new Set((await Promise.all(this.sources.map((s) => s.readyMethods(user.id)))).flat());
     const authMethodTypes = AUTH_METHOD_TYPES.filter((t) => found.has(t));
     return {

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { Principal, RequirePermission, userBody } from '../common/auth/decorators';
-import { Principal as Caller } from '../common/auth/principal';
+import { Caller, RequirePermission, userBody } from '../common/auth/decorators';
+import { Principal } from '../common/auth/principal';
 import { UseApiFamily } from '../common/errors/api-family';
 import {
   ConsumeEmailChallengeResponseDto,
@@ -12,7 +12,11 @@ import {
   VerifyEmailRequestDto,
   VerifyEmailResponseDto,
 } from './dto/email-challenge.dto';
-import { E, EmailChallengeErrorResponses } from './email-challenge.openapi';
+import {
+  EmailChallengeErrorResponses,
+  EmailErrorDocs as Doc,
+  EmailErrorExamples as Example,
+} from './email-challenge.openapi';
 import { EmailChallengeService } from './email-challenge.service';
 import { CountsOutcome } from '../common/observability/verify-outcome';
 
@@ -24,7 +28,7 @@ const CHALLENGE_ID = {
 };
 
 /**
- * Email step-up challenges (seed 003). Every error on these routes, from validation to 500, is
+ * Email step-up challenges. Every error on these routes, from validation to 500, is
  * rendered in this API's own format (`urn:plmr:mfa-totp:api:*`). Routes with the AIP-136 `:verb`
  * suffix escape the colon (`\\:`) for Express 5 / path-to-regexp v8.
  */
@@ -44,18 +48,14 @@ export class EmailChallengeController {
   })
   @ApiCreatedResponse({ type: CreateEmailChallengeResponseDto, description: 'Created: the code was sent.' })
   @EmailChallengeErrorResponses(BASE, {
-    400: E.badRequest,
-    401: E.unauthorized,
-    403: E.forbidden,
-    404: {
-      description: E.userNotFound,
-      code: 'USER_NOT_FOUND',
-      message: 'User not found or without a verified email address',
-    },
-    500: E.internal,
-    503: E.unavailable,
+    400: Doc.badRequest,
+    401: Doc.unauthorized,
+    403: Doc.forbidden,
+    404: { description: Doc.userNotFound, ...Example.userNotFound },
+    500: Doc.internal,
+    503: Doc.unavailable,
   })
-  createEmailChallenge(@Principal() caller: Caller, @Body() dto: CreateEmailChallengeRequestDto) {
+  createEmailChallenge(@Caller() caller: Principal, @Body() dto: CreateEmailChallengeRequestDto) {
     return this.challenges.create(caller, dto);
   }
 
@@ -73,23 +73,15 @@ export class EmailChallengeController {
   @ApiOkResponse({ type: VerifyEmailResponseDto, description: 'OK' })
   // The reference page's three responses and texts, then the rest this route answers.
   @EmailChallengeErrorResponses(`${BASE}/312909075212468632:verify`, {
-    400: {
-      description: 'Bad Request',
-      code: 'INVALID_OTP',
-      message: 'The code is invalid; 4 attempts remaining',
-    },
+    400: { description: 'Bad Request', ...Example.invalidCode },
     410: '',
     500: 'Internal Server Error',
-    401: E.unauthorized,
-    403: {
-      description: E.notSubject,
-      code: 'USER_ID_DOES_NOT_MATCH_WITH_CHALLENGE_SUBJECT_USER_ID',
-      message: 'Only the subject user of the challenge may verify it',
-    },
-    404: E.notFound,
+    401: Doc.unauthorized,
+    403: { description: Doc.notSubject, ...Example.notSubject },
+    404: Doc.notFound,
   })
   verifyEmail(
-    @Principal() caller: Caller,
+    @Caller() caller: Principal,
     @Param('challengeId') challengeId: string,
     @Body() dto: VerifyEmailRequestDto,
   ) {
@@ -106,12 +98,12 @@ export class EmailChallengeController {
   @ApiParam(CHALLENGE_ID)
   @ApiOkResponse({ type: EmailChallengeDto, description: 'OK' })
   @EmailChallengeErrorResponses(`${BASE}/312909075212468632`, {
-    401: E.unauthorized,
-    403: E.forbidden,
-    404: E.notFound,
-    500: E.internal,
+    401: Doc.unauthorized,
+    403: Doc.forbidden,
+    404: Doc.notFound,
+    500: Doc.internal,
   })
-  getEmailChallenge(@Principal() caller: Caller, @Param('challengeId') challengeId: string) {
+  getEmailChallenge(@Caller() caller: Principal, @Param('challengeId') challengeId: string) {
     return this.challenges.get(caller, challengeId);
   }
 
@@ -127,15 +119,15 @@ export class EmailChallengeController {
   @ApiParam(CHALLENGE_ID)
   @ApiOkResponse({ type: ResendEmailChallengeResponseDto, description: 'OK: a new code was sent.' })
   @EmailChallengeErrorResponses(`${BASE}/312909075212468632:resend`, {
-    401: E.unauthorized,
-    403: E.forbidden,
-    404: E.notFound,
-    410: E.gone,
-    429: E.cooldown,
-    500: E.internal,
-    503: E.unavailable,
+    401: Doc.unauthorized,
+    403: Doc.forbidden,
+    404: Doc.notFound,
+    410: Doc.gone,
+    429: Doc.cooldown,
+    500: Doc.internal,
+    503: Doc.unavailable,
   })
-  resendEmail(@Principal() caller: Caller, @Param('challengeId') challengeId: string) {
+  resendEmail(@Caller() caller: Principal, @Param('challengeId') challengeId: string) {
     return this.challenges.resend(caller, challengeId);
   }
 
@@ -151,14 +143,14 @@ export class EmailChallengeController {
   @ApiParam(CHALLENGE_ID)
   @ApiOkResponse({ type: ConsumeEmailChallengeResponseDto, description: 'OK' })
   @EmailChallengeErrorResponses(`${BASE}/312909075212468632:consume`, {
-    400: { description: E.badRequest, code: 'BAD_REQUEST', message: 'The challenge is not verified yet' },
-    401: E.unauthorized,
-    403: E.forbidden,
-    404: E.consumeNotFound,
-    410: E.gone,
-    500: E.internal,
+    400: { description: Doc.badRequest, ...Example.notVerified },
+    401: Doc.unauthorized,
+    403: Doc.forbidden,
+    404: Doc.consumeNotFound,
+    410: Doc.gone,
+    500: Doc.internal,
   })
-  consumeEmailChallenge(@Principal() caller: Caller, @Param('challengeId') challengeId: string) {
+  consumeEmailChallenge(@Caller() caller: Principal, @Param('challengeId') challengeId: string) {
     return this.challenges.consume(caller, challengeId);
   }
 }

@@ -2,6 +2,7 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiExtraModels, ApiResponse } from '@nestjs/swagger';
 import { EMAIL_API_CODE_PREFIX, EmailApiCode } from '../common/errors/domain-error';
 import { EmailChallengeErrorDto, EmailChallengeFieldErrorDto } from './dto/email-challenge-error.dto';
+import { EmailChallengeErrors as Errors, exampleOf } from './email-challenge.errors';
 
 /** One error response: its description, and the code and message of its example (defaults per status below). */
 export type EmailErrorResponse = string | { description: string; code: EmailApiCode; message: string };
@@ -10,18 +11,12 @@ export type EmailErrorResponse = string | { description: string; code: EmailApiC
 const DEFAULT_EXAMPLES: Record<number, { code: EmailApiCode; message: string }> = {
   400: { code: 'BAD_REQUEST', message: 'The request is invalid' },
   401: { code: 'UNAUTHORIZED', message: 'auth header missing' },
-  403: {
-    code: 'FORBIDDEN',
-    message: 'Only the subject user or a holder of mfa.challenge.write may access the challenge',
-  },
-  404: { code: 'CHALLENGE_NOT_FOUND', message: 'Challenge not found' },
-  410: { code: 'CHALLENGE_NOT_FOUND', message: 'The challenge has expired' },
-  429: { code: 'FORBIDDEN', message: 'A code was sent recently; retry in 12 seconds' },
+  403: exampleOf(Errors.forbidden()),
+  404: exampleOf(Errors.notFound()),
+  410: exampleOf(Errors.gone('EXPIRED')),
+  429: exampleOf(Errors.cooldown(12)),
   500: { code: 'INTERNAL_SERVER_ERROR', message: 'An internal error occurred' },
-  503: {
-    code: 'INTERNAL_SERVER_ERROR',
-    message: 'The email with the code could not be sent; try again later',
-  },
+  503: exampleOf(Errors.mailFailed()),
 };
 
 /**
@@ -53,12 +48,18 @@ export function EmailChallengeErrorResponses(path: string, responses: Record<num
   );
 }
 
+/** The examples the routes show beside the defaults above, taken from the error catalog. */
+export const EmailErrorExamples = {
+  userNotFound: exampleOf(Errors.userNotFound()),
+  notSubject: exampleOf(Errors.notSubject()),
+  invalidCode: exampleOf(Errors.invalidCode(4)),
+  notVerified: exampleOf(Errors.notVerified()),
+};
+
 /** The error table (README "Email challenges"): what each status means on these routes. */
-export const E = {
+export const EmailErrorDocs = {
   badRequest:
     'BAD_REQUEST: validation failed (see fieldErrors), or the challenge is not verified yet (`:consume`).',
-  invalidOtp:
-    'INVALID_OTP: wrong code (the message says how many attempts remain); BAD_REQUEST: validation failed.',
   unauthorized: 'UNAUTHORIZED: missing or invalid bearer token.',
   forbidden: 'FORBIDDEN: the caller is neither the subject user nor holds mfa.challenge.write.',
   notSubject:

@@ -7,6 +7,15 @@ import { RANDOM_ID_PATTERN } from '../common/database/id-generator';
 import { stepUpContextAad } from './entities/email-challenge-context.entity';
 import { EmailChallengeEntity, StoredStatus, UNSENT } from './entities/email-challenge.entity';
 
+/** An attempt spent on a challenge's code: what the comparison needs. */
+export interface TakenAttempt {
+  codeHash: string | null;
+  generation: number;
+  /** Attempts spent on the challenge, this one included. */
+  attempts: number;
+  maxAttempts: number;
+}
+
 /** A challenge as the service sees it (the entity never leaves this module). */
 export type ChallengeRow = Omit<EmailChallengeEntity, 'user' | 'status'> & { status: StoredStatus };
 
@@ -75,15 +84,6 @@ export class EmailChallengeRepository {
     return rows[0] ? toRow(rows[0]) : undefined;
   }
 
-  async hasContext(id: string, em?: EntityManager): Promise<boolean> {
-    const { rows } = await rawQuery(
-      em ?? this.ds,
-      'SELECT 1 AS one FROM email_challenge_contexts WHERE challenge_id = $1',
-      [id],
-    );
-    return rows.length > 0;
-  }
-
   /** Stores a new challenge as UNSENT (invisible until `markSent`), with its request context. */
   async insert(em: EntityManager, row: ChallengeRow, context: Record<string, unknown>): Promise<void> {
     await em.insert(EmailChallengeEntity, { ...row, status: UNSENT });
@@ -122,9 +122,38 @@ export class EmailChallengeRepository {
   }
 
   /**
-   * Verify-and-consume of the code: PENDING → VERIFIED only if the stored hash is `codeHash`, the
-   * code has not expired and attempts remain. Returns the verification time, or undefined when the
-   * row did not qualify (someone else won, a resend replaced the code, it expired or locked).
+   * Spends one attempt on the code before it is compared (rate limit first): succeeds only while
+   * the challenge is PENDING, unexpired and below max_attempts. Returns what the comparison needs,
+   * or undefined when the challenge is no longer verifiable (the caller re-reads to say why).
+   */
+  async takeAttempt(em: EntityManager, id: string, now: number): Promise<TakenAttempt | undefined> {
+    const { rows } = await rawQuery<{
+      code_hash: string | null;
+      generation: number | string;
+      attempts: number | string;
+      max_attempts: number | string;
+    }>(
+      em,
+      `UPDATE email_challenges SET attempts = attempts + 1
+        WHERE id = $1 AND status = 'PENDING' AND expires_at > $2 AND attempts < max_attempts
+        RETURNING code_hash, generation, attempts, max_attempts`,
+      [id, now],
+    );
+    const r = rows[0];
+    return r
+      ? {
+          codeHash: r.code_hash,
+          generation: Number(r.generation),
+          attempts: Number(r.attempts),
+          maxAttempts: Number(r.max_attempts),
+        }
+      : undefined;
+  }
+
+  /**
+   * Verify-and-consume of the code, after `takeAttempt` in the same transaction: PENDING → VERIFIED
+   * only if the stored hash is still `codeHash`; the attempt taken is given back (a right code costs
+   * none). Returns the verification time, or undefined when the row did not qualify.
    */
   async markVerified(
     em: EntityManager,
@@ -134,41 +163,17 @@ export class EmailChallengeRepository {
   ): Promise<number | undefined> {
     const { rows } = await rawQuery<{ verified_at: number | string }>(
       em,
-      `UPDATE email_challenges SET status = 'VERIFIED', verified_at = $3, code_hash = NULL
-        WHERE id = $1 AND status = 'PENDING' AND code_hash = $2 AND expires_at > $3 AND attempts < max_attempts
+      `UPDATE email_challenges SET status = 'VERIFIED', verified_at = $3, code_hash = NULL, attempts = attempts - 1
+        WHERE id = $1 AND status = 'PENDING' AND code_hash = $2
         RETURNING verified_at`,
       [id, codeHash, now],
     );
     return rows[0] ? Number(rows[0].verified_at) : undefined;
   }
 
-  /**
-   * Counts one wrong code, atomically; the attempt that exhausts the budget locks the challenge.
-   * Undefined when the challenge is no longer verifiable (the caller re-reads to say why).
-   */
-  async recordWrongCode(
-    em: EntityManager,
-    id: string,
-    now: number,
-  ): Promise<{ attempts: number; maxAttempts: number; status: StoredStatus } | undefined> {
-    const { rows } = await rawQuery<{
-      attempts: number | string;
-      max_attempts: number | string;
-      status: StoredStatus;
-    }>(
-      em,
-      `UPDATE email_challenges
-          SET attempts = attempts + 1,
-              status = CASE WHEN attempts + 1 >= max_attempts THEN 'LOCKED' ELSE status END,
-              code_hash = CASE WHEN attempts + 1 >= max_attempts THEN NULL ELSE code_hash END
-        WHERE id = $1 AND status = 'PENDING' AND expires_at > $2 AND attempts < max_attempts
-        RETURNING attempts, max_attempts, status`,
-      [id, now],
-    );
-    const r = rows[0];
-    return r
-      ? { attempts: Number(r.attempts), maxAttempts: Number(r.max_attempts), status: r.status }
-      : undefined;
+  /** A wrong code spent the last attempt: the challenge is locked and its code forgotten. */
+  async lock(em: EntityManager, id: string): Promise<void> {
+    await rawQuery(em, `UPDATE email_challenges SET status = 'LOCKED', code_hash = NULL WHERE id = $1`, [id]);
   }
 
   /**

@@ -6,11 +6,11 @@ import { AppConfig } from '../common/config/app-config';
 import { newRandomId } from '../common/database/id-generator';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { CodeHasher, randomDigits } from '../common/crypto/code-hasher';
-import { DomainError, Errors } from '../common/errors/domain-error';
-import { challengeStatusResult, tagOutcome } from '../common/observability/verify-outcome';
+import { DomainError } from '../common/errors/domain-error';
+import { tagOutcome } from '../common/observability/verify-outcome';
 import { EventStore } from '../common/events/event-store';
 import { Clock } from '../common/time/clock';
-import { UsersReader, UserView } from '../identity/users-reader';
+import { UsersReader, UserView } from '../identity';
 import {
   ChallengeStatus,
   ConsumeEmailChallengeResponseDto,
@@ -20,69 +20,14 @@ import {
   ResendEmailChallengeResponseDto,
   VerifyEmailResponseDto,
 } from './dto/email-challenge.dto';
+import { EmailChallengeErrors } from './email-challenge.errors';
+import { EMAIL_CHALLENGE_AGGREGATE, EmailChallengeEvents } from './email-challenge.events';
 import { ChallengeRow, EmailChallengeRepository } from './email-challenge.repository';
-import { MailSender } from './mail/mail-sender';
-import { maskEmail } from './mail/mask-email';
+import { MailSender } from '../common/mail/mail-sender';
+import { maskEmail } from '../common/mail/mask-email';
 
 export const CODE_DIGITS = 6;
 export const DEFAULT_TTL_SECONDS = 300;
-const AGGREGATE = 'email_challenge';
-
-/** The errors of the email-challenge API (issue 6 table); codes only from the seed's list. */
-export const ChallengeErrors = {
-  notFound: () => Errors.notFound(undefined, 'Challenge not found', { apiCode: 'CHALLENGE_NOT_FOUND' }),
-  userNotFound: () =>
-    Errors.notFound(undefined, 'User not found or without a verified email address', {
-      apiCode: 'USER_NOT_FOUND',
-    }),
-  notSubject: () =>
-    Errors.permissionDenied(undefined, 'Only the subject user of the challenge may verify it', {
-      apiCode: 'USER_ID_DOES_NOT_MATCH_WITH_CHALLENGE_SUBJECT_USER_ID',
-    }),
-  forbidden: () =>
-    Errors.permissionDenied(
-      undefined,
-      'Only the subject user or a holder of mfa.challenge.write may access the challenge',
-      {
-        apiCode: 'FORBIDDEN',
-      },
-    ),
-  gone: (status: Exclude<ChallengeStatus, 'PENDING'>) =>
-    tagOutcome(Errors.gone(undefined, GONE_MESSAGES[status], { apiCode: 'CHALLENGE_NOT_FOUND' }), {
-      result: challengeStatusResult(status),
-    }),
-  invalidCode: (remaining: number) =>
-    Errors.invalidArgument(
-      undefined,
-      remaining > 0
-        ? `The code is invalid; ${remaining} attempt${remaining === 1 ? '' : 's'} remaining`
-        : 'The code is invalid; no attempts remain, the challenge is now locked',
-      { apiCode: 'INVALID_OTP' },
-    ),
-  notVerified: () =>
-    Errors.failedPrecondition(undefined, 'The challenge is not verified yet', { apiCode: 'BAD_REQUEST' }),
-  contextPurged: () =>
-    Errors.notFound(undefined, 'The step-up request context of the challenge is no longer available', {
-      apiCode: 'STEP_UP_REQUEST_CONTEXT_NOT_FOUND',
-    }),
-  cooldown: (retryAfterSeconds: number) =>
-    Errors.resourceExhausted(undefined, `A code was sent recently; retry in ${retryAfterSeconds} seconds`, {
-      apiCode: 'FORBIDDEN',
-      retryAfterSeconds,
-    }),
-  mailFailed: (cause?: unknown) =>
-    Errors.unavailable(undefined, 'The email with the code could not be sent; try again later', {
-      apiCode: 'INTERNAL_SERVER_ERROR',
-      cause,
-    }),
-};
-
-const GONE_MESSAGES: Record<Exclude<ChallengeStatus, 'PENDING'>, string> = {
-  EXPIRED: 'The challenge has expired',
-  VERIFIED: 'The challenge has already been verified',
-  CONSUMED: 'The challenge has already been consumed',
-  LOCKED: 'The challenge is locked after too many wrong codes',
-};
 
 /** The status a reader sees: a PENDING challenge past its expiry is EXPIRED (decided by the clock, not a job). */
 export function effectiveStatus(row: ChallengeRow, now: number): ChallengeStatus {
@@ -139,7 +84,7 @@ export class EmailChallengeService extends StepUpVerifier {
     };
     await this.tx.run(async (em) => {
       await this.repo.insert(em, row, dto.context ?? {});
-      await this.append(em, row, caller.userId, 'mfa.email_challenge.added', {
+      await this.append(em, row, caller.userId, EmailChallengeEvents.added, {
         operation: row.operation,
         ttlSeconds,
       });
@@ -159,9 +104,9 @@ export class EmailChallengeService extends StepUpVerifier {
       // Certainly not delivered, and the caller never learns the id: nothing half-made stays behind.
       await this.tx.run(async (em) => {
         await this.repo.remove(em, id);
-        await this.append(em, row, caller.userId, 'mfa.email_challenge.removed', { reason: 'mail.failed' });
+        await this.append(em, row, caller.userId, EmailChallengeEvents.removed, { reason: 'mail.failed' });
       });
-      throw ChallengeErrors.mailFailed(e);
+      throw EmailChallengeErrors.mailFailed(e);
     }
     await this.tx.run((em) => this.repo.markSent(em, id));
     return {
@@ -177,39 +122,41 @@ export class EmailChallengeService extends StepUpVerifier {
     // Unknown ids answer like other users' challenges, except to those who may create challenges for anyone.
     if (!row)
       throw caller.canOnInstance('mfa.challenge.write')
-        ? ChallengeErrors.notFound()
-        : ChallengeErrors.notSubject();
-    if (row.userId !== caller.userId) throw ChallengeErrors.notSubject();
+        ? EmailChallengeErrors.notFound()
+        : EmailChallengeErrors.notSubject();
+    if (row.userId !== caller.userId) throw EmailChallengeErrors.notSubject();
     const now = this.clock.now();
     this.assertVerifiable(row, now);
-    // Same work on a hit as on a miss: hash (under every configured key), constant-time compare, one conditional UPDATE.
-    const match = this.hasher.verify(totp.trim(), codeContext(row.id, row.generation), row.codeHash ?? '');
+    // Count the attempt, then compare (as OTP SMS does): the attempt is spent in one conditional
+    // UPDATE before the code is looked at, so no more than max_attempts codes are ever compared; a
+    // right code gives its attempt back when it verifies. Same work on a hit as on a miss: one
+    // conditional UPDATE, the hash under every configured key, a constant-time compare, one UPDATE.
+    // Whitespace around the code is ignored here (OTP SMS compares the body as sent; see README).
     const outcome = await this.tx.run(async (em) => {
-      if (match) {
-        const verifiedAt = await this.repo.markVerified(em, row.id, row.codeHash!, now);
+      const taken = await this.repo.takeAttempt(em, row.id, now);
+      if (!taken) return { kind: 'changed' as const };
+      if (this.hasher.verify(totp.trim(), codeContext(row.id, taken.generation), taken.codeHash ?? '')) {
+        const verifiedAt = await this.repo.markVerified(em, row.id, taken.codeHash!, now);
         if (verifiedAt !== undefined) {
-          await this.append(em, row, caller.userId, 'mfa.email_challenge.verified');
+          await this.append(em, row, caller.userId, EmailChallengeEvents.verified);
           return { kind: 'verified' as const, verifiedAt };
         }
       }
-      const counted = await this.repo.recordWrongCode(em, row.id, now);
-      if (!counted) return { kind: 'changed' as const };
-      await this.append(em, row, caller.userId, 'mfa.email_challenge.check.failed', {
-        attempts: counted.attempts,
+      const locked = taken.attempts >= taken.maxAttempts;
+      if (locked) await this.repo.lock(em, row.id);
+      await this.append(em, row, caller.userId, EmailChallengeEvents.checkFailed, {
+        attempts: taken.attempts,
       });
-      if (counted.status === 'LOCKED')
-        await this.append(em, row, caller.userId, 'mfa.email_challenge.locked');
-      return {
-        kind: 'wrong' as const,
-        remaining: counted.maxAttempts - counted.attempts,
-        locked: counted.status === 'LOCKED',
-      };
+      if (locked) await this.append(em, row, caller.userId, EmailChallengeEvents.locked);
+      return { kind: 'wrong' as const, remaining: taken.maxAttempts - taken.attempts, locked };
     });
     switch (outcome.kind) {
       case 'verified':
         return { challengeId: row.id, status: 'VERIFIED', verifiedAt: iso(outcome.verifiedAt) };
       case 'wrong':
-        throw tagOutcome(ChallengeErrors.invalidCode(outcome.remaining), { lockoutStarted: outcome.locked });
+        throw tagOutcome(EmailChallengeErrors.invalidCode(outcome.remaining), {
+          lockoutStarted: outcome.locked,
+        });
       case 'changed':
         // Another request changed the challenge between our read and our update: say what it is now.
         throw this.goneOrNotFound(await this.repo.find(row.id), now);
@@ -236,7 +183,7 @@ export class EmailChallengeService extends StepUpVerifier {
     this.assertVerifiable(row, now);
     const cooldownMs = this.config.mail.resendCooldownSeconds * 1000;
     if (row.lastSentAt > now - cooldownMs)
-      throw ChallengeErrors.cooldown(Math.ceil((row.lastSentAt + cooldownMs - now) / 1000));
+      throw EmailChallengeErrors.cooldown(Math.ceil((row.lastSentAt + cooldownMs - now) / 1000));
     const user = await this.mailableUser(row.userId);
     const code = randomDigits(CODE_DIGITS);
     const generation = row.generation + 1;
@@ -251,13 +198,15 @@ export class EmailChallengeService extends StepUpVerifier {
         expiresAt,
         cooldownMs,
       });
-      if (ok) await this.append(em, row, caller.userId, 'mfa.email_challenge.code.resent', { generation });
+      if (ok) await this.append(em, row, caller.userId, EmailChallengeEvents.codeResent, { generation });
       return ok;
     });
     if (!replaced) {
       const fresh = await this.repo.find(row.id);
       if (fresh && effectiveStatus(fresh, now) === 'PENDING') {
-        throw ChallengeErrors.cooldown(Math.max(1, Math.ceil((fresh.lastSentAt + cooldownMs - now) / 1000)));
+        throw EmailChallengeErrors.cooldown(
+          Math.max(1, Math.ceil((fresh.lastSentAt + cooldownMs - now) / 1000)),
+        );
       }
       throw this.goneOrNotFound(fresh, now);
     }
@@ -273,7 +222,7 @@ export class EmailChallengeService extends StepUpVerifier {
     } catch (e) {
       // The old code is dead and the new one never arrived: let the caller retry at once.
       await this.tx.run((em) => this.repo.resetSendTime(em, row.id, generation, row.lastSentAt));
-      throw ChallengeErrors.mailFailed(e);
+      throw EmailChallengeErrors.mailFailed(e);
     }
     return { challengeId: row.id, expiresAt: iso(expiresAt) };
   }
@@ -281,19 +230,19 @@ export class EmailChallengeService extends StepUpVerifier {
   /** For holders of mfa.challenge.write (checked by the guard): the verified challenge's context, once. */
   async consume(caller: Principal, challengeId: string): Promise<ConsumeEmailChallengeResponseDto> {
     const row = await this.repo.find(challengeId);
-    if (!row) throw ChallengeErrors.notFound();
+    if (!row) throw EmailChallengeErrors.notFound();
     const now = this.clock.now();
     this.assertConsumable(row, now);
     const context = await this.tx.run(async (em) => {
       const taken = await this.repo.consume(em, row.id, now);
-      if (taken) await this.append(em, row, caller.userId, 'mfa.email_challenge.consumed', { by: 'api' });
+      if (taken) await this.append(em, row, caller.userId, EmailChallengeEvents.consumed, { by: 'api' });
       return taken;
     });
     if (!context) {
       const fresh = await this.repo.find(row.id);
-      if (!fresh) throw ChallengeErrors.notFound();
+      if (!fresh) throw EmailChallengeErrors.notFound();
       this.assertConsumable(fresh, now);
-      throw ChallengeErrors.contextPurged();
+      throw EmailChallengeErrors.contextPurged();
     }
     return { challengeId: row.id, userId: row.userId, operation: row.operation, context };
   }
@@ -310,7 +259,7 @@ export class EmailChallengeService extends StepUpVerifier {
     if (refusal) return { ok: false, reason: refusal };
     const consumed = await this.tx.run(async (em) => {
       const taken = await this.repo.consume(em, row.id, now, { userId, operation });
-      if (taken) await this.append(em, row, userId, 'mfa.email_challenge.consumed', { by: 'step-up' });
+      if (taken) await this.append(em, row, userId, EmailChallengeEvents.consumed, { by: 'step-up' });
       return taken !== undefined;
     });
     if (consumed) return { ok: true };
@@ -325,11 +274,11 @@ export class EmailChallengeService extends StepUpVerifier {
   private async readable(caller: Principal, challengeId: string): Promise<ChallengeRow> {
     const row = await this.repo.find(challengeId);
     if (!row) {
-      if (caller.canOnInstance('mfa.challenge.write')) throw ChallengeErrors.notFound();
-      throw ChallengeErrors.forbidden();
+      if (caller.canOnInstance('mfa.challenge.write')) throw EmailChallengeErrors.notFound();
+      throw EmailChallengeErrors.forbidden();
     }
     if (row.userId !== caller.userId && !caller.can('mfa.challenge.write', row.orgId))
-      throw ChallengeErrors.forbidden();
+      throw EmailChallengeErrors.forbidden();
     return row;
   }
 
@@ -337,27 +286,27 @@ export class EmailChallengeService extends StepUpVerifier {
   private async mailableUser(userId: string): Promise<UserView> {
     const user = await this.users.findUser(userId);
     if (!user || user.type !== 'human' || user.state !== 'ACTIVE' || !user.email || !user.emailVerified) {
-      throw ChallengeErrors.userNotFound();
+      throw EmailChallengeErrors.userNotFound();
     }
     return user;
   }
 
   private assertVerifiable(row: ChallengeRow, now: number): void {
     const status = effectiveStatus(row, now);
-    if (status !== 'PENDING') throw ChallengeErrors.gone(status);
+    if (status !== 'PENDING') throw EmailChallengeErrors.gone(status);
   }
 
   private assertConsumable(row: ChallengeRow, now: number): void {
     const status = effectiveStatus(row, now);
-    if (status === 'PENDING') throw ChallengeErrors.notVerified();
-    if (status !== 'VERIFIED') throw ChallengeErrors.gone(status);
+    if (status === 'PENDING') throw EmailChallengeErrors.notVerified();
+    if (status !== 'VERIFIED') throw EmailChallengeErrors.gone(status);
   }
 
   private goneOrNotFound(row: ChallengeRow | undefined, now: number): DomainError {
-    if (!row) return ChallengeErrors.notFound();
+    if (!row) return EmailChallengeErrors.notFound();
     const status = effectiveStatus(row, now);
     // Still PENDING yet not updatable: the attempt budget ran out in a concurrent request.
-    return ChallengeErrors.gone(status === 'PENDING' ? 'LOCKED' : status);
+    return EmailChallengeErrors.gone(status === 'PENDING' ? 'LOCKED' : status);
   }
 
   private append(
@@ -368,7 +317,7 @@ export class EmailChallengeService extends StepUpVerifier {
     payload?: Record<string, unknown>,
   ) {
     return this.events.append(em, {
-      aggregateType: AGGREGATE,
+      aggregateType: EMAIL_CHALLENGE_AGGREGATE,
       aggregateId: row.id,
       resourceOwner: row.orgId,
       creator,

@@ -8,8 +8,9 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { orgParam, Principal, RequirePermission, userParam, orgBody } from '../common/auth/decorators';
-import { Principal as Caller } from '../common/auth/principal';
+import { DetailsResponseDto } from '../common/openapi/details-response.dto';
+import { Caller, orgBody, orgParam, RequirePermission, userParam } from '../common/auth/decorators';
+import { Principal } from '../common/auth/principal';
 import { INSTANCE_SCOPE } from './entities/membership.entity';
 import { zitadelError, ZitadelErrorResponses } from '../common/openapi/responses';
 import {
@@ -20,7 +21,6 @@ import {
   AddUserResponseDto,
   CreateOrganizationRequestDto,
   CreateOrganizationResponseDto,
-  DetailsResponseDto,
   GetUserByIDResponseDto,
   SetInstanceMemberRequestDto,
   SetOrgMemberRequestDto,
@@ -63,7 +63,7 @@ export class OrganizationsController {
   @ApiOperation({ summary: 'Create an Organization', description: 'Create a new organization.' })
   @ApiOkResponse({ type: CreateOrganizationResponseDto, description: 'OK' })
   @AlreadyExists('COMMAND-8ugTs', 'Organisation already exists')
-  AddOrganization(@Principal() caller: Caller, @Body() dto: CreateOrganizationRequestDto) {
+  AddOrganization(@Caller() caller: Principal, @Body() dto: CreateOrganizationRequestDto) {
     return this.identity.createOrganization(caller, dto.name);
   }
 
@@ -78,7 +78,7 @@ export class OrganizationsController {
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
   SetOrgMember(
-    @Principal() caller: Caller,
+    @Caller() caller: Principal,
     @Param('orgId') orgId: string,
     @Param('userId') userId: string,
     @Body() dto: SetOrgMemberRequestDto,
@@ -96,7 +96,7 @@ export class OrganizationsController {
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
   RemoveOrgMember(
-    @Principal() caller: Caller,
+    @Caller() caller: Principal,
     @Param('orgId') orgId: string,
     @Param('userId') userId: string,
   ) {
@@ -120,7 +120,7 @@ export class InstanceMembersController {
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
   SetInstanceMember(
-    @Principal() caller: Caller,
+    @Caller() caller: Principal,
     @Param('userId') userId: string,
     @Body() dto: SetInstanceMemberRequestDto,
   ) {
@@ -132,7 +132,7 @@ export class InstanceMembersController {
   @ApiOperation({ summary: 'Remove instance member', description: 'Remove all instance roles of a user.' })
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
-  RemoveInstanceMember(@Principal() caller: Caller, @Param('userId') userId: string) {
+  RemoveInstanceMember(@Caller() caller: Principal, @Param('userId') userId: string) {
     return this.identity.removeMember(caller, INSTANCE_SCOPE, userId);
   }
 }
@@ -152,7 +152,7 @@ export class UsersController {
   })
   @ApiOkResponse({ type: AddUserResponseDto, description: 'OK' })
   @AlreadyExists('COMMAND-k2unb', 'User already exists')
-  AddHumanUser(@Principal() caller: Caller, @Body() dto: AddHumanUserRequestDto) {
+  AddHumanUser(@Caller() caller: Principal, @Body() dto: AddHumanUserRequestDto) {
     return this.identity.addHumanUser(caller, dto);
   }
 
@@ -165,7 +165,7 @@ export class UsersController {
   })
   @ApiOkResponse({ type: AddUserResponseDto, description: 'OK' })
   @AlreadyExists('COMMAND-k2unb', 'User already exists')
-  AddMachineUser(@Principal() caller: Caller, @Body() dto: AddMachineUserRequestDto) {
+  AddMachineUser(@Caller() caller: Principal, @Body() dto: AddMachineUserRequestDto) {
     return this.identity.addMachineUser(caller, dto);
   }
 
@@ -190,7 +190,7 @@ export class UsersController {
   })
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
-  DeleteUser(@Principal() caller: Caller, @Param('userId') userId: string) {
+  DeleteUser(@Caller() caller: Principal, @Param('userId') userId: string) {
     return this.identity.deleteUser(caller, userId);
   }
 
@@ -204,7 +204,7 @@ export class UsersController {
   })
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
-  DeactivateUser(@Principal() caller: Caller, @Param('userId') userId: string) {
+  DeactivateUser(@Caller() caller: Principal, @Param('userId') userId: string) {
     return this.identity.changeUserState(caller, userId, 'deactivate');
   }
 
@@ -218,7 +218,7 @@ export class UsersController {
   })
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
-  ReactivateUser(@Principal() caller: Caller, @Param('userId') userId: string) {
+  ReactivateUser(@Caller() caller: Principal, @Param('userId') userId: string) {
     return this.identity.changeUserState(caller, userId, 'reactivate');
   }
 
@@ -232,7 +232,7 @@ export class UsersController {
   })
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
-  LockUser(@Principal() caller: Caller, @Param('userId') userId: string) {
+  LockUser(@Caller() caller: Principal, @Param('userId') userId: string) {
     return this.identity.changeUserState(caller, userId, 'lock');
   }
 
@@ -246,7 +246,7 @@ export class UsersController {
   })
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
-  UnlockUser(@Principal() caller: Caller, @Param('userId') userId: string) {
+  UnlockUser(@Caller() caller: Principal, @Param('userId') userId: string) {
     return this.identity.changeUserState(caller, userId, 'unlock');
   }
 
@@ -261,7 +261,7 @@ export class UsersController {
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: AddPersonalAccessTokenResponseDto, description: 'OK' })
   AddPersonalAccessToken(
-    @Principal() caller: Caller,
+    @Caller() caller: Principal,
     @Param('userId') userId: string,
     @Body() dto: AddPersonalAccessTokenRequestDto,
   ) {
@@ -278,7 +278,7 @@ export class UsersController {
   @ApiParam({ name: 'tokenId', description: 'unique identifier of the token.' })
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
   RemovePersonalAccessToken(
-    @Principal() caller: Caller,
+    @Caller() caller: Principal,
     @Param('userId') userId: string,
     @Param('tokenId') tokenId: string,
   ) {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { rawQuery } from '../common/database/db-dialect';
 import { ID_PATTERN } from '../common/database/id-generator';
 import { INSTANCE_SCOPE, MembershipEntity } from './entities/membership.entity';
@@ -7,47 +8,44 @@ import { OrganizationEntity } from './entities/organization.entity';
 import { PersonalAccessTokenEntity } from './entities/personal-access-token.entity';
 import { UserEntity, UserState } from './entities/user.entity';
 
-/** What an aggregate row says about an object: for the `details` of read answers. */
-export interface AggregateInfo {
-  sequence: number;
-  createdAt: number;
-  changedAt: number;
-  resourceOwner: string;
-}
-
 /**
- * Storage of organisations, users, tokens and memberships. Every method takes the transaction's
- * EntityManager (the service opens transactions through TransactionRunner).
+ * Storage of organisations, users, tokens and memberships. Writes take the transaction's
+ * EntityManager first (the service opens transactions through TransactionRunner); reads need none
+ * (an optional last `em` reads inside one).
  */
 @Injectable()
 export class IdentityRepository {
-  async countOrganizations(em: EntityManager): Promise<number> {
-    return em.count(OrganizationEntity);
+  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+
+  async countOrganizations(em?: EntityManager): Promise<number> {
+    return (em ?? this.ds.manager).count(OrganizationEntity);
   }
 
-  async findOrganization(em: EntityManager, orgId: string): Promise<OrganizationEntity | null> {
+  async findOrganization(orgId: string, em?: EntityManager): Promise<OrganizationEntity | null> {
     if (!ID_PATTERN.test(orgId)) return null;
-    return em.findOneBy(OrganizationEntity, { id: orgId });
+    return (em ?? this.ds.manager).findOneBy(OrganizationEntity, { id: orgId });
   }
 
-  async organizationNameTaken(em: EntityManager, name: string): Promise<boolean> {
-    const { rows } = await rawQuery(em, `SELECT 1 AS x FROM organizations WHERE lower(name) = lower($1)`, [
-      name,
-    ]);
+  async organizationNameTaken(name: string, em?: EntityManager): Promise<boolean> {
+    const { rows } = await rawQuery(
+      em ?? this.ds,
+      `SELECT 1 AS x FROM organizations WHERE lower(name) = lower($1)`,
+      [name],
+    );
     return rows.length > 0;
   }
 
-  async domainTaken(em: EntityManager, domain: string): Promise<boolean> {
-    return (await em.countBy(OrganizationEntity, { primaryDomain: domain })) > 0;
+  async domainTaken(domain: string, em?: EntityManager): Promise<boolean> {
+    return (await (em ?? this.ds.manager).countBy(OrganizationEntity, { primaryDomain: domain })) > 0;
   }
 
   async insertOrganization(em: EntityManager, org: OrganizationEntity): Promise<void> {
     await em.insert(OrganizationEntity, org);
   }
 
-  async findUser(em: EntityManager, userId: string): Promise<UserEntity | null> {
+  async findUser(userId: string, em?: EntityManager): Promise<UserEntity | null> {
     if (!ID_PATTERN.test(userId)) return null;
-    return em.findOneBy(UserEntity, { id: userId });
+    return (em ?? this.ds.manager).findOneBy(UserEntity, { id: userId });
   }
 
   async insertUser(em: EntityManager, user: UserEntity): Promise<void> {
@@ -74,8 +72,8 @@ export class IdentityRepository {
     return !!res.affected;
   }
 
-  async findMembership(em: EntityManager, userId: string, scope: string): Promise<MembershipEntity | null> {
-    return em.findOneBy(MembershipEntity, { userId, scope });
+  async findMembership(userId: string, scope: string, em?: EntityManager): Promise<MembershipEntity | null> {
+    return (em ?? this.ds.manager).findOneBy(MembershipEntity, { userId, scope });
   }
 
   async saveMembership(
@@ -98,33 +96,12 @@ export class IdentityRepository {
   }
 
   /** Active users holding IAM_OWNER (for the "never lose the last IAM_OWNER" rule). */
-  async activeInstanceOwners(em: EntityManager): Promise<string[]> {
+  async activeInstanceOwners(em?: EntityManager): Promise<string[]> {
     const { rows } = await rawQuery<{ user_id: string; roles: string }>(
-      em,
+      em ?? this.ds,
       `SELECT m.user_id, m.roles FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.scope = $1 AND u.state = $2`,
       [INSTANCE_SCOPE, 'ACTIVE'],
     );
     return rows.filter((m) => m.roles.split(',').includes('IAM_OWNER')).map((m) => m.user_id);
-  }
-
-  async aggregate(em: EntityManager, type: string, id: string): Promise<AggregateInfo | undefined> {
-    const { rows } = await rawQuery<{
-      sequence: number | string;
-      created_at: number | string;
-      changed_at: number | string;
-      resource_owner: string;
-    }>(
-      em,
-      `SELECT sequence, created_at, changed_at, resource_owner FROM aggregates WHERE aggregate_type = $1 AND aggregate_id = $2`,
-      [type, id],
-    );
-    const r = rows[0];
-    if (!r) return undefined;
-    return {
-      sequence: Number(r.sequence),
-      createdAt: Number(r.created_at),
-      changedAt: Number(r.changed_at),
-      resourceOwner: r.resource_owner,
-    };
   }
 }

@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 
-import { PERMISSION_DENIED } from '../common/auth/auth.guard';
 import { INSTANCE_ROLES, ORG_ROLES } from '../common/auth/permissions';
 import { Principal } from '../common/auth/principal';
 import { RevocationBus } from '../common/auth/revocation-bus';
@@ -11,9 +10,9 @@ import { AppConfig } from '../common/config/app-config';
 import { isUniqueViolation } from '../common/database/db-dialect';
 import { newId } from '../common/database/id-generator';
 import { TransactionRunner } from '../common/database/transaction-runner';
-import { Errors } from '../common/errors/domain-error';
 import { changeDetails, createDetails, ObjectDetailsDto } from '../common/events/details';
 import { EventStore } from '../common/events/event-store';
+import { DetailsResponseDto } from '../common/openapi/details-response.dto';
 import { Clock } from '../common/time/clock';
 import {
   AddHumanUserRequestDto,
@@ -27,18 +26,9 @@ import {
 import { INSTANCE_SCOPE } from './entities/membership.entity';
 import { UserEntity, UserState } from './entities/user.entity';
 import { IdentityDirectory } from './identity-directory';
+import { IdentityErrors } from './identity.errors';
+import { IdentityEvents, INSTANCE_AGGREGATE_ID } from './identity.events';
 import { IdentityRepository } from './identity.repository';
-
-export const USER_NOT_FOUND = () => Errors.notFound('COMMAND-bx2OLtgGNS', 'User could not be found');
-export const ORG_NOT_FOUND = () => Errors.notFound('COMMAND-55M9f', 'Organisation not found');
-const ORG_EXISTS = () => Errors.alreadyExists('COMMAND-8ugTs', 'Organisation already exists');
-const USER_EXISTS = () => Errors.alreadyExists('COMMAND-k2unb', 'User already exists');
-const LAST_OWNER = () =>
-  Errors.failedPrecondition(
-    'IDENTITY-own01',
-    'The last active IAM_OWNER cannot be removed, locked or deactivated',
-  );
-export const INSTANCE_AGGREGATE_ID = '100000000000000000';
 
 type Caller = Principal | 'SYSTEM';
 
@@ -47,28 +37,28 @@ const STATE_CHANGES = {
   deactivate: {
     from: ['ACTIVE', 'LOCKED'],
     to: 'INACTIVE',
-    event: 'user.deactivated',
+    event: IdentityEvents.userDeactivated,
     id: 'IDENTITY-st01',
     text: 'User is already deactivated',
   },
   reactivate: {
     from: ['INACTIVE'],
     to: 'ACTIVE',
-    event: 'user.reactivated',
+    event: IdentityEvents.userReactivated,
     id: 'IDENTITY-st02',
     text: 'User is not deactivated',
   },
   lock: {
     from: ['ACTIVE'],
     to: 'LOCKED',
-    event: 'user.locked',
+    event: IdentityEvents.userLocked,
     id: 'IDENTITY-st03',
     text: 'User is not active',
   },
   unlock: {
     from: ['LOCKED'],
     to: 'ACTIVE',
-    event: 'user.unlocked',
+    event: IdentityEvents.userUnlocked,
     id: 'IDENTITY-st04',
     text: 'User is not locked',
   },
@@ -97,15 +87,15 @@ export class IdentityService {
   ) {}
 
   async createOrganization(caller: Caller, name: string): Promise<CreateOrganizationResponseDto> {
-    return this.uniquely(ORG_EXISTS, () =>
+    return this.uniquely(IdentityErrors.orgExists, () =>
       this.tx.run((em) => this.insertOrganization(em, caller, name, false)),
     );
   }
 
   async addHumanUser(caller: Caller, req: AddHumanUserRequestDto): Promise<AddUserResponseDto> {
-    return this.uniquely(USER_EXISTS, () =>
+    return this.uniquely(IdentityErrors.userExists, () =>
       this.tx.run((em) =>
-        this.insertUser(em, caller, req.organization.orgId, req.username, 'user.human.added', {
+        this.insertUser(em, caller, req.organization.orgId, req.username, IdentityEvents.humanAdded, {
           type: 'human',
           givenName: req.profile.givenName,
           familyName: req.profile.familyName,
@@ -120,9 +110,9 @@ export class IdentityService {
   }
 
   async addMachineUser(caller: Caller, req: AddMachineUserRequestDto): Promise<AddUserResponseDto> {
-    return this.uniquely(USER_EXISTS, () =>
+    return this.uniquely(IdentityErrors.userExists, () =>
       this.tx.run((em) =>
-        this.insertUser(em, caller, req.organization.orgId, req.username, 'user.machine.added', {
+        this.insertUser(em, caller, req.organization.orgId, req.username, IdentityEvents.machineAdded, {
           type: 'machine',
           machineName: req.name,
         }),
@@ -130,13 +120,16 @@ export class IdentityService {
     );
   }
 
-  /** ZITADEL GetUserByID: details from the user aggregate, empty fields omitted. */
+  /**
+   * ZITADEL GetUserByID: details from the user aggregate, empty fields omitted. One read
+   * transaction, so user, organisation and aggregate are read as of one moment.
+   */
   async getUser(userId: string): Promise<GetUserByIDResponseDto> {
     return this.tx.run(async (em) => {
       const user = await this.requireUser(em, userId);
-      const org = await this.repo.findOrganization(em, user.orgId);
-      if (!org) throw USER_NOT_FOUND();
-      const agg = await this.repo.aggregate(em, 'user', user.id);
+      const org = await this.repo.findOrganization(user.orgId, em);
+      if (!org) throw IdentityErrors.userNotFound();
+      const agg = await this.events.aggregate(em, 'user', user.id);
       const state = `USER_STATE_${user.state}` as (typeof USER_STATES)[number];
       return {
         details: {
@@ -170,12 +163,12 @@ export class IdentityService {
   }
 
   /** Removes the user; its factors, tokens and memberships go with it (foreign keys cascade). */
-  async deleteUser(caller: Caller, userId: string): Promise<{ details: ObjectDetailsDto }> {
+  async deleteUser(caller: Caller, userId: string): Promise<DetailsResponseDto> {
     await this.assertMayActOn(caller, userId);
     const details = await this.tx.run(async (em) => {
       const user = await this.requireUser(em, userId);
       await this.assertOwnersRemain(em, user.id);
-      const e = await this.events.append(em, userEvent(caller, user, 'user.removed'));
+      const e = await this.events.append(em, userEvent(caller, user, IdentityEvents.userRemoved));
       await this.repo.deleteUser(em, user.id);
       await this.revocations.publish(em, { userId: user.id });
       return changeDetails(e);
@@ -190,13 +183,13 @@ export class IdentityService {
     caller: Caller,
     userId: string,
     change: UserStateChange,
-  ): Promise<{ details: ObjectDetailsDto }> {
+  ): Promise<DetailsResponseDto> {
     const rule = STATE_CHANGES[change];
     await this.assertMayActOn(caller, userId);
     const details = await this.tx.run(async (em) => {
       const user = await this.requireUser(em, userId);
       if (!(rule.from as readonly UserState[]).includes(user.state))
-        throw Errors.failedPrecondition(rule.id, rule.text);
+        throw IdentityErrors.wrongUserState(rule.id, rule.text);
       if (rule.to !== 'ACTIVE') await this.assertOwnersRemain(em, user.id);
       await this.repo.setUserState(em, user.id, rule.to);
       await this.revocations.publish(em, { userId: user.id });
@@ -215,13 +208,9 @@ export class IdentityService {
     if (expirationDate !== undefined) {
       expiresAt = Date.parse(expirationDate);
       if (!Number.isFinite(expiresAt)) {
-        throw Errors.invalidArgument(
-          undefined,
-          'invalid AddPersonalAccessTokenRequest.ExpirationDate: value must be an RFC 3339 timestamp',
-        );
+        throw IdentityErrors.expirationNotTimestamp();
       }
-      if (expiresAt <= this.clock.now())
-        throw Errors.invalidArgument('COMMAND-dv3t5', 'Expiration date must be in the future');
+      if (expiresAt <= this.clock.now()) throw IdentityErrors.expirationInPast();
     }
     await this.assertMayActOn(caller, userId);
     return this.tx.run(async (em) =>
@@ -233,16 +222,15 @@ export class IdentityService {
     caller: Caller,
     userId: string,
     tokenId: string,
-  ): Promise<{ details: ObjectDetailsDto }> {
+  ): Promise<DetailsResponseDto> {
     await this.assertMayActOn(caller, userId);
     const details = await this.tx.run(async (em) => {
       const user = await this.requireUser(em, userId);
-      if (!(await this.repo.deleteToken(em, user.id, tokenId)))
-        throw Errors.notFound('COMMAND-Dggw2', 'Personal Access Token not found');
+      if (!(await this.repo.deleteToken(em, user.id, tokenId))) throw IdentityErrors.tokenNotFound();
       await this.revocations.publish(em, { userId: user.id, tokenId });
       return changeDetails(
         await this.events.append(em, {
-          ...userEvent(caller, user, 'user.pat.removed'),
+          ...userEvent(caller, user, IdentityEvents.patRemoved),
           payload: { tokenId },
         }),
       );
@@ -257,7 +245,7 @@ export class IdentityService {
     scope: string,
     userId: string,
     roles: string[],
-  ): Promise<{ details: ObjectDetailsDto }> {
+  ): Promise<DetailsResponseDto> {
     const details = await this.tx.run(async (em) => {
       const saved = await this.saveMember(em, caller, scope, userId, roles);
       await this.revocations.publish(em, { userId });
@@ -267,14 +255,13 @@ export class IdentityService {
     return { details };
   }
 
-  async removeMember(caller: Caller, scope: string, userId: string): Promise<{ details: ObjectDetailsDto }> {
+  async removeMember(caller: Caller, scope: string, userId: string): Promise<DetailsResponseDto> {
     const details = await this.tx.run(async (em) => {
       if (scope === INSTANCE_SCOPE) await this.assertOwnersRemain(em, userId);
-      if (!(await this.repo.deleteMembership(em, userId, scope)))
-        throw Errors.notFound('MEMBER-4n9fs', 'Member not found');
+      if (!(await this.repo.deleteMembership(em, userId, scope))) throw IdentityErrors.memberNotFound();
       await this.revocations.publish(em, { userId });
       return changeDetails(
-        await this.events.append(em, memberEvent(caller, scope, 'member.removed', { userId })),
+        await this.events.append(em, memberEvent(caller, scope, IdentityEvents.memberRemoved, { userId })),
       );
     });
     this.tokens.invalidateUser(userId);
@@ -297,7 +284,7 @@ export class IdentityService {
           'SYSTEM',
           organizationId,
           'admin',
-          'user.machine.added',
+          IdentityEvents.machineAdded,
           {
             type: 'machine',
             machineName: 'Administrator',
@@ -322,11 +309,11 @@ export class IdentityService {
     name: string,
     isDefault: boolean,
   ): Promise<CreateOrganizationResponseDto> {
-    if (await this.repo.organizationNameTaken(em, name)) throw ORG_EXISTS();
+    if (await this.repo.organizationNameTaken(name, em)) throw IdentityErrors.orgExists();
     const id = newId(this.clock.now());
     // Names are unique; their slugs may not be ("ACME" / "Acme!" / two non-Latin names): disambiguate the domain.
     let domain = `${slug(name)}.${this.config.instance.domain}`;
-    if (await this.repo.domainTaken(em, domain))
+    if (await this.repo.domainTaken(domain, em))
       domain = `${slug(name)}-${id.slice(-6)}.${this.config.instance.domain}`;
     await this.repo.insertOrganization(em, {
       id,
@@ -341,7 +328,7 @@ export class IdentityService {
       aggregateId: id,
       resourceOwner: id,
       creator: creatorOf(caller),
-      eventType: 'org.added',
+      eventType: IdentityEvents.orgAdded,
       payload: { name },
     });
     return { organizationId: id, details: createDetails(e) };
@@ -355,7 +342,7 @@ export class IdentityService {
     eventType: string,
     fields: Partial<UserEntity>,
   ): Promise<AddUserResponseDto> {
-    if (!(await this.repo.findOrganization(em, orgId))) throw ORG_NOT_FOUND();
+    if (!(await this.repo.findOrganization(orgId, em))) throw IdentityErrors.orgNotFound();
     const id = newId(this.clock.now());
     await this.repo.insertUser(em, {
       id,
@@ -401,7 +388,7 @@ export class IdentityService {
       createdAt: this.clock.now(),
     });
     const e = await this.events.append(em, {
-      ...userEvent(caller, user, 'user.pat.added'),
+      ...userEvent(caller, user, IdentityEvents.patAdded),
       payload: { tokenId, expiresAt },
     });
     return { details: createDetails(e), tokenId, token };
@@ -416,15 +403,16 @@ export class IdentityService {
   ): Promise<ObjectDetailsDto> {
     const allowed: readonly string[] = scope === INSTANCE_SCOPE ? INSTANCE_ROLES : ORG_ROLES;
     const clean = [...new Set(roles)].filter((r) => allowed.includes(r));
-    if (clean.length === 0) throw Errors.invalidArgument('IAM-4m0gf', 'At least one valid role is required');
+    if (clean.length === 0) throw IdentityErrors.noValidRole();
     const user = await this.requireUser(em, userId);
-    if (scope !== INSTANCE_SCOPE && !(await this.repo.findOrganization(em, scope))) throw ORG_NOT_FOUND();
+    if (scope !== INSTANCE_SCOPE && !(await this.repo.findOrganization(scope, em)))
+      throw IdentityErrors.orgNotFound();
     if (scope === INSTANCE_SCOPE && !clean.includes('IAM_OWNER')) await this.assertOwnersRemain(em, user.id);
-    const existing = await this.repo.findMembership(em, user.id, scope);
+    const existing = await this.repo.findMembership(user.id, scope, em);
     await this.repo.saveMembership(em, user.id, scope, clean, this.clock.now());
     const e = await this.events.append(
       em,
-      memberEvent(caller, scope, existing ? 'member.changed' : 'member.added', {
+      memberEvent(caller, scope, existing ? IdentityEvents.memberChanged : IdentityEvents.memberAdded, {
         userId: user.id,
         roles: clean,
       }),
@@ -433,8 +421,8 @@ export class IdentityService {
   }
 
   private async requireUser(em: EntityManager, userId: string): Promise<UserEntity> {
-    const user = await this.repo.findUser(em, userId);
-    if (!user) throw USER_NOT_FOUND();
+    const user = await this.repo.findUser(userId, em);
+    if (!user) throw IdentityErrors.userNotFound();
     return user;
   }
 
@@ -446,13 +434,13 @@ export class IdentityService {
   private async assertMayActOn(caller: Caller, userId: string): Promise<void> {
     if (caller === 'SYSTEM' || caller.userId === userId) return;
     const target = await this.directory.rolesOfUser(userId);
-    if (target && !caller.covers(target)) throw PERMISSION_DENIED();
+    if (target && !caller.covers(target)) throw IdentityErrors.permissionDenied();
   }
 
   /** The instance must keep at least one active IAM_OWNER, or nobody could administer it again. */
   private async assertOwnersRemain(em: EntityManager, leavingUserId: string): Promise<void> {
     const owners = await this.repo.activeInstanceOwners(em);
-    if (owners.length === 1 && owners[0] === leavingUserId) throw LAST_OWNER();
+    if (owners.length === 1 && owners[0] === leavingUserId) throw IdentityErrors.lastOwner();
   }
 
   /** Runs `work`; a unique-constraint violation (a concurrent duplicate) becomes `conflict`. */

@@ -1,8 +1,8 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '../common/config/app-config';
 import { Outbox } from '../common/events/outbox';
-import { MailDeliveryError, MailSender } from '../email-challenge/mail/mail-sender';
-import { UsersReader } from '../identity/users-reader';
+import { MailDeliveryError, MailSender } from '../common/mail/mail-sender';
+import { UsersReader } from '../identity';
 import { languageOf, renderNotice } from './notification-content';
 import { factorOf, notificationFor, NotificationKind } from './notification-kinds';
 import { ClaimedNotice, NotificationRepository } from './notification.repository';

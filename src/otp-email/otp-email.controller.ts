@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { Principal, RequirePermission, userParam } from '../common/auth/decorators';
-import { Principal as Caller } from '../common/auth/principal';
+import { Caller, RequirePermission, userParam } from '../common/auth/decorators';
+import { Principal } from '../common/auth/principal';
 import { RequireStepUpForFactorRemoval } from '../common/auth/step-up';
 import { CountsOutcome } from '../common/observability/verify-outcome';
 import {
@@ -63,7 +63,7 @@ export class OtpEmailController {
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: AddOTPEmailResponseDto, description: 'OK', example: OTP_EMAIL_DETAILS_EXAMPLE })
   @ALREADY_ADDED
-  AddOTPEmail(@Principal() caller: Caller, @Param('userId') userId: string) {
+  AddOTPEmail(@Caller() caller: Principal, @Param('userId') userId: string) {
     return this.otpEmail.add(caller, userId);
   }
 
@@ -77,7 +77,7 @@ export class OtpEmailController {
   })
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: RemoveOTPEmailResponseDto, description: 'OK', example: OTP_EMAIL_DETAILS_EXAMPLE })
-  RemoveOTPEmail(@Principal() caller: Caller, @Param('userId') userId: string) {
+  RemoveOTPEmail(@Caller() caller: Principal, @Param('userId') userId: string) {
     return this.otpEmail.remove(caller, userId);
   }
 
@@ -97,7 +97,7 @@ export class OtpEmailController {
   })
   @RATE_LIMITED
   @MAIL_DOWN
-  SendOTPEmailSignInCode(@Principal() caller: Caller, @Param('userId') userId: string) {
+  SendOTPEmailSignInCode(@Caller() caller: Principal, @Param('userId') userId: string) {
     return this.otpEmail.send(caller, userId);
   }
 
@@ -114,7 +114,7 @@ export class OtpEmailController {
   @ApiBody({ type: CheckOTPEmailRequestDto, required: true })
   @ApiOkResponse({ type: CheckOTPEmailResponseDto, description: 'OK', example: OTP_EMAIL_DETAILS_EXAMPLE })
   CheckOTPEmailSignInCode(
-    @Principal() caller: Caller,
+    @Caller() caller: Principal,
     @Param('userId') userId: string,
     @Body() dto: CheckOTPEmailRequestDto,
   ) {

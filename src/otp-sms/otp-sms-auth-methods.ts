@@ -1,6 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import {
   AuthMethodSource,
   AuthMethodSourceProvider,
@@ -14,13 +12,12 @@ import { OtpSmsRepository } from './otp-sms.repository';
 @AuthMethodSourceProvider()
 export class OtpSmsAuthMethods implements AuthMethodSource {
   constructor(
-    @InjectDataSource() private readonly ds: DataSource,
     private readonly v2: OtpSmsV2Service,
     private readonly repo: OtpSmsRepository,
   ) {}
 
   async readyMethods(userId: string): Promise<AuthMethodType[]> {
-    const ready = (await this.v2.isReady(userId)) || (await this.repo.anyReady(this.ds.manager, userId));
+    const ready = (await this.v2.isReady(userId)) || (await this.repo.anyReady(userId));
     return ready ? ['AUTHENTICATION_METHOD_TYPE_OTP_SMS'] : [];
   }
 }

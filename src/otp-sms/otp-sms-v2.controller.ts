@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { Principal, RequirePermission, userParam } from '../common/auth/decorators';
-import { Principal as Caller } from '../common/auth/principal';
+import { Caller, RequirePermission, userParam } from '../common/auth/decorators';
+import { Principal } from '../common/auth/principal';
 import { RequireStepUpForFactorRemoval } from '../common/auth/step-up';
 import { CountsOutcome } from '../common/observability/verify-outcome';
 import {
@@ -63,7 +63,7 @@ export class OtpSmsV2Controller {
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: AddOTPSMSResponseDto, description: 'OK', example: OTP_SMS_DETAILS_EXAMPLE })
   @ALREADY_ADDED
-  AddOTPSMS(@Principal() caller: Caller, @Param('userId') userId: string) {
+  AddOTPSMS(@Caller() caller: Principal, @Param('userId') userId: string) {
     return this.otpSms.add(caller, userId);
   }
 
@@ -77,7 +77,7 @@ export class OtpSmsV2Controller {
   })
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: RemoveOTPSMSResponseDto, description: 'OK', example: OTP_SMS_DETAILS_EXAMPLE })
-  RemoveOTPSMS(@Principal() caller: Caller, @Param('userId') userId: string) {
+  RemoveOTPSMS(@Caller() caller: Principal, @Param('userId') userId: string) {
     return this.otpSms.remove(caller, userId);
   }
 
@@ -97,7 +97,7 @@ export class OtpSmsV2Controller {
   })
   @RATE_LIMITED
   @SMS_DOWN
-  SendOTPSMSSignInCode(@Principal() caller: Caller, @Param('userId') userId: string) {
+  SendOTPSMSSignInCode(@Caller() caller: Principal, @Param('userId') userId: string) {
     return this.otpSms.send(caller, userId);
   }
 
@@ -114,7 +114,7 @@ export class OtpSmsV2Controller {
   @ApiBody({ type: CheckOTPSMSRequestDto, required: true })
   @ApiOkResponse({ type: CheckOTPSMSResponseDto, description: 'OK', example: OTP_SMS_DETAILS_EXAMPLE })
   CheckOTPSMSSignInCode(
-    @Principal() caller: Caller,
+    @Caller() caller: Principal,
     @Param('userId') userId: string,
     @Body() dto: CheckOTPSMSRequestDto,
   ) {

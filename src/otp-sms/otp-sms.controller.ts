@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { Principal, RequirePermission, userParam } from '../common/auth/decorators';
-import { Principal as Caller } from '../common/auth/principal';
+import { Caller, RequirePermission, userParam } from '../common/auth/decorators';
+import { Principal } from '../common/auth/principal';
 import { RequireStepUpForFactorRemoval } from '../common/auth/step-up';
 import {
   ZitadelErrorResponses,
@@ -81,7 +81,7 @@ export class OtpSmsController {
   @RATE_LIMITED
   @SMS_DOWN
   AddOTPSMSAuthenticator(
-    @Principal() caller: Caller,
+    @Caller() caller: Principal,
     @Param('id') id: string,
     @V3alphaScopeParam() scope: V3alphaScope,
     @Body() phone: SetPhoneDto,
@@ -105,7 +105,7 @@ export class OtpSmsController {
     description: 'OTP SMS authenticator successfully verified',
   })
   VerifyOTPSMSRegistration(
-    @Principal() caller: Caller,
+    @Caller() caller: Principal,
     @Param('id') id: string,
     @Param('otpSmsId') otpSmsId: string,
     @V3alphaScopeParam() scope: V3alphaScope,
@@ -129,7 +129,7 @@ export class OtpSmsController {
     description: 'OTP SMS authenticator successfully removed',
   })
   RemoveOTPSMSAuthenticator(
-    @Principal() caller: Caller,
+    @Caller() caller: Principal,
     @Param('id') id: string,
     @Param('otpSmsId') otpSmsId: string,
     @V3alphaScopeParam() scope: V3alphaScope,
@@ -151,7 +151,7 @@ export class OtpSmsController {
   @RATE_LIMITED
   @SMS_DOWN
   ResendOTPSMSCode(
-    @Principal() caller: Caller,
+    @Caller() caller: Principal,
     @Param('id') id: string,
     @Param('otpSmsId') otpSmsId: string,
     @V3alphaScopeParam() scope: V3alphaScope,
@@ -174,7 +174,7 @@ export class OtpSmsController {
   @RATE_LIMITED
   @SMS_DOWN
   SendOTPSMSChallenge(
-    @Principal() caller: Caller,
+    @Caller() caller: Principal,
     @Param('id') id: string,
     @Param('otpSmsId') otpSmsId: string,
     @V3alphaScopeParam() scope: V3alphaScope,
@@ -197,7 +197,7 @@ export class OtpSmsController {
   @codeBody('The sign-in code sent by the OTP SMS challenge.')
   @ApiOkResponse({ type: CheckOTPSMSCodeResponseDto, description: 'OTP SMS code successfully checked' })
   CheckOTPSMSCode(
-    @Principal() caller: Caller,
+    @Caller() caller: Principal,
     @Param('id') id: string,
     @Param('otpSmsId') otpSmsId: string,
     @V3alphaScopeParam() scope: V3alphaScope,

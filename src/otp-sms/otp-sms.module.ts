@@ -1,4 +1,7 @@
 import { Module } from '@nestjs/common';
+import { CryptoModule } from '../common/crypto/crypto.module';
+import { ObservabilityModule } from '../common/observability/observability.module';
+import { IdentityModule } from '../identity';
 import { OtpSmsAuthMethods } from './otp-sms-auth-methods';
 import { OtpSmsV2Controller } from './otp-sms-v2.controller';
 import { OtpSmsV2Service } from './otp-sms-v2.service';
@@ -12,6 +15,7 @@ import { SmsSenderProvider } from './sms/sms-sender.provider';
  * user's verified phone, with pluggable SMS delivery (SMS_PROVIDER).
  */
 @Module({
+  imports: [CryptoModule, ObservabilityModule, IdentityModule],
   controllers: [OtpSmsController, OtpSmsV2Controller],
   providers: [OtpSmsService, OtpSmsRepository, SmsSenderProvider, OtpSmsV2Service, OtpSmsAuthMethods],
 })

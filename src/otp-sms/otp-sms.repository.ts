@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager, In } from 'typeorm';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager, In } from 'typeorm';
 import { rawQuery } from '../common/database/db-dialect';
 import { OtpSmsAuthenticatorEntity, OtpSmsState } from './entities/otp-sms-authenticator.entity';
 
@@ -26,16 +27,22 @@ export interface TakenAttempt {
 /**
  * Persistence of OTP SMS authenticators and the per-number daily counters. Every state change that
  * races is one conditional statement whose affected rows (or RETURNING row) decide the winner.
+ * Writes take the transaction's EntityManager first; reads need none (an optional last `em` reads
+ * inside a transaction).
  */
 @Injectable()
 export class OtpSmsRepository {
-  find(em: EntityManager, userId: string, id: string): Promise<OtpSmsAuthenticatorEntity | null> {
-    return em.getRepository(OtpSmsAuthenticatorEntity).findOne({ where: { id, userId } });
+  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+
+  find(userId: string, id: string, em?: EntityManager): Promise<OtpSmsAuthenticatorEntity | null> {
+    return (em ?? this.ds.manager)
+      .getRepository(OtpSmsAuthenticatorEntity)
+      .findOne({ where: { id, userId } });
   }
 
-  async existsForNumber(em: EntityManager, userId: string, numberHashes: string[]): Promise<boolean> {
+  async existsForNumber(userId: string, numberHashes: string[], em?: EntityManager): Promise<boolean> {
     return (
-      (await em
+      (await (em ?? this.ds.manager)
         .getRepository(OtpSmsAuthenticatorEntity)
         .count({ where: { userId, numberHash: In(numberHashes) } })) > 0
     );
@@ -156,9 +163,11 @@ export class OtpSmsRepository {
   }
 
   /** Whether the user has a READY authenticator (for the factor list). */
-  async anyReady(em: EntityManager, userId: string): Promise<boolean> {
+  async anyReady(userId: string, em?: EntityManager): Promise<boolean> {
     return (
-      (await em.getRepository(OtpSmsAuthenticatorEntity).count({ where: { userId, state: 'READY' } })) > 0
+      (await (em ?? this.ds.manager)
+        .getRepository(OtpSmsAuthenticatorEntity)
+        .count({ where: { userId, state: 'READY' } })) > 0
     );
   }
 }

@@ -1,6 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { PERMISSION_DENIED } from '../common/auth/auth.guard';
 import { Principal } from '../common/auth/principal';
 import { AppConfig } from '../common/config/app-config';
 import { CodeHasher, randomDigits } from '../common/crypto/code-hasher';
@@ -8,14 +7,13 @@ import { SecretBox } from '../common/crypto/secret-box';
 import { isUniqueViolation } from '../common/database/db-dialect';
 import { newId } from '../common/database/id-generator';
 import { TransactionRunner } from '../common/database/transaction-runner';
-import { DomainError, Errors } from '../common/errors/domain-error';
+import { DomainError } from '../common/errors/domain-error';
 import { tagOutcome } from '../common/observability/verify-outcome';
 import { resourceDetails } from '../common/events/details';
 import { AppendedEvent, EventStore } from '../common/events/event-store';
 import { Clock } from '../common/time/clock';
 import { DailySendCounter } from '../common/one-time-code/daily-send-counter';
-import { USER_NOT_FOUND } from '../identity/identity.service';
-import { UsersReader, UserView } from '../identity/users-reader';
+import { UsersReader, UserView } from '../identity';
 import {
   AddOTPSMSAuthenticatorResponseDto,
   CheckOTPSMSCodeResponseDto,
@@ -30,75 +28,19 @@ import {
   OtpSmsAuthenticatorEntity,
   OtpSmsState,
 } from './entities/otp-sms-authenticator.entity';
+import { OtpSmsErrors } from './otp-sms.errors';
+import { OtpSmsEvents } from './otp-sms.events';
 import { OtpSmsRepository } from './otp-sms.repository';
 import { maskPhone, normalizeE164 } from './phone-number';
 import { renderSmsText, SmsDeliveryError, SmsSender } from './sms/sms-sender';
 import { V3alphaScope } from './v3alpha-scope';
 
 const CODE_DIGITS = 8;
-const EVENT = {
-  added: 'user.human.mfa.otp.sms.added',
-  codeAdded: 'user.human.mfa.otp.sms.code.added',
-  codeSent: 'user.human.mfa.otp.sms.code.sent',
-  verified: 'user.human.mfa.otp.sms.verified',
-  removed: 'user.human.mfa.otp.sms.removed',
-  checkSucceeded: 'user.human.mfa.otp.sms.check.succeeded',
-  checkFailed: 'user.human.mfa.otp.sms.check.failed',
-} as const;
 
 /** How a new code reaches the user. */
 type Delivery = 'send' | 'return';
 /** What a code is for: proving the number (PENDING) or signing in (READY). */
 type Purpose = 'registration' | 'sign-in';
-
-const E = {
-  instanceNotFound: () => Errors.notFound('QUERY-n0wng', 'Instance not found'),
-  userNotFound: USER_NOT_FOUND,
-  notFound: () => Errors.notFound('COMMAND-Sr3h3', "Multifactor OTP (OneTimePassword) doesn't exist"),
-  alreadyExists: () =>
-    Errors.alreadyExists('COMMAND-Ad3g2', 'Multifactor OTP (OneTimePassword) is already set up'),
-  alreadyReady: () =>
-    Errors.failedPrecondition('COMMAND-qx4ls', 'Multifactor OTP (OneTimePassword) is already set up'),
-  notReady: () => Errors.failedPrecondition('COMMAND-SFD52', "Multifactor OTP (OneTimePassword) isn't ready"),
-  /** ZITADEL's id for checking a code of a factor that is not ready (COMMAND-SFD52 is for sending to it). */
-  notReadyToCheck: () =>
-    Errors.failedPrecondition('COMMAND-d2r52', "Multifactor OTP (OneTimePassword) isn't ready"),
-  phoneInvalid: () => Errors.invalidArgument('PHONE-so0wa', 'Phone is invalid'),
-  codeNotFound: () => Errors.failedPrecondition('COMMAND-S34gh', 'Code not found'),
-  codeExpired: () => Errors.failedPrecondition('CODE-QvUQ4P', 'Code is expired'),
-  codeInvalid: () => Errors.invalidArgument('CODE-woT0xc', 'Code is invalid'),
-  codeExhausted: () =>
-    Errors.failedPrecondition('OTPSMS-Att3mx', 'Too many wrong attempts for this code, request a new code'),
-  codeReplaced: () =>
-    Errors.failedPrecondition('OTPSMS-Rpl4cd', 'A newer code was issued at the same time, use that one'),
-  cooldown: (seconds: number) =>
-    Errors.resourceExhausted('OTPSMS-C00ld9', 'A code was sent recently, try again later', {
-      retryAfterSeconds: seconds,
-    }),
-  dailyLimit: (seconds: number) =>
-    Errors.resourceExhausted('OTPSMS-D4yl1m', 'Too many messages to this phone number today', {
-      retryAfterSeconds: seconds,
-    }),
-  unavailable: () => Errors.unavailable('OTPSMS-Snd503', 'The SMS could not be sent, try again later'),
-  selfVerified: () =>
-    PERMISSION_DENIED(
-      'isVerified is only for a caller acting on another user with user.credential.write; verify your own number with the code sent to it',
-    ),
-  selfReturnCode: () =>
-    PERMISSION_DENIED(
-      'returnCode is only for a caller acting on another user with user.credential.write; have the code sent by SMS instead',
-    ),
-  oneVerification: () =>
-    Errors.invalidArgument(
-      undefined,
-      'invalid SetPhone.Verification: set at most one of sendCode, returnCode, isVerified',
-    ),
-  oneDelivery: () =>
-    Errors.invalidArgument(
-      undefined,
-      'invalid SendOTPSMSCodeRequest.Verification: set at most one of sendCode, returnCode',
-    ),
-};
 
 /** Why a code could not be used: decides the error and whether the failure is recorded. */
 type CodeFailure = 'notFound' | 'wrongState' | 'noCode' | 'expired' | 'exhausted' | 'invalid';
@@ -117,12 +59,12 @@ type CodeFailure = 'notFound' | 'wrongState' | 'noCode' | 'expired' | 'exhausted
  */
 @Injectable()
 export class OtpSmsService {
-  private readonly logger = new Logger('OtpSms');
+  private readonly logger = new Logger(OtpSmsService.name);
 
   constructor(
     private readonly config: AppConfig,
     private readonly clock: Clock,
-    private readonly runner: TransactionRunner,
+    private readonly tx: TransactionRunner,
     private readonly repo: OtpSmsRepository,
     private readonly events: EventStore,
     private readonly users: UsersReader,
@@ -140,28 +82,27 @@ export class OtpSmsService {
   ): Promise<AddOTPSMSAuthenticatorResponseDto> {
     const user = await this.targetUser(userId, scope);
     const set = [phone.sendCode, phone.returnCode, phone.isVerified].filter((v) => v !== undefined).length;
-    if (set > 1) throw E.oneVerification();
+    if (set > 1) throw OtpSmsErrors.oneVerification();
     const mode: Delivery | 'verified' = phone.isVerified ? 'verified' : phone.returnCode ? 'return' : 'send';
-    if (mode === 'verified' && !this.actsForOther(caller, user)) throw E.selfVerified();
+    if (mode === 'verified' && !this.actsForOther(caller, user)) throw OtpSmsErrors.selfVerified();
     const number = normalizeE164(phone.number);
-    if (!number) throw E.phoneInvalid();
+    if (!number) throw OtpSmsErrors.phoneInvalid();
     const numberHash = this.numberHash(number);
     const now = this.clock.now();
     const id = newId(now);
     // Under every configured key: a number added before a switch of MASTER_KEY is still found.
     const anyHash = this.hasher.hashes(number, NUMBER_HASH_CONTEXT);
-    if (await this.runner.run((em) => this.repo.existsForNumber(em, user.id, anyHash)))
-      throw E.alreadyExists();
+    if (await this.repo.existsForNumber(user.id, anyHash)) throw OtpSmsErrors.alreadyExists();
 
     const code = mode === 'verified' ? undefined : randomDigits(CODE_DIGITS);
     const expiresAt = now + this.config.sms.codeTtlSeconds * 1000;
     if (mode === 'send') {
-      await this.runner.run((em) => this.countMessage(em, numberHash, now));
+      await this.tx.run((em) => this.countMessage(em, numberHash, now));
       await this.deliver(number, code!, expiresAt);
     }
     let last: AppendedEvent;
     try {
-      last = await this.runner.run(async (em) => {
+      last = await this.tx.run(async (em) => {
         await this.repo.insert(em, {
           id,
           userId: user.id,
@@ -174,20 +115,21 @@ export class OtpSmsService {
           lastCodeAt: code ? now : null,
           now,
         });
-        await this.append(em, caller, user, EVENT.added, { otpSmsId: id });
-        if (mode === 'verified') return this.append(em, caller, user, EVENT.verified, { otpSmsId: id });
+        await this.append(em, caller, user, OtpSmsEvents.added, { otpSmsId: id });
+        if (mode === 'verified')
+          return this.append(em, caller, user, OtpSmsEvents.verified, { otpSmsId: id });
         let e = await this.append(
           em,
           caller,
           user,
-          EVENT.codeAdded,
+          OtpSmsEvents.codeAdded,
           codeAddedPayload(id, 'registration', mode, expiresAt),
         );
-        if (mode === 'send') e = await this.append(em, caller, user, EVENT.codeSent, { otpSmsId: id });
+        if (mode === 'send') e = await this.append(em, caller, user, OtpSmsEvents.codeSent, { otpSmsId: id });
         return e;
       });
     } catch (err) {
-      if (isUniqueViolation(err)) throw E.alreadyExists();
+      if (isUniqueViolation(err)) throw OtpSmsErrors.alreadyExists();
       throw err;
     }
     return {
@@ -230,7 +172,7 @@ export class OtpSmsService {
     const user = await this.targetUser(userId, scope);
     const delivery = deliveryOf(dto);
     // A sign-in code handed to the user's own session would prove nothing about the phone.
-    if (delivery === 'return' && !this.actsForOther(caller, user)) throw E.selfReturnCode();
+    if (delivery === 'return' && !this.actsForOther(caller, user)) throw OtpSmsErrors.selfReturnCode();
     return this.issueCode(caller, user, otpSmsId, delivery, 'sign-in');
   }
 
@@ -253,9 +195,9 @@ export class OtpSmsService {
     scope: V3alphaScope,
   ): Promise<RemoveOTPSMSAuthenticatorResponseDto> {
     const user = await this.targetUser(userId, scope);
-    const e = await this.runner.run(async (em) => {
-      if (!(await this.repo.delete(em, user.id, otpSmsId))) throw E.notFound();
-      return this.append(em, caller, user, EVENT.removed, { otpSmsId });
+    const e = await this.tx.run(async (em) => {
+      if (!(await this.repo.delete(em, user.id, otpSmsId))) throw OtpSmsErrors.notFound();
+      return this.append(em, caller, user, OtpSmsEvents.removed, { otpSmsId });
     });
     return { details: resourceDetails(e, user.id) };
   }
@@ -265,15 +207,16 @@ export class OtpSmsService {
   /** The user the request is about, after the v3alpha instance / organisation expectations. */
   private async targetUser(userId: string, scope: V3alphaScope): Promise<UserView> {
     const instance = this.config.instance;
-    if (scope.instanceId !== undefined && scope.instanceId !== instance.id) throw E.instanceNotFound();
+    if (scope.instanceId !== undefined && scope.instanceId !== instance.id)
+      throw OtpSmsErrors.instanceNotFound();
     if (scope.instanceDomain !== undefined && scope.instanceDomain.toLowerCase() !== instance.domain)
-      throw E.instanceNotFound();
+      throw OtpSmsErrors.instanceNotFound();
     const user = await this.users.findUser(userId);
-    if (!user || user.type !== 'human') throw E.userNotFound();
-    if (scope.orgId !== undefined && scope.orgId !== user.orgId) throw E.userNotFound();
+    if (!user || user.type !== 'human') throw OtpSmsErrors.userNotFound();
+    if (scope.orgId !== undefined && scope.orgId !== user.orgId) throw OtpSmsErrors.userNotFound();
     if (scope.orgDomain !== undefined) {
       const org = await this.users.findOrgByDomain(scope.orgDomain);
-      if (!org || org.id !== user.orgId) throw E.userNotFound();
+      if (!org || org.id !== user.orgId) throw OtpSmsErrors.userNotFound();
     }
     return user;
   }
@@ -291,14 +234,14 @@ export class OtpSmsService {
     purpose: Purpose,
   ): Promise<SendOTPSMSCodeResponseDto> {
     const now = this.clock.now();
-    const auth = await this.runner.run(async (em) => {
-      const a = await this.repo.find(em, user.id, otpSmsId);
-      if (!a) throw E.notFound();
-      if (purpose === 'registration' && a.state === 'READY') throw E.alreadyReady();
-      if (purpose === 'sign-in' && a.state !== 'READY') throw E.notReady();
+    const auth = await this.tx.run(async (em) => {
+      const a = await this.repo.find(user.id, otpSmsId, em);
+      if (!a) throw OtpSmsErrors.notFound();
+      if (purpose === 'registration' && a.state === 'READY') throw OtpSmsErrors.alreadyReady();
+      if (purpose === 'sign-in' && a.state !== 'READY') throw OtpSmsErrors.notReady();
       const cooldownMs = this.config.sms.resendCooldownSeconds * 1000;
       if (!(await this.repo.claimCodeSlot(em, a.id, now, cooldownMs))) {
-        throw E.cooldown(((a.lastCodeAt ?? now) + cooldownMs - now) / 1000);
+        throw OtpSmsErrors.cooldown(((a.lastCodeAt ?? now) + cooldownMs - now) / 1000);
       }
       if (delivery === 'send') await this.countMessage(em, a.numberHash, now);
       return a;
@@ -307,7 +250,7 @@ export class OtpSmsService {
     const code = randomDigits(CODE_DIGITS);
     const expiresAt = now + this.config.sms.codeTtlSeconds * 1000;
     if (delivery === 'send') await this.deliver(this.box.open(auth.numberSealed, auth.id), code, expiresAt);
-    const e = await this.runner.run(async (em) => {
+    const e = await this.tx.run(async (em) => {
       const stored = await this.repo.storeCode(
         em,
         auth.id,
@@ -316,16 +259,16 @@ export class OtpSmsService {
         expiresAt,
         now,
       );
-      if (!stored) throw E.codeReplaced();
+      if (!stored) throw OtpSmsErrors.codeReplaced();
       let last = await this.append(
         em,
         caller,
         user,
-        EVENT.codeAdded,
+        OtpSmsEvents.codeAdded,
         codeAddedPayload(auth.id, purpose, delivery, expiresAt),
       );
       if (delivery === 'send')
-        last = await this.append(em, caller, user, EVENT.codeSent, { otpSmsId: auth.id });
+        last = await this.append(em, caller, user, OtpSmsEvents.codeSent, { otpSmsId: auth.id });
       return last;
     });
     return {
@@ -337,7 +280,8 @@ export class OtpSmsService {
   /**
    * Verifies a registration code or checks a sign-in code. An attempt is spent (committed) before
    * the comparison; a sign-in failure is recorded as `check.failed` in the same transaction, so
-   * the transaction returns the failure and the error is thrown after the commit.
+   * the transaction returns the failure and the error is thrown after the commit. The code is
+   * compared exactly as sent: whitespace around it makes it wrong (email challenges trim it; README).
    */
   private async useCode(
     caller: Principal,
@@ -349,7 +293,7 @@ export class OtpSmsService {
     const state: OtpSmsState = purpose === 'registration' ? 'PENDING' : 'READY';
     // A wrong code that spent the code's last attempt: the code is dead from now on.
     let lockoutStarted = false;
-    const result = await this.runner.run(async (em): Promise<AppendedEvent | CodeFailure> => {
+    const result = await this.tx.run(async (em): Promise<AppendedEvent | CodeFailure> => {
       const now = this.clock.now();
       const taken = await this.repo.takeAttempt(
         em,
@@ -362,7 +306,7 @@ export class OtpSmsService {
       let failure: CodeFailure | undefined;
       if (!taken) {
         failure = classify(
-          await this.repo.find(em, user.id, otpSmsId),
+          await this.repo.find(user.id, otpSmsId, em),
           state,
           now,
           this.config.otp.maxAttempts,
@@ -380,12 +324,12 @@ export class OtpSmsService {
           em,
           caller,
           user,
-          purpose === 'registration' ? EVENT.verified : EVENT.checkSucceeded,
+          purpose === 'registration' ? OtpSmsEvents.verified : OtpSmsEvents.checkSucceeded,
           { otpSmsId },
         );
       }
       if (purpose === 'sign-in' && failure !== 'notFound' && failure !== 'wrongState') {
-        await this.append(em, caller, user, EVENT.checkFailed, { otpSmsId, reason: failure });
+        await this.append(em, caller, user, OtpSmsEvents.checkFailed, { otpSmsId, reason: failure });
       }
       return failure;
     });
@@ -396,7 +340,7 @@ export class OtpSmsService {
   /** Counts one message to the number today (shared budget); 429 with Retry-After at the limit. */
   private async countMessage(em: EntityManager, numberHash: string, now: number): Promise<void> {
     const retryAfter = await this.counter.count(em, numberHash, now, this.config.sms.dailyLimitPerNumber);
-    if (retryAfter !== undefined) throw E.dailyLimit(retryAfter);
+    if (retryAfter !== undefined) throw OtpSmsErrors.dailyLimit(retryAfter);
   }
 
   private async deliver(number: string, code: string, expiresAt: number): Promise<void> {
@@ -406,7 +350,7 @@ export class OtpSmsService {
     } catch (err) {
       const reason = err instanceof SmsDeliveryError ? err.message : 'unexpected error';
       this.logger.warn(`SMS to ${maskPhone(number)} not sent: ${reason}`);
-      throw E.unavailable();
+      throw OtpSmsErrors.unavailable();
     }
   }
 
@@ -442,7 +386,7 @@ function codeAddedPayload(otpSmsId: string, purpose: Purpose, delivery: Delivery
 }
 
 function deliveryOf(dto: SendOTPSMSCodeRequestDto): Delivery {
-  if (dto.sendCode !== undefined && dto.returnCode !== undefined) throw E.oneDelivery();
+  if (dto.sendCode !== undefined && dto.returnCode !== undefined) throw OtpSmsErrors.oneDelivery();
   return dto.returnCode !== undefined ? 'return' : 'send';
 }
 
@@ -464,16 +408,16 @@ function classify(
 function failureError(f: CodeFailure, purpose: Purpose): DomainError {
   switch (f) {
     case 'notFound':
-      return E.notFound();
+      return OtpSmsErrors.notFound();
     case 'wrongState':
-      return purpose === 'registration' ? E.alreadyReady() : E.notReadyToCheck();
+      return purpose === 'registration' ? OtpSmsErrors.alreadyReady() : OtpSmsErrors.notReadyToCheck();
     case 'noCode':
-      return E.codeNotFound();
+      return OtpSmsErrors.codeNotFound();
     case 'expired':
-      return E.codeExpired();
+      return OtpSmsErrors.codeExpired();
     case 'exhausted':
-      return E.codeExhausted();
+      return OtpSmsErrors.codeExhausted();
     case 'invalid':
-      return E.codeInvalid();
+      return OtpSmsErrors.codeInvalid();
   }
 }

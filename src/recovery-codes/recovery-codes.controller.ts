@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { Principal, RequirePermission, userParam } from '../common/auth/decorators';
-import { Principal as Caller } from '../common/auth/principal';
+import { Caller, RequirePermission, userParam } from '../common/auth/decorators';
+import { Principal } from '../common/auth/principal';
 import { RequireStepUpForFactorRemoval } from '../common/auth/step-up';
 import { CountsOutcome } from '../common/observability/verify-outcome';
 import {
@@ -56,7 +56,7 @@ export class RecoveryCodesController {
     example: { details: RECOVERY_DETAILS, recoveryCodes: ['7KQ2M-XH4PZ', 'R9C3T-WJ6NE'] },
   })
   GenerateRecoveryCodes(
-    @Principal() caller: Caller,
+    @Caller() caller: Principal,
     @Param('userId') userId: string,
     @Body() dto: GenerateRecoveryCodesRequestDto,
   ) {
@@ -77,7 +77,7 @@ export class RecoveryCodesController {
     description: 'OK',
     example: { details: RECOVERY_DETAILS },
   })
-  RemoveRecoveryCodes(@Principal() caller: Caller, @Param('userId') userId: string) {
+  RemoveRecoveryCodes(@Caller() caller: Principal, @Param('userId') userId: string) {
     return this.recovery.remove(caller, userId);
   }
 
@@ -99,7 +99,7 @@ export class RecoveryCodesController {
   })
   @LOCKED
   CheckRecoveryCode(
-    @Principal() caller: Caller,
+    @Caller() caller: Principal,
     @Param('userId') userId: string,
     @Body() dto: CheckRecoveryCodeRequestDto,
   ) {

@@ -8,8 +8,9 @@ import {
   ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
-import { Principal, RequirePermission, userParam } from '../common/auth/decorators';
-import { Principal as Caller } from '../common/auth/principal';
+import { Caller, RequirePermission, userParam } from '../common/auth/decorators';
+import { Principal } from '../common/auth/principal';
+import { DetailsResponseDto } from '../common/openapi/details-response.dto';
 import { RequireStepUpForFactorRemoval, STEP_UP_REQUIRED } from '../common/auth/step-up';
 import {
   ZitadelDefaultResponse,
@@ -21,7 +22,6 @@ import {
 import {
   AddMyAuthFactorOTPResponseDto,
   CheckTOTPRequestDto,
-  DetailsResponseDto,
   MyDetailsResponseDto,
   RegisterTOTPResponseDto,
   V1_DETAILS_EXAMPLE,
@@ -83,7 +83,7 @@ export class TotpController {
   @ApiOkResponse({ type: RegisterTOTPResponseDto, description: 'OK' })
   @ALREADY_SET_UP
   RegisterTOTP(
-    @Principal() caller: Caller,
+    @Caller() caller: Principal,
     @Param('userId') userId: string,
   ): Promise<RegisterTOTPResponseDto> {
     return this.totp.register(caller, userId);
@@ -102,7 +102,7 @@ export class TotpController {
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK', example: V2_DETAILS_EXAMPLE })
   @LOCKED
   VerifyTOTPRegistration(
-    @Principal() caller: Caller,
+    @Caller() caller: Principal,
     @Param('userId') userId: string,
     @Body() dto: VerifyTOTPRegistrationRequestDto,
   ) {
@@ -119,7 +119,7 @@ export class TotpController {
   })
   @ApiParam(USER_ID)
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
-  RemoveTOTP(@Principal() caller: Caller, @Param('userId') userId: string) {
+  RemoveTOTP(@Caller() caller: Principal, @Param('userId') userId: string) {
     return this.totp.remove(caller, userId);
   }
 
@@ -136,7 +136,7 @@ export class TotpController {
   @ApiBody({ type: CheckTOTPRequestDto, required: true })
   @ApiOkResponse({ type: DetailsResponseDto, description: 'OK' })
   @LOCKED
-  CheckTOTP(@Principal() caller: Caller, @Param('userId') userId: string, @Body() dto: CheckTOTPRequestDto) {
+  CheckTOTP(@Caller() caller: Principal, @Param('userId') userId: string, @Body() dto: CheckTOTPRequestDto) {
     return this.totp.check(caller, userId, dto.code);
   }
 }
@@ -161,7 +161,7 @@ export class MyOtpController {
   })
   @ApiOkResponse({ type: AddMyAuthFactorOTPResponseDto, description: 'A successful response.' })
   @ALREADY_SET_UP
-  AddMyAuthFactorOTP(@Principal() caller: Caller) {
+  AddMyAuthFactorOTP(@Caller() caller: Principal) {
     return this.totp.registerMine(caller);
   }
 
@@ -182,7 +182,7 @@ export class MyOtpController {
   })
   @NO_FACTOR
   @LOCKED
-  VerifyMyAuthFactorOTP(@Principal() caller: Caller, @Body() dto: VerifyMyAuthFactorOTPRequestDto) {
+  VerifyMyAuthFactorOTP(@Caller() caller: Principal, @Body() dto: VerifyMyAuthFactorOTPRequestDto) {
     return this.totp.verifyRegistration(caller, caller.userId, dto.code);
   }
 
@@ -197,7 +197,7 @@ export class MyOtpController {
   @ApiOkResponse({ type: MyDetailsResponseDto, description: 'A successful response.' })
   @STEP_UP_MISSING
   @NO_FACTOR
-  RemoveMyAuthFactorOTP(@Principal() caller: Caller) {
+  RemoveMyAuthFactorOTP(@Caller() caller: Principal) {
     return this.totp.remove(caller, caller.userId);
   }
 }

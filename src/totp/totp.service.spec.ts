@@ -6,7 +6,7 @@ import { DomainError } from '../common/errors/domain-error';
 import { classifyVerify } from '../common/observability/verify-outcome';
 import { AppendedEvent, EventStore, NewEvent } from '../common/events/event-store';
 import { Clock } from '../common/time/clock';
-import { UsersReader, UserView } from '../identity/users-reader';
+import { UsersReader, UserView } from '../identity';
 import { AttemptRequest } from './attempt/attempt-decision';
 import { AttemptOutcome, AttemptStrategy } from './attempt/attempt.strategy';
 import { TotpFactor, TotpRepository } from './totp.repository';

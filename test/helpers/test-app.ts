@@ -12,8 +12,9 @@ import { AppModule } from '../../src/app.module';
 import { configureApp, createHttpAdapter } from '../../src/bootstrap';
 import { AppConfig, loadConfig } from '../../src/common/config/app-config';
 import { MetricsServer } from '../../src/common/observability/metrics-server';
-import { Clock, FakeClock } from '../../src/common/time/clock';
+import { Clock } from '../../src/common/time/clock';
 import { RpcServer } from '../../src/rpc/rpc.server';
+import { FakeClock } from './fake-clock';
 
 export type Db = 'sqlite' | 'postgres';
 

@@ -1,14 +1,10 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { Errors } from '../errors/domain-error';
+import { CommonErrors } from '../errors/common-errors';
 import { AuthDirectory } from './auth-directory';
 import { PERMISSION_KEY, PermissionSpec, PUBLIC_KEY, TargetRef } from './decorators';
 import { Principal } from './principal';
 import { TokenVerifier } from './token-verifier';
-
-/** ZITADEL's permission miss; `reason` says why when the rule is one the caller cannot guess. */
-export const PERMISSION_DENIED = (reason?: string) =>
-  Errors.permissionDenied('AUTH-AWfge', `No matching permissions found${reason ? `: ${reason}` : ''}`);
 
 export interface GuardRequest {
   headers: Record<string, string | string[] | undefined>;
@@ -44,12 +40,12 @@ export class AuthGuard implements CanActivate {
     req.principal = principal;
 
     const spec = this.reflector.getAllAndOverride<PermissionSpec | undefined>(PERMISSION_KEY, targets);
-    if (!spec) throw PERMISSION_DENIED();
+    if (!spec) throw CommonErrors.permissionDenied();
     if (spec.permission === 'authenticated') return true;
     const permission = spec.permission;
     if (!spec.target) {
       if (principal.canOnInstance(permission)) return true;
-      throw PERMISSION_DENIED();
+      throw CommonErrors.permissionDenied();
     }
     const targetId = readTarget(req, spec.target);
     if (spec.target.kind === 'user') {
@@ -57,11 +53,11 @@ export class AuthGuard implements CanActivate {
       if (principal.canOnInstance(permission)) return true;
       const org = targetId === undefined ? undefined : await this.directory.orgOfUser(targetId);
       if (org !== undefined && principal.can(permission, org)) return true;
-      throw PERMISSION_DENIED();
+      throw CommonErrors.permissionDenied();
     }
     if (targetId !== undefined && principal.can(permission, targetId)) return true;
     if (principal.canOnInstance(permission)) return true;
-    throw PERMISSION_DENIED();
+    throw CommonErrors.permissionDenied();
   }
 }
 

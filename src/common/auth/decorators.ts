@@ -1,7 +1,7 @@
 import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
 import { ApiBearerAuth, ApiExtension } from '@nestjs/swagger';
 import { Permission } from './permissions';
-import { Principal as PrincipalType } from './principal';
+import { Principal } from './principal';
 
 export const PUBLIC_KEY = 'mfa:public';
 export const PERMISSION_KEY = 'mfa:permission';
@@ -44,9 +44,9 @@ export function RequirePermission(
   );
 }
 
-/** The authenticated caller. */
-export const Principal = createParamDecorator((_data: unknown, ctx: ExecutionContext): PrincipalType => {
-  const req = ctx.switchToHttp().getRequest<{ principal?: PrincipalType }>();
+/** The authenticated caller, as a handler parameter: `@Caller() caller: Principal`. */
+export const Caller = createParamDecorator((_data: unknown, ctx: ExecutionContext): Principal => {
+  const req = ctx.switchToHttp().getRequest<{ principal?: Principal }>();
   if (!req.principal) throw new Error('no principal on request: route is @Public()?');
   return req.principal;
 });

@@ -46,9 +46,4 @@ export class Principal {
     for (const [org, perms] of other.orgPerms) for (const p of perms) if (!this.can(p, org)) return false;
     return true;
   }
-
-  /** Does the caller have any membership at all? */
-  get hasMemberships(): boolean {
-    return this.instanceRoles.length > 0 || this.orgRoles.size > 0;
-  }
 }

@@ -31,7 +31,7 @@ export type StepUpOutcome = { ok: true } | { ok: false; reason: StepUpRefusal };
 
 /**
  * The port through which the step-up guard claims a verified challenge. The email-challenge module
- * implements it (and provides it globally); common auth only knows this contract.
+ * implements it (and exports it to AppModule, where the guard lives); common auth only knows this contract.
  */
 export abstract class StepUpVerifier {
   /**

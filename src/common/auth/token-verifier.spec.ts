@@ -1,6 +1,6 @@
 import { AppConfig } from '../config/app-config';
 import { DomainError } from '../errors/domain-error';
-import { FakeClock } from '../time/clock';
+import { FakeClock } from '../../../test/helpers/fake-clock';
 import { AuthDirectory } from './auth-directory';
 import { Principal } from './principal';
 import { hashToken, TokenVerifier } from './token-verifier';

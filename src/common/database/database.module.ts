@@ -3,17 +3,20 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSourceOptions } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { buildDataSourceOptions, openDatabase } from './data-source';
-import { ENTITIES } from '../../entities';
 import { MIGRATIONS } from './migrations';
 import { TransactionRunner } from './transaction-runner';
 import { withMigrationCrypto } from './migration-crypto';
 import { SecretBox } from '../crypto/secret-box';
 
-/** The TypeORM connection: SQLite (embedded default) or PostgreSQL, migrated at start-up. */
+/**
+ * The TypeORM connection: SQLite (embedded default) or PostgreSQL, migrated at start-up. AppModule
+ * names the entities (src/entities.ts), so this kernel depends on no feature. Global, like the
+ * configuration: configured once at the root, used by every repository.
+ */
 @Global()
 @Module({})
 export class DatabaseModule {
-  static forRoot(): DynamicModule {
+  static forRoot(entities: Parameters<typeof buildDataSourceOptions>[1]): DynamicModule {
     return {
       module: DatabaseModule,
       imports: [
@@ -21,7 +24,7 @@ export class DatabaseModule {
           inject: [AppConfig],
           useFactory: (config: AppConfig) =>
             withMigrationCrypto(
-              buildDataSourceOptions(config.database, ENTITIES, MIGRATIONS),
+              buildDataSourceOptions(config.database, entities, MIGRATIONS),
               new SecretBox(config),
             ),
           dataSourceFactory: async (options?: DataSourceOptions) => openDatabase(options!),

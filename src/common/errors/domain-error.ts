@@ -53,7 +53,7 @@ export const GRPC_CODE = {
   INTERNAL: 13,
 } as const satisfies Record<ErrorKind, number>;
 
-/** The codes of the email-challenge API (seed 003); only these may appear on the wire. */
+/** The codes of the email-challenge API; only these may appear on the wire. */
 export const EMAIL_API_CODES = [
   'INTERNAL_SERVER_ERROR',
   'BAD_REQUEST',

@@ -21,7 +21,7 @@ export function renderZitadel(err: DomainError): Record<string, unknown> {
   return body;
 }
 
-/** Email-challenge body: the seed's 7 properties. */
+/** Email-challenge body: always the same 7 properties. */
 export function renderEmailChallenge(err: DomainError, ctx: RenderContext): Record<string, unknown> {
   const code = EMAIL_API_CODE_PREFIX + (err.options.apiCode ?? EMAIL_API_DEFAULT_CODE[err.kind]);
   const fieldErrors = (err.options.fieldErrors ?? []).map((f) => ({

@@ -17,6 +17,14 @@ export interface NewEvent {
   payload?: Record<string, unknown>;
 }
 
+/** What the aggregate row says about an object: for the `details` of read answers. */
+export interface AggregateInfo {
+  sequence: number;
+  createdAt: number;
+  changedAt: number;
+  resourceOwner: string;
+}
+
 /** What an append yields: enough to build every flavour of `details`. */
 export interface AppendedEvent {
   aggregateId: string;
@@ -192,6 +200,28 @@ export class EventStore {
       sequence,
       createdAt: now,
       aggregateCreatedAt: Number(rows[0].created_at),
+    };
+  }
+
+  /** The aggregate's sequence and dates, or undefined when it has no event yet. */
+  async aggregate(em: EntityManager, type: string, id: string): Promise<AggregateInfo | undefined> {
+    const { rows } = await rawQuery<{
+      sequence: number | string;
+      created_at: number | string;
+      changed_at: number | string;
+      resource_owner: string;
+    }>(
+      em,
+      `SELECT sequence, created_at, changed_at, resource_owner FROM aggregates WHERE aggregate_type = $1 AND aggregate_id = $2`,
+      [type, id],
+    );
+    const r = rows[0];
+    if (!r) return undefined;
+    return {
+      sequence: Number(r.sequence),
+      createdAt: Number(r.created_at),
+      changedAt: Number(r.changed_at),
+      resourceOwner: r.resource_owner,
     };
   }
 }

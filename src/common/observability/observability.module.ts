@@ -1,12 +1,12 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { SendOutcomes } from './send-outcome';
 import { VerifyOutcomes } from './verify-outcome';
 
 /**
- * Where verify outcomes and sends are reported, for every module. Metrics (AppModule, when on) and
- * traces observe them; with nothing observing, a report costs a loop over an empty list.
+ * Where verify outcomes and sends are reported, for the modules that import it (one instance for
+ * the whole app). Metrics (AppModule, when on) and traces observe them; with nothing observing, a
+ * report costs a loop over an empty list.
  */
-@Global()
 @Module({
   providers: [VerifyOutcomes, SendOutcomes],
   exports: [VerifyOutcomes, SendOutcomes],

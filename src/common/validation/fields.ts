@@ -3,7 +3,6 @@ import { ApiProperty, ApiPropertyOptions } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   IsBoolean,
-  IsIn,
   IsInt,
   IsObject,
   IsOptional,
@@ -102,15 +101,6 @@ export function BoolField(d: FieldDoc) {
   const decorators: PropertyDecorator[] = [
     doc(d, { type: Boolean }),
     IsBoolean({ message: 'value must be a boolean' }),
-  ];
-  if (d.optional) decorators.unshift(IsOptional());
-  return applyDecorators(...decorators);
-}
-
-export function EnumField(d: FieldDoc & { values: readonly string[]; enumName?: string }) {
-  const decorators: PropertyDecorator[] = [
-    doc(d, { enum: [...d.values], enumName: d.enumName }),
-    IsIn([...d.values], { message: `value must be in list [${d.values.join(', ')}]` }),
   ];
   if (d.optional) decorators.unshift(IsOptional());
   return applyDecorators(...decorators);

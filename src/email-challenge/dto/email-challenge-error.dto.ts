@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { EMAIL_API_CODE_PREFIX, EMAIL_API_CODES } from '../../common/errors/domain-error';
 
-/** The seed's ten codes, as URNs, in the seed's order. */
+/** The API's ten error codes (EMAIL_API_CODES), as URNs, in the order clients know them. */
 export const EMAIL_API_URNS = EMAIL_API_CODES.map((c) => EMAIL_API_CODE_PREFIX + c);
 
 export class EmailChallengeFieldErrorDto {

@@ -135,11 +135,6 @@ export class GetUserByIDResponseDto {
   @ApiProperty({ type: () => UserViewDto }) user: UserViewDto;
 }
 
-export class DetailsResponseDto {
-  @ApiProperty({ type: () => ObjectDetailsDto })
-  details: ObjectDetailsDto;
-}
-
 export class AddPersonalAccessTokenRequestDto {
   @StringField({
     max: 40,

@@ -33,12 +33,6 @@ export class VerifyMyAuthFactorOTPRequestDto {
   code: string;
 }
 
-/** `zitadel.object.v2.Details` answers. */
-export class DetailsResponseDto {
-  @ApiProperty({ type: () => ObjectDetailsDto })
-  details: ObjectDetailsDto;
-}
-
 export class RegisterTOTPResponseDto {
   @ApiProperty({ type: () => ObjectDetailsDto })
   details: ObjectDetailsDto;

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig } from '../../common/config/app-config';
+import { AppConfig } from '../config/app-config';
 import { ChallengeMail, MailOutcome, MailSender, NoticeMail } from './mail-sender';
 import { maskEmail } from './mask-email';
 

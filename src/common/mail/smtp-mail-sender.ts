@@ -3,7 +3,7 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import { parseConnectionUrl } from 'nodemailer/lib/shared';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { PassThrough } from 'node:stream';
-import { AppConfig } from '../../common/config/app-config';
+import { AppConfig } from '../config/app-config';
 import { renderChallengeMail } from './mail-content';
 import { ChallengeMail, MailDeliveryError, MailOutcome, MailSender, NoticeMail } from './mail-sender';
 import { maskEmail } from './mask-email';
