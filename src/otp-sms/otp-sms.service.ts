@@ -299,15 +299,8 @@ export class OtpSmsService {
     let lockoutStarted = false;
     const result = await this.tx.run(async (em): Promise<AppendedEvent | CodeFailure> => {
       const now = this.clock.now();
-      const taken = await this.repo.takeAttempt(
-        em,
-        user.id,
-        otpSmsId,
-        state,
-        now,
-        this.config.otp.maxAttempts,
-      );
       const max = this.config.otp.maxAttempts;
+      const taken = await this.repo.takeAttempt(em, user.id, otpSmsId, state, now, max);
       let failure: CodeFailure | undefined;
       if (!taken) {
         failure = classify(await this.repo.find(user.id, otpSmsId, em), state, now, max);

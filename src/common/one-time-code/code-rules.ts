@@ -53,7 +53,11 @@ export function codeExpiresAt(now: number, ttlSeconds: number): number {
   return now + ttlSeconds * 1000;
 }
 
-/** Whether a code is past its lifetime: it is still valid at the instant `expiresAt` itself. */
+/**
+ * Whether a code is past its lifetime: it is still valid at the instant `expiresAt` itself. (An
+ * email challenge reads EXPIRED from that instant on instead; its status rule keeps its own
+ * comparison, so no answer of either API moves by a millisecond.)
+ */
 export function isExpired(expiresAt: number, now: number): boolean {
   return expiresAt < now;
 }
