@@ -1,30 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Principal } from '../common/auth/principal';
 import { AppConfig } from '../common/config/app-config';
-import { Errors } from '../common/errors/domain-error';
 import { changeDetails, ObjectDetailsDto } from '../common/events/details';
 import { OtpChannel, OtpChannelFactors } from '../common/one-time-code/otp-channel-factors';
 import { MailSender } from '../common/mail/mail-sender';
 import { CommonErrors } from '../common/errors/common-errors';
 import { UsersReader, UserView } from '../identity';
-
-export const OTP_EMAIL_EVENTS = {
-  added: 'user.human.otp.email.added',
-  removed: 'user.human.otp.email.removed',
-  codeAdded: 'user.human.otp.email.code.added',
-  checkSucceeded: 'user.human.otp.email.check.succeeded',
-  checkFailed: 'user.human.otp.email.check.failed',
-  checkLocked: 'user.human.otp.email.check.locked',
-} as const;
-
-/** ZITADEL's errors of AddOTPEmail / RemoveOTPEmail (ids and English texts). */
-export const OtpEmailErrors = {
-  alreadyExists: () =>
-    Errors.alreadyExists('COMMAND-MKL2s', 'Multifactor OTP (OneTimePassword) is already set up'),
-  emailNotVerified: () =>
-    Errors.failedPrecondition('COMMAND-KLJ2d', "Multifactor OTP (OneTimePassword) isn't ready"),
-  notFound: () => Errors.notFound('COMMAND-b312D', "Multifactor OTP (OneTimePassword) doesn't exist"),
-};
+import { OtpEmailErrors } from './otp-email.errors';
+import { OTP_EMAIL_EVENTS } from './otp-email.events';
 
 const CODE_DIGITS = 8;
 /** What the mail says the code confirms. */
@@ -38,7 +21,7 @@ const MAIL_OPERATION = 'sign-in';
  */
 @Injectable()
 export class OtpEmailService {
-  private readonly logger = new Logger('OtpEmail');
+  private readonly logger = new Logger(OtpEmailService.name);
   private readonly channel: OtpChannel;
 
   constructor(

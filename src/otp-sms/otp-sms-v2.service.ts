@@ -2,34 +2,16 @@ import { Injectable, Logger } from '@nestjs/common';
 import { Principal } from '../common/auth/principal';
 import { AppConfig } from '../common/config/app-config';
 import { CodeHasher } from '../common/crypto/code-hasher';
-import { Errors } from '../common/errors/domain-error';
 import { changeDetails, ObjectDetailsDto } from '../common/events/details';
 import { DailySendCounter, SMS_NUMBER_HASH_CONTEXT } from '../common/one-time-code/daily-send-counter';
 import { OneTimeCodeErrors } from '../common/one-time-code/one-time-code.errors';
 import { OtpChannel, OtpChannelFactors } from '../common/one-time-code/otp-channel-factors';
 import { CommonErrors } from '../common/errors/common-errors';
 import { UsersReader, UserView } from '../identity';
+import { OtpSmsV2Errors } from './otp-sms.errors';
+import { OTP_SMS_V2_EVENTS } from './otp-sms.events';
 import { maskPhone } from './phone-number';
 import { renderSmsText, SmsDeliveryError, SmsSender } from './sms/sms-sender';
-
-/** Event types of the v2 OTP SMS factor (the v3alpha authenticators keep their own `user.human.mfa.otp.sms.*`). */
-export const OTP_SMS_V2_EVENTS = {
-  added: 'user.human.otp.sms.added',
-  removed: 'user.human.otp.sms.removed',
-  codeAdded: 'user.human.otp.sms.code.added',
-  checkSucceeded: 'user.human.otp.sms.check.succeeded',
-  checkFailed: 'user.human.otp.sms.check.failed',
-  checkLocked: 'user.human.otp.sms.check.locked',
-} as const;
-
-/** ZITADEL's errors of AddOTPSMS / RemoveOTPSMS (ids and English texts). */
-export const OtpSmsV2Errors = {
-  alreadyExists: () =>
-    Errors.alreadyExists('COMMAND-Ad3g2', 'Multifactor OTP (OneTimePassword) is already set up'),
-  phoneNotVerified: () =>
-    Errors.failedPrecondition('COMMAND-Q54j2', "Multifactor OTP (OneTimePassword) isn't ready"),
-  notFound: () => Errors.notFound('COMMAND-Sr3h3', "Multifactor OTP (OneTimePassword) doesn't exist"),
-};
 
 const CODE_DIGITS = 8;
 
@@ -41,7 +23,7 @@ const CODE_DIGITS = 8;
  */
 @Injectable()
 export class OtpSmsV2Service {
-  private readonly logger = new Logger('OtpSmsV2');
+  private readonly logger = new Logger(OtpSmsV2Service.name);
   private readonly channel: OtpChannel;
 
   constructor(

@@ -50,3 +50,12 @@ export const OtpSmsErrors = {
       'invalid SendOTPSMSCodeRequest.Verification: set at most one of sendCode, returnCode',
     ),
 };
+
+/** ZITADEL's errors of AddOTPSMS / RemoveOTPSMS (ids and English texts). */
+export const OtpSmsV2Errors = {
+  alreadyExists: () =>
+    Errors.alreadyExists('COMMAND-Ad3g2', 'Multifactor OTP (OneTimePassword) is already set up'),
+  phoneNotVerified: () =>
+    Errors.failedPrecondition('COMMAND-Q54j2', "Multifactor OTP (OneTimePassword) isn't ready"),
+  notFound: () => Errors.notFound('COMMAND-Sr3h3', "Multifactor OTP (OneTimePassword) doesn't exist"),
+};

@@ -4,7 +4,6 @@ import { Principal } from '../common/auth/principal';
 import { AppConfig } from '../common/config/app-config';
 import { CodeHasher } from '../common/crypto/code-hasher';
 import { TransactionRunner } from '../common/database/transaction-runner';
-import { Errors } from '../common/errors/domain-error';
 import { changeDetails, ObjectDetailsDto } from '../common/events/details';
 import { EventStore } from '../common/events/event-store';
 import { tagOutcome } from '../common/observability/verify-outcome';
@@ -12,25 +11,9 @@ import { Clock } from '../common/time/clock';
 import { CommonErrors } from '../common/errors/common-errors';
 import { UsersReader, UserView } from '../identity';
 import { newRecoveryCodes, normalizeRecoveryCode } from './recovery-code-format';
+import { RecoveryCodeErrors } from './recovery-codes.errors';
+import { RECOVERY_EVENTS } from './recovery-codes.events';
 import { RecoveryCodesRepository } from './recovery-codes.repository';
-
-export const RECOVERY_EVENTS = {
-  added: 'user.human.recoverycodes.added',
-  removed: 'user.human.recoverycodes.removed',
-  checkSucceeded: 'user.human.recoverycode.check.succeeded',
-  checkFailed: 'user.human.recoverycode.check.failed',
-  checkLocked: 'user.human.recoverycode.check.locked',
-} as const;
-
-/** Our errors (ZITADEL's recovery codes name none for these cases). */
-export const RecoveryCodeErrors = {
-  notFound: () => Errors.notFound('RECOVERY-n0tfnd', "Recovery codes don't exist"),
-  invalid: () => Errors.invalidArgument('RECOVERY-1nv4ld', 'Recovery code is invalid'),
-  locked: (retryAfterSeconds: number) =>
-    Errors.resourceExhausted('RECOVERY-l0ck3d', 'Too many failed attempts, try again later', {
-      retryAfterSeconds,
-    }),
-};
 
 /**
  * Recovery codes (ZITADEL v2 GenerateRecoveryCodes / RemoveRecoveryCodes) plus our `_check`:
