@@ -177,8 +177,8 @@ export class EmailChallengeRepository {
   }
 
   /**
-   * Replaces the code of a PENDING challenge (old code dead), restarting its lifetime, if the
-   * resend cooldown has passed and nobody resent in between (`generation` unchanged).
+   * Replaces the code of a PENDING challenge (old code dead), restarting its lifetime, if the last
+   * code was sent at or before `cooldownCutoff` and nobody resent in between (`generation` unchanged).
    */
   async replaceCode(
     em: EntityManager,
@@ -188,7 +188,7 @@ export class EmailChallengeRepository {
       codeHash: string;
       now: number;
       expiresAt: number;
-      cooldownMs: number;
+      cooldownCutoff: number;
     },
   ): Promise<boolean> {
     const { rows } = await rawQuery(
@@ -196,7 +196,7 @@ export class EmailChallengeRepository {
       `UPDATE email_challenges SET code_hash = $3, generation = generation + 1, last_sent_at = $4, expires_at = $5
         WHERE id = $1 AND generation = $2 AND status = 'PENDING' AND expires_at > $4 AND last_sent_at <= $6
         RETURNING id`,
-      [a.id, a.generation, a.codeHash, a.now, a.expiresAt, a.now - a.cooldownMs],
+      [a.id, a.generation, a.codeHash, a.now, a.expiresAt, a.cooldownCutoff],
     );
     return rows.length === 1;
   }

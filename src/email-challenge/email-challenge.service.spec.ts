@@ -74,12 +74,12 @@ class FakeEmailChallengeRepository implements PublicOf<EmailChallengeRepository>
       codeHash: string;
       now: number;
       expiresAt: number;
-      cooldownMs: number;
+      cooldownCutoff: number;
     },
   ) {
     const r = this.rows.get(a.id);
     if (!r || r.generation !== a.generation || r.status !== 'PENDING' || r.expiresAt <= a.now) return false;
-    if (r.lastSentAt > a.now - a.cooldownMs) return false;
+    if (r.lastSentAt > a.cooldownCutoff) return false;
     Object.assign(r, {
       codeHash: a.codeHash,
       generation: r.generation + 1,

@@ -5,7 +5,18 @@ import { StepUpOutcome, StepUpVerifier } from '../common/auth/step-up';
 import { AppConfig } from '../common/config/app-config';
 import { newRandomId } from '../common/database/id-generator';
 import { TransactionRunner } from '../common/database/transaction-runner';
-import { CodeHasher, randomDigits } from '../common/crypto/code-hasher';
+import { CodeHasher } from '../common/crypto/code-hasher';
+import {
+  attemptsRemaining,
+  codeContext,
+  codeExpiresAt,
+  cooldownCutoff,
+  cooldownRetryAfterSeconds,
+  inCooldown,
+  issueCode,
+  judgeAttempt,
+  wrongCodeExhausts,
+} from '../common/one-time-code/code-rules';
 import { DomainError } from '../common/errors/domain-error';
 import { tagOutcome } from '../common/observability/verify-outcome';
 import { EventStore } from '../common/events/event-store';
@@ -64,19 +75,19 @@ export class EmailChallengeService extends StepUpVerifier {
     // Random, not time-ordered: an id tells nothing about other challenges.
     const id = newRandomId();
     const ttlSeconds = dto.ttlSeconds ?? DEFAULT_TTL_SECONDS;
-    const code = randomDigits(CODE_DIGITS);
+    const { code, codeHash } = issueCode(this.hasher, CODE_DIGITS, challengeCodeContext(id, 1));
     const row: ChallengeRow = {
       id,
       userId: user.id,
       orgId: user.orgId,
       operation: dto.operation,
       status: 'PENDING',
-      codeHash: this.hasher.hash(code, codeContext(id, 1)),
+      codeHash,
       generation: 1,
       attempts: 0,
       maxAttempts: this.config.otp.maxAttempts,
       ttlSeconds,
-      expiresAt: now + ttlSeconds * 1000,
+      expiresAt: codeExpiresAt(now, ttlSeconds),
       lastSentAt: now,
       verifiedAt: null,
       consumedAt: null,
@@ -135,20 +146,23 @@ export class EmailChallengeService extends StepUpVerifier {
     const outcome = await this.tx.run(async (em) => {
       const taken = await this.repo.takeAttempt(em, row.id, now);
       if (!taken) return { kind: 'changed' as const };
-      if (this.hasher.verify(totp.trim(), codeContext(row.id, taken.generation), taken.codeHash ?? '')) {
+      const context = challengeCodeContext(row.id, taken.generation);
+      if (judgeAttempt(this.hasher, totp.trim(), context, taken, taken.maxAttempts) === 'match') {
         const verifiedAt = await this.repo.markVerified(em, row.id, taken.codeHash!, now);
         if (verifiedAt !== undefined) {
           await this.append(em, row, caller.userId, EmailChallengeEvents.verified);
           return { kind: 'verified' as const, verifiedAt };
         }
       }
-      const locked = taken.attempts >= taken.maxAttempts;
+      // A wrong code, or a right one whose challenge changed meanwhile: the attempt stays spent.
+      const locked = wrongCodeExhausts(taken.attempts, taken.maxAttempts);
       if (locked) await this.repo.lock(em, row.id);
       await this.append(em, row, caller.userId, EmailChallengeEvents.checkFailed, {
         attempts: taken.attempts,
       });
       if (locked) await this.append(em, row, caller.userId, EmailChallengeEvents.locked);
-      return { kind: 'wrong' as const, remaining: taken.maxAttempts - taken.attempts, locked };
+      const remaining = attemptsRemaining(taken.attempts, taken.maxAttempts);
+      return { kind: 'wrong' as const, remaining, locked };
     });
     switch (outcome.kind) {
       case 'verified':
@@ -173,7 +187,7 @@ export class EmailChallengeService extends StepUpVerifier {
       status: effectiveStatus(row, now),
       expiresAt: iso(row.expiresAt),
       ...(row.verifiedAt !== null ? { verifiedAt: iso(row.verifiedAt) } : {}),
-      attemptsRemaining: Math.max(0, row.maxAttempts - row.attempts),
+      attemptsRemaining: attemptsRemaining(row.attempts, row.maxAttempts),
     };
   }
 
@@ -181,14 +195,13 @@ export class EmailChallengeService extends StepUpVerifier {
     const row = await this.readable(caller, challengeId);
     const now = this.clock.now();
     this.assertVerifiable(row, now);
-    const cooldownMs = this.config.mail.resendCooldownSeconds * 1000;
-    if (row.lastSentAt > now - cooldownMs)
-      throw EmailChallengeErrors.cooldown(Math.ceil((row.lastSentAt + cooldownMs - now) / 1000));
+    const cooldown = this.config.mail.resendCooldownSeconds;
+    if (inCooldown(row.lastSentAt, now, cooldown))
+      throw EmailChallengeErrors.cooldown(cooldownRetryAfterSeconds(row.lastSentAt, now, cooldown));
     const user = await this.mailableUser(row.userId);
-    const code = randomDigits(CODE_DIGITS);
     const generation = row.generation + 1;
-    const expiresAt = now + row.ttlSeconds * 1000;
-    const codeHash = this.hasher.hash(code, codeContext(row.id, generation));
+    const { code, codeHash } = issueCode(this.hasher, CODE_DIGITS, challengeCodeContext(row.id, generation));
+    const expiresAt = codeExpiresAt(now, row.ttlSeconds);
     const replaced = await this.tx.run(async (em) => {
       const ok = await this.repo.replaceCode(em, {
         id: row.id,
@@ -196,7 +209,7 @@ export class EmailChallengeService extends StepUpVerifier {
         codeHash,
         now,
         expiresAt,
-        cooldownMs,
+        cooldownCutoff: cooldownCutoff(now, cooldown),
       });
       if (ok) await this.append(em, row, caller.userId, EmailChallengeEvents.codeResent, { generation });
       return ok;
@@ -204,9 +217,7 @@ export class EmailChallengeService extends StepUpVerifier {
     if (!replaced) {
       const fresh = await this.repo.find(row.id);
       if (fresh && effectiveStatus(fresh, now) === 'PENDING') {
-        throw EmailChallengeErrors.cooldown(
-          Math.max(1, Math.ceil((fresh.lastSentAt + cooldownMs - now) / 1000)),
-        );
+        throw EmailChallengeErrors.cooldown(cooldownRetryAfterSeconds(fresh.lastSentAt, now, cooldown));
       }
       throw this.goneOrNotFound(fresh, now);
     }
@@ -328,8 +339,8 @@ export class EmailChallengeService extends StepUpVerifier {
 }
 
 /** The HMAC context of a code: the challenge and the sending it belongs to. */
-export function codeContext(challengeId: string, generation: number): string {
-  return `email-challenge:${challengeId}:${generation}`;
+function challengeCodeContext(challengeId: string, generation: number): string {
+  return codeContext('email-challenge', challengeId, generation);
 }
 
 function stepUpRefusal(status: ChallengeStatus): Exclude<StepUpOutcome, { ok: true }>['reason'] | undefined {

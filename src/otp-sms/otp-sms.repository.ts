@@ -66,15 +66,15 @@ export class OtpSmsRepository {
   }
 
   /**
-   * Claims the right to issue a new code: succeeds only when the last code is at least `cooldownMs`
-   * old (or none was issued). Concurrent callers cannot both win.
+   * Claims the right to issue a new code: succeeds only when the last code was issued at or before
+   * `cooldownCutoff` (or none was). Concurrent callers cannot both win.
    */
-  async claimCodeSlot(em: EntityManager, id: string, now: number, cooldownMs: number): Promise<boolean> {
+  async claimCodeSlot(em: EntityManager, id: string, now: number, cooldownCutoff: number): Promise<boolean> {
     const { affected } = await rawQuery(
       em,
       `UPDATE otp_sms_authenticators SET last_code_at = $1
        WHERE id = $2 AND (last_code_at IS NULL OR last_code_at <= $3)`,
-      [now, id, now - cooldownMs],
+      [now, id, cooldownCutoff],
     );
     return affected === 1;
   }

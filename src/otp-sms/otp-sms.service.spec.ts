@@ -50,9 +50,9 @@ class FakeOtpSmsRepository implements PublicOf<OtpSmsRepository> {
     } as unknown as OtpSmsAuthenticatorEntity);
   }
 
-  async claimCodeSlot(_em: EntityManager, id: string, now: number, cooldownMs: number) {
+  async claimCodeSlot(_em: EntityManager, id: string, now: number, cooldownCutoff: number) {
     const a = this.rows.get(id)!;
-    if (a.lastCodeAt !== null && a.lastCodeAt > now - cooldownMs) return false;
+    if (a.lastCodeAt !== null && a.lastCodeAt > cooldownCutoff) return false;
     a.lastCodeAt = now;
     return true;
   }

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { Principal } from '../common/auth/principal';
 import { AppConfig } from '../common/config/app-config';
-import { CodeHasher, randomDigits } from '../common/crypto/code-hasher';
+import { CodeHasher } from '../common/crypto/code-hasher';
 import { SecretBox } from '../common/crypto/secret-box';
 import { isUniqueViolation } from '../common/database/db-dialect';
 import { newId } from '../common/database/id-generator';
@@ -12,6 +12,16 @@ import { tagOutcome } from '../common/observability/verify-outcome';
 import { resourceDetails } from '../common/events/details';
 import { AppendedEvent, EventStore } from '../common/events/event-store';
 import { Clock } from '../common/time/clock';
+import {
+  codeContext,
+  codeExpiresAt,
+  cooldownCutoff,
+  cooldownRetryAfterSeconds,
+  issueCode,
+  judgeAttempt,
+  NoAttemptReason,
+  whyNoAttempt,
+} from '../common/one-time-code/code-rules';
 import { DailySendCounter } from '../common/one-time-code/daily-send-counter';
 import { UsersReader, UserView } from '../identity';
 import {
@@ -43,7 +53,7 @@ type Delivery = 'send' | 'return';
 type Purpose = 'registration' | 'sign-in';
 
 /** Why a code could not be used: decides the error and whether the failure is recorded. */
-type CodeFailure = 'notFound' | 'wrongState' | 'noCode' | 'expired' | 'exhausted' | 'invalid';
+type CodeFailure = 'notFound' | 'wrongState' | NoAttemptReason | 'invalid';
 
 /**
  * OTP SMS authenticators (v3alpha): add with a code by SMS / returned / pre-verified, verify,
@@ -94,11 +104,12 @@ export class OtpSmsService {
     const anyHash = this.hasher.hashes(number, NUMBER_HASH_CONTEXT);
     if (await this.repo.existsForNumber(user.id, anyHash)) throw OtpSmsErrors.alreadyExists();
 
-    const code = mode === 'verified' ? undefined : randomDigits(CODE_DIGITS);
-    const expiresAt = now + this.config.sms.codeTtlSeconds * 1000;
+    const issued =
+      mode === 'verified' ? undefined : issueCode(this.hasher, CODE_DIGITS, smsCodeContext(id, 1));
+    const expiresAt = codeExpiresAt(now, this.config.sms.codeTtlSeconds);
     if (mode === 'send') {
       await this.tx.run((em) => this.countMessage(em, numberHash, now));
-      await this.deliver(number, code!, expiresAt);
+      await this.deliver(number, issued!.code, expiresAt);
     }
     let last: AppendedEvent;
     try {
@@ -109,10 +120,10 @@ export class OtpSmsService {
           numberHash,
           numberSealed: this.box.seal(number, id),
           state: mode === 'verified' ? 'READY' : 'PENDING',
-          codeHash: code ? this.hasher.hash(code, codeContext(id, 1)) : null,
-          codeGeneration: code ? 1 : 0,
-          codeExpiresAt: code ? expiresAt : null,
-          lastCodeAt: code ? now : null,
+          codeHash: issued ? issued.codeHash : null,
+          codeGeneration: issued ? 1 : 0,
+          codeExpiresAt: issued ? expiresAt : null,
+          lastCodeAt: issued ? now : null,
           now,
         });
         await this.append(em, caller, user, OtpSmsEvents.added, { otpSmsId: id });
@@ -135,7 +146,7 @@ export class OtpSmsService {
     return {
       details: resourceDetails(last, user.id, now),
       otpSmsId: id,
-      ...(mode === 'return' ? { verificationCode: code } : {}),
+      ...(mode === 'return' ? { verificationCode: issued!.code } : {}),
     };
   }
 
@@ -239,26 +250,19 @@ export class OtpSmsService {
       if (!a) throw OtpSmsErrors.notFound();
       if (purpose === 'registration' && a.state === 'READY') throw OtpSmsErrors.alreadyReady();
       if (purpose === 'sign-in' && a.state !== 'READY') throw OtpSmsErrors.notReady();
-      const cooldownMs = this.config.sms.resendCooldownSeconds * 1000;
-      if (!(await this.repo.claimCodeSlot(em, a.id, now, cooldownMs))) {
-        throw OtpSmsErrors.cooldown(((a.lastCodeAt ?? now) + cooldownMs - now) / 1000);
+      const cooldown = this.config.sms.resendCooldownSeconds;
+      if (!(await this.repo.claimCodeSlot(em, a.id, now, cooldownCutoff(now, cooldown)))) {
+        throw OtpSmsErrors.cooldown(cooldownRetryAfterSeconds(a.lastCodeAt, now, cooldown));
       }
       if (delivery === 'send') await this.countMessage(em, a.numberHash, now);
       return a;
     });
     const generation = auth.codeGeneration + 1;
-    const code = randomDigits(CODE_DIGITS);
-    const expiresAt = now + this.config.sms.codeTtlSeconds * 1000;
+    const { code, codeHash } = issueCode(this.hasher, CODE_DIGITS, smsCodeContext(auth.id, generation));
+    const expiresAt = codeExpiresAt(now, this.config.sms.codeTtlSeconds);
     if (delivery === 'send') await this.deliver(this.box.open(auth.numberSealed, auth.id), code, expiresAt);
     const e = await this.tx.run(async (em) => {
-      const stored = await this.repo.storeCode(
-        em,
-        auth.id,
-        auth.codeGeneration,
-        this.hasher.hash(code, codeContext(auth.id, generation)),
-        expiresAt,
-        now,
-      );
+      const stored = await this.repo.storeCode(em, auth.id, auth.codeGeneration, codeHash, expiresAt, now);
       if (!stored) throw OtpSmsErrors.codeReplaced();
       let last = await this.append(
         em,
@@ -295,29 +299,22 @@ export class OtpSmsService {
     let lockoutStarted = false;
     const result = await this.tx.run(async (em): Promise<AppendedEvent | CodeFailure> => {
       const now = this.clock.now();
-      const taken = await this.repo.takeAttempt(
-        em,
-        user.id,
-        otpSmsId,
-        state,
-        now,
-        this.config.otp.maxAttempts,
-      );
+      const max = this.config.otp.maxAttempts;
+      const taken = await this.repo.takeAttempt(em, user.id, otpSmsId, state, now, max);
       let failure: CodeFailure | undefined;
       if (!taken) {
-        failure = classify(
-          await this.repo.find(user.id, otpSmsId, em),
-          state,
-          now,
-          this.config.otp.maxAttempts,
-        );
-      } else if (!this.hasher.verify(code, codeContext(otpSmsId, taken.codeGeneration), taken.codeHash)) {
-        failure = 'invalid';
-        lockoutStarted = taken.attempts >= this.config.otp.maxAttempts;
-      } else if (
-        !(await this.repo.consumeCode(em, otpSmsId, taken.codeGeneration, now, purpose === 'registration'))
-      ) {
-        failure = 'noCode';
+        failure = classify(await this.repo.find(user.id, otpSmsId, em), state, now, max);
+      } else {
+        const context = smsCodeContext(otpSmsId, taken.codeGeneration);
+        const verdict = judgeAttempt(this.hasher, code, context, taken, max);
+        if (verdict !== 'match') {
+          failure = 'invalid';
+          lockoutStarted = verdict === 'wrong-exhausted';
+        } else if (
+          !(await this.repo.consumeCode(em, otpSmsId, taken.codeGeneration, now, purpose === 'registration'))
+        ) {
+          failure = 'noCode';
+        }
       }
       if (failure === undefined) {
         return this.append(
@@ -377,8 +374,8 @@ export class OtpSmsService {
 }
 
 /** The hash context of a code: the authenticator and the code's generation. */
-function codeContext(id: string, generation: number): string {
-  return `otp-sms:${id}:${generation}`;
+function smsCodeContext(id: string, generation: number): string {
+  return codeContext('otp-sms', id, generation);
 }
 
 function codeAddedPayload(otpSmsId: string, purpose: Purpose, delivery: Delivery, expiresAt: number) {
@@ -390,7 +387,7 @@ function deliveryOf(dto: SendOTPSMSCodeRequestDto): Delivery {
   return dto.returnCode !== undefined ? 'return' : 'send';
 }
 
-/** Why no attempt could be taken, from the current row. */
+/** Why no attempt could be taken, from the current row: the authenticator's own reasons, then the code's. */
 function classify(
   a: OtpSmsAuthenticatorEntity | null,
   state: OtpSmsState,
@@ -399,10 +396,11 @@ function classify(
 ): CodeFailure {
   if (!a) return 'notFound';
   if (a.state !== state) return 'wrongState';
-  if (!a.codeHash || a.codeExpiresAt === null) return 'noCode';
-  if (a.codeExpiresAt < now) return 'expired';
-  if (a.codeAttempts >= maxAttempts) return 'exhausted';
-  return 'noCode';
+  return whyNoAttempt(
+    { codeHash: a.codeHash, expiresAt: a.codeExpiresAt, attempts: a.codeAttempts },
+    now,
+    maxAttempts,
+  );
 }
 
 function failureError(f: CodeFailure, purpose: Purpose): DomainError {

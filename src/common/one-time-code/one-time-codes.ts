@@ -2,14 +2,24 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { Principal } from '../auth/principal';
 import { AppConfig } from '../config/app-config';
-import { CodeHasher, randomDigits } from '../crypto/code-hasher';
+import { CodeHasher } from '../crypto/code-hasher';
 import { newRandomId } from '../database/id-generator';
 import { TransactionRunner } from '../database/transaction-runner';
 import { AppendedEvent, EventStore } from '../events/event-store';
 import { tagOutcome } from '../observability/verify-outcome';
 import { Clock } from '../time/clock';
+import {
+  codeContext,
+  codeExpiresAt,
+  cooldownCutoff,
+  cooldownRetryAfterSeconds,
+  issueCode,
+  judgeAttempt,
+  NoAttemptReason,
+  whyNoAttempt,
+} from './code-rules';
 import { OneTimeCodeErrors as E } from './one-time-code.errors';
-import { OneTimeCodeStore, StoredCode } from './one-time-code.store';
+import { OneTimeCodeStore } from './one-time-code.store';
 
 /** Whose code it is: a user and the organisation that owns the user (for the events). */
 export interface CodeSubject {
@@ -34,7 +44,7 @@ export interface CodePolicy {
 export type Deliver = (code: string, expiresAt: number, codeId: string) => Promise<void>;
 
 /** Why a code was not accepted. */
-export type CodeFailure = 'noCode' | 'expired' | 'exhausted' | 'invalid';
+export type CodeFailure = NoAttemptReason | 'invalid';
 
 /**
  * One-time codes sent to a user and checked once, the machinery shared by the code-based factors:
@@ -68,23 +78,26 @@ export class OneTimeCodes {
     beforeIssue?: (em: EntityManager, now: number) => Promise<void>,
   ): Promise<AppendedEvent> {
     const now = this.clock.now();
-    const code = randomDigits(policy.digits);
     const codeId = newRandomId();
-    const expiresAt = now + policy.ttlSeconds * 1000;
-    const cooldownMs = policy.cooldownSeconds * 1000;
+    const { code, codeHash } = issueCode(
+      this.hasher,
+      policy.digits,
+      codeContext(policy.purpose, subject.id, codeId),
+    );
+    const expiresAt = codeExpiresAt(now, policy.ttlSeconds);
     const event = await this.runner.run(async (em) => {
       const stored = await this.store.replace(em, {
         purpose: policy.purpose,
         userId: subject.id,
         codeId,
-        codeHash: this.hasher.hash(code, codeContext(policy.purpose, subject.id, codeId)),
+        codeHash,
         expiresAt,
         now,
-        sentBefore: now - cooldownMs,
+        sentBefore: cooldownCutoff(now, policy.cooldownSeconds),
       });
       if (!stored) {
         const current = await this.store.find(em, policy.purpose, subject.id);
-        throw E.cooldown(Math.max(1, Math.ceil(((current?.sentAt ?? now) + cooldownMs - now) / 1000)));
+        throw E.cooldown(cooldownRetryAfterSeconds(current?.sentAt, now, policy.cooldownSeconds));
       }
       if (beforeIssue) await beforeIssue(em, now);
       return this.append(em, caller, subject, policy.events.codeAdded, {
@@ -117,14 +130,16 @@ export class OneTimeCodes {
       const taken = await this.store.takeAttempt(em, policy.purpose, subject.id, now, max);
       let failure: CodeFailure | undefined;
       if (!taken) {
-        failure = classify(await this.store.find(em, policy.purpose, subject.id), now, max);
-      } else if (
-        !this.hasher.verify(code, codeContext(policy.purpose, subject.id, taken.codeId), taken.codeHash ?? '')
-      ) {
-        failure = 'invalid';
-        locked = taken.attempts >= max;
-      } else if (!(await this.store.consume(em, policy.purpose, subject.id, taken.codeId))) {
-        failure = 'noCode';
+        failure = whyNoAttempt(await this.store.find(em, policy.purpose, subject.id), now, max);
+      } else {
+        const context = codeContext(policy.purpose, subject.id, taken.codeId);
+        const verdict = judgeAttempt(this.hasher, code, context, taken, max);
+        if (verdict !== 'match') {
+          failure = 'invalid';
+          locked = verdict === 'wrong-exhausted';
+        } else if (!(await this.store.consume(em, policy.purpose, subject.id, taken.codeId))) {
+          failure = 'noCode';
+        }
       }
       if (failure === undefined) return this.append(em, caller, subject, policy.events.checkSucceeded, {});
       await this.append(em, caller, subject, policy.events.checkFailed, { reason: failure });
@@ -156,19 +171,6 @@ export class OneTimeCodes {
       payload,
     });
   }
-}
-
-/** The hash context of a code: its purpose, its user and its own random id. */
-function codeContext(purpose: string, userId: string, codeId: string): string {
-  return `${purpose}:${userId}:${codeId}`;
-}
-
-/** Why no attempt could be taken, from the current row. */
-function classify(c: StoredCode | undefined, now: number, maxAttempts: number): CodeFailure {
-  if (!c || c.codeHash === null) return 'noCode';
-  if (c.expiresAt < now) return 'expired';
-  if (c.attempts >= maxAttempts) return 'exhausted';
-  return 'noCode';
 }
 
 function failureError(f: CodeFailure) {
