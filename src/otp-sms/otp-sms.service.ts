@@ -126,17 +126,18 @@ export class OtpSmsService {
           lastCodeAt: issued ? now : null,
           now,
         });
-        await this.append(em, caller, user, OtpSmsEvents.added, { otpSmsId: id });
+        await this.events.appendUserEvent(em, caller, user, OtpSmsEvents.added, { otpSmsId: id });
         if (mode === 'verified')
-          return this.append(em, caller, user, OtpSmsEvents.verified, { otpSmsId: id });
-        let e = await this.append(
+          return this.events.appendUserEvent(em, caller, user, OtpSmsEvents.verified, { otpSmsId: id });
+        let e = await this.events.appendUserEvent(
           em,
           caller,
           user,
           OtpSmsEvents.codeAdded,
           codeAddedPayload(id, 'registration', mode, expiresAt),
         );
-        if (mode === 'send') e = await this.append(em, caller, user, OtpSmsEvents.codeSent, { otpSmsId: id });
+        if (mode === 'send')
+          e = await this.events.appendUserEvent(em, caller, user, OtpSmsEvents.codeSent, { otpSmsId: id });
         return e;
       });
     } catch (err) {
@@ -208,7 +209,7 @@ export class OtpSmsService {
     const user = await this.targetUser(userId, scope);
     const e = await this.tx.run(async (em) => {
       if (!(await this.repo.delete(em, user.id, otpSmsId))) throw OtpSmsErrors.notFound();
-      return this.append(em, caller, user, OtpSmsEvents.removed, { otpSmsId });
+      return this.events.appendUserEvent(em, caller, user, OtpSmsEvents.removed, { otpSmsId });
     });
     return { details: resourceDetails(e, user.id) };
   }
@@ -264,7 +265,7 @@ export class OtpSmsService {
     const e = await this.tx.run(async (em) => {
       const stored = await this.repo.storeCode(em, auth.id, auth.codeGeneration, codeHash, expiresAt, now);
       if (!stored) throw OtpSmsErrors.codeReplaced();
-      let last = await this.append(
+      let last = await this.events.appendUserEvent(
         em,
         caller,
         user,
@@ -272,7 +273,9 @@ export class OtpSmsService {
         codeAddedPayload(auth.id, purpose, delivery, expiresAt),
       );
       if (delivery === 'send')
-        last = await this.append(em, caller, user, OtpSmsEvents.codeSent, { otpSmsId: auth.id });
+        last = await this.events.appendUserEvent(em, caller, user, OtpSmsEvents.codeSent, {
+          otpSmsId: auth.id,
+        });
       return last;
     });
     return {
@@ -317,7 +320,7 @@ export class OtpSmsService {
         }
       }
       if (failure === undefined) {
-        return this.append(
+        return this.events.appendUserEvent(
           em,
           caller,
           user,
@@ -326,7 +329,10 @@ export class OtpSmsService {
         );
       }
       if (purpose === 'sign-in' && failure !== 'notFound' && failure !== 'wrongState') {
-        await this.append(em, caller, user, OtpSmsEvents.checkFailed, { otpSmsId, reason: failure });
+        await this.events.appendUserEvent(em, caller, user, OtpSmsEvents.checkFailed, {
+          otpSmsId,
+          reason: failure,
+        });
       }
       return failure;
     });
@@ -353,23 +359,6 @@ export class OtpSmsService {
 
   private numberHash(e164: string): string {
     return this.hasher.hash(e164, NUMBER_HASH_CONTEXT);
-  }
-
-  private append(
-    em: EntityManager,
-    caller: Principal,
-    user: UserView,
-    eventType: string,
-    payload: Record<string, unknown>,
-  ) {
-    return this.events.append(em, {
-      aggregateType: 'user',
-      aggregateId: user.id,
-      resourceOwner: user.orgId,
-      creator: caller.userId,
-      eventType,
-      payload,
-    });
   }
 }
 

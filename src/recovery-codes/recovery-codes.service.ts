@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
 import { Principal } from '../common/auth/principal';
 import { AppConfig } from '../common/config/app-config';
 import { CodeHasher } from '../common/crypto/code-hasher';
@@ -45,7 +44,7 @@ export class RecoveryCodesService {
     const hashes = codes.map((c) => this.hasher.hash(normalizeRecoveryCode(c), context(user.id)));
     const e = await this.runner.run(async (em) => {
       await this.repo.replace(em, user.id, hashes, this.clock.now());
-      return this.append(em, caller, user, RECOVERY_EVENTS.added, { count: codes.length });
+      return this.events.appendUserEvent(em, caller, user, RECOVERY_EVENTS.added, { count: codes.length });
     });
     return { details: changeDetails(e), recoveryCodes: codes };
   }
@@ -54,7 +53,7 @@ export class RecoveryCodesService {
     const user = await this.human(userId);
     const e = await this.runner.run(async (em) => {
       if (!(await this.repo.remove(em, user.id))) throw RecoveryCodeErrors.notFound();
-      return this.append(em, caller, user, RECOVERY_EVENTS.removed, {});
+      return this.events.appendUserEvent(em, caller, user, RECOVERY_EVENTS.removed, {});
     });
     return { details: changeDetails(e) };
   }
@@ -83,13 +82,15 @@ export class RecoveryCodesService {
       if (await this.repo.consume(em, user.id, hashes)) {
         await this.repo.refundAttempt(em, user.id);
         const remaining = await this.repo.remaining(em, user.id);
-        const e = await this.append(em, caller, user, RECOVERY_EVENTS.checkSucceeded, { remaining });
+        const e = await this.events.appendUserEvent(em, caller, user, RECOVERY_EVENTS.checkSucceeded, {
+          remaining,
+        });
         return { e, remaining };
       }
       // The failure is committed with its attempt; the error is thrown after the commit.
-      await this.append(em, caller, user, RECOVERY_EVENTS.checkFailed, {});
+      await this.events.appendUserEvent(em, caller, user, RECOVERY_EVENTS.checkFailed, {});
       locked = attempts >= maxAttempts;
-      if (locked) await this.append(em, caller, user, RECOVERY_EVENTS.checkLocked, {});
+      if (locked) await this.events.appendUserEvent(em, caller, user, RECOVERY_EVENTS.checkLocked, {});
       return undefined;
     });
     if (!result) throw tagOutcome(RecoveryCodeErrors.invalid(), { lockoutStarted: locked });
@@ -105,23 +106,6 @@ export class RecoveryCodesService {
     const user = await this.users.findUser(userId);
     if (!user || user.type !== 'human') throw CommonErrors.userNotFound();
     return user;
-  }
-
-  private append(
-    em: EntityManager,
-    caller: Principal,
-    user: UserView,
-    eventType: string,
-    payload: Record<string, unknown>,
-  ) {
-    return this.events.append(em, {
-      aggregateType: 'user',
-      aggregateId: user.id,
-      resourceOwner: user.orgId,
-      creator: caller.userId,
-      eventType,
-      payload,
-    });
   }
 }
 

@@ -175,6 +175,24 @@ export class EventStore {
     return new SqliteEventAppender(db, this.outbox);
   }
 
+  /** Appends an event of a user's aggregate (owned by the user's organisation), caused by `caller`. */
+  appendUserEvent(
+    em: EntityManager,
+    caller: { userId: string },
+    user: { id: string; orgId: string },
+    eventType: string,
+    payload?: Record<string, unknown>,
+  ): Promise<AppendedEvent> {
+    return this.append(em, {
+      aggregateType: 'user',
+      aggregateId: user.id,
+      resourceOwner: user.orgId,
+      creator: caller.userId,
+      eventType,
+      payload,
+    });
+  }
+
   async append(em: EntityManager, e: NewEvent): Promise<AppendedEvent> {
     const now = this.clock.now();
     const { rows } = await rawQuery<{ sequence: number | string; created_at: number | string }>(

@@ -100,7 +100,7 @@ export class OneTimeCodes {
         throw E.cooldown(cooldownRetryAfterSeconds(current?.sentAt, now, policy.cooldownSeconds));
       }
       if (beforeIssue) await beforeIssue(em, now);
-      return this.append(em, caller, subject, policy.events.codeAdded, {
+      return this.events.appendUserEvent(em, caller, subject, policy.events.codeAdded, {
         expiresAt: new Date(expiresAt).toISOString(),
       });
     });
@@ -141,9 +141,10 @@ export class OneTimeCodes {
           failure = 'noCode';
         }
       }
-      if (failure === undefined) return this.append(em, caller, subject, policy.events.checkSucceeded, {});
-      await this.append(em, caller, subject, policy.events.checkFailed, { reason: failure });
-      if (locked) await this.append(em, caller, subject, policy.events.checkLocked, {});
+      if (failure === undefined)
+        return this.events.appendUserEvent(em, caller, subject, policy.events.checkSucceeded, {});
+      await this.events.appendUserEvent(em, caller, subject, policy.events.checkFailed, { reason: failure });
+      if (locked) await this.events.appendUserEvent(em, caller, subject, policy.events.checkLocked, {});
       return failure;
     });
     if (typeof result !== 'string') return result;
@@ -153,23 +154,6 @@ export class OneTimeCodes {
   /** Drops the pending code (the factor it belongs to was removed). */
   remove(em: EntityManager, purpose: string, userId: string): Promise<void> {
     return this.store.remove(em, purpose, userId);
-  }
-
-  private append(
-    em: EntityManager,
-    caller: Principal,
-    subject: CodeSubject,
-    eventType: string,
-    payload: Record<string, unknown>,
-  ) {
-    return this.events.append(em, {
-      aggregateType: 'user',
-      aggregateId: subject.id,
-      resourceOwner: subject.orgId,
-      creator: caller.userId,
-      eventType,
-      payload,
-    });
   }
 }
 

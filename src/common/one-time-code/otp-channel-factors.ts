@@ -54,7 +54,7 @@ export class OtpChannelFactors {
         );
         // A code issued by a send that raced with an earlier removal must not outlive it.
         await this.codes.remove(em, channel.policy.purpose, subject.id);
-        return this.append(em, caller, subject, channel.events.added);
+        return this.events.appendUserEvent(em, caller, subject, channel.events.added);
       });
     } catch (err) {
       // Two concurrent adds: the primary key lets one win.
@@ -73,7 +73,7 @@ export class OtpChannelFactors {
       );
       if (affected !== 1) throw channel.errors.notFound();
       await this.codes.remove(em, channel.policy.purpose, subject.id);
-      return this.append(em, caller, subject, channel.events.removed);
+      return this.events.appendUserEvent(em, caller, subject, channel.events.removed);
     });
   }
 
@@ -116,15 +116,5 @@ export class OtpChannelFactors {
       [userId, channel.name],
     );
     return rows.length > 0;
-  }
-
-  private append(em: EntityManager, caller: Principal, subject: CodeSubject, eventType: string) {
-    return this.events.append(em, {
-      aggregateType: 'user',
-      aggregateId: subject.id,
-      resourceOwner: subject.orgId,
-      creator: caller.userId,
-      eventType,
-    });
   }
 }
