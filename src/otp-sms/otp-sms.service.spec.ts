@@ -124,12 +124,15 @@ class FakeDailySendCounter {
   }
 }
 
-class FakeEvents {
+/** The event store with appends recorded in memory (its other methods write through `append`). */
+class FakeEvents extends EventStore {
   readonly appended: NewEvent[] = [];
-  constructor(private readonly clock: FakeClock) {}
-  async append(_em: EntityManager, e: NewEvent): Promise<AppendedEvent> {
+  constructor(private readonly fakeClock: FakeClock) {
+    super(fakeClock);
+  }
+  override async append(_em: EntityManager, e: NewEvent): Promise<AppendedEvent> {
     this.appended.push(e);
-    const now = this.clock.now();
+    const now = this.fakeClock.now();
     return {
       aggregateId: e.aggregateId,
       resourceOwner: e.resourceOwner,
@@ -205,7 +208,7 @@ function setup() {
     clock,
     tx as unknown as TransactionRunner,
     repo as unknown as OtpSmsRepository,
-    events as unknown as EventStore,
+    events,
     users as unknown as UsersReader,
     box as unknown as SecretBox,
     hasher,
