@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { ID_PATTERN } from '../common/database/id-generator';
+import { CommonErrors } from '../common/errors/common-errors';
+import { DomainError } from '../common/errors/domain-error';
 import { DataSource } from 'typeorm';
 import { OrganizationEntity } from './entities/organization.entity';
 import { UserEntity, UserState, UserType } from './entities/user.entity';
@@ -34,6 +36,19 @@ export class UsersReader {
       .findOne({ where: { id: userId }, relations: { org: true } });
     if (!user || !user.org) return undefined;
     return toView(user, user.org);
+  }
+
+  /**
+   * The human user `userId` (the user every factor belongs to), or the module's "user not found" error
+   * (default: CommonErrors.userNotFound) when there is none or it is a machine user.
+   */
+  async requireHuman(
+    userId: string,
+    notFound: () => DomainError = CommonErrors.userNotFound,
+  ): Promise<UserView> {
+    const user = await this.findUser(userId);
+    if (!user || user.type !== 'human') throw notFound();
+    return user;
   }
 
   async findOrgByDomain(domain: string): Promise<{ id: string; primaryDomain: string } | undefined> {

@@ -4,8 +4,7 @@ import { AppConfig } from '../common/config/app-config';
 import { changeDetails, ObjectDetailsDto } from '../common/events/details';
 import { OtpChannel, OtpChannelFactors } from '../common/one-time-code/otp-channel-factors';
 import { MailSender } from '../common/mail/mail-sender';
-import { CommonErrors } from '../common/errors/common-errors';
-import { UsersReader, UserView } from '../identity';
+import { UsersReader } from '../identity';
 import { OtpEmailErrors } from './otp-email.errors';
 import { OTP_EMAIL_EVENTS } from './otp-email.events';
 
@@ -49,18 +48,18 @@ export class OtpEmailService {
   }
 
   async add(caller: Principal, userId: string): Promise<{ details: ObjectDetailsDto }> {
-    const user = await this.human(userId);
+    const user = await this.users.requireHuman(userId);
     const e = await this.factors.add(this.channel, caller, user, !!user.email && user.emailVerified);
     return { details: changeDetails(e) };
   }
 
   async remove(caller: Principal, userId: string): Promise<{ details: ObjectDetailsDto }> {
-    const user = await this.human(userId);
+    const user = await this.users.requireHuman(userId);
     return { details: changeDetails(await this.factors.remove(this.channel, caller, user)) };
   }
 
   async send(caller: Principal, userId: string): Promise<{ details: ObjectDetailsDto }> {
-    const user = await this.human(userId);
+    const user = await this.users.requireHuman(userId);
     // The address changed or lost its verification since the factor was added: no code to it.
     if (!user.email || !user.emailVerified) throw OtpEmailErrors.emailNotVerified();
     const to = user.email;
@@ -84,17 +83,11 @@ export class OtpEmailService {
   }
 
   async check(caller: Principal, userId: string, code: string): Promise<{ details: ObjectDetailsDto }> {
-    const user = await this.human(userId);
+    const user = await this.users.requireHuman(userId);
     return { details: changeDetails(await this.factors.check(this.channel, caller, user, code.trim())) };
   }
 
   isReady(userId: string): Promise<boolean> {
     return this.factors.has('email', userId);
-  }
-
-  private async human(userId: string): Promise<UserView> {
-    const user = await this.users.findUser(userId);
-    if (!user || user.type !== 'human') throw CommonErrors.userNotFound();
-    return user;
   }
 }

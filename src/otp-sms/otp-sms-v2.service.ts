@@ -6,8 +6,7 @@ import { changeDetails, ObjectDetailsDto } from '../common/events/details';
 import { DailySendCounter, SMS_NUMBER_HASH_CONTEXT } from '../common/one-time-code/daily-send-counter';
 import { OneTimeCodeErrors } from '../common/one-time-code/one-time-code.errors';
 import { OtpChannel, OtpChannelFactors } from '../common/one-time-code/otp-channel-factors';
-import { CommonErrors } from '../common/errors/common-errors';
-import { UsersReader, UserView } from '../identity';
+import { UsersReader } from '../identity';
 import { OtpSmsV2Errors } from './otp-sms.errors';
 import { OTP_SMS_V2_EVENTS } from './otp-sms.events';
 import { maskPhone } from './phone-number';
@@ -53,18 +52,18 @@ export class OtpSmsV2Service {
   }
 
   async add(caller: Principal, userId: string): Promise<{ details: ObjectDetailsDto }> {
-    const user = await this.human(userId);
+    const user = await this.users.requireHuman(userId);
     const e = await this.factors.add(this.channel, caller, user, !!user.phone && user.phoneVerified);
     return { details: changeDetails(e) };
   }
 
   async remove(caller: Principal, userId: string): Promise<{ details: ObjectDetailsDto }> {
-    const user = await this.human(userId);
+    const user = await this.users.requireHuman(userId);
     return { details: changeDetails(await this.factors.remove(this.channel, caller, user)) };
   }
 
   async send(caller: Principal, userId: string): Promise<{ details: ObjectDetailsDto }> {
-    const user = await this.human(userId);
+    const user = await this.users.requireHuman(userId);
     // The phone changed or lost its verification since the factor was added: no code to it.
     if (!user.phone || !user.phoneVerified) throw OtpSmsV2Errors.phoneNotVerified();
     const number = user.phone;
@@ -83,19 +82,13 @@ export class OtpSmsV2Service {
   }
 
   async check(caller: Principal, userId: string, code: string): Promise<{ details: ObjectDetailsDto }> {
-    const user = await this.human(userId);
+    const user = await this.users.requireHuman(userId);
     return { details: changeDetails(await this.factors.check(this.channel, caller, user, code.trim())) };
   }
 
   /** Whether the user has a v2 OTP SMS factor (for the factor list). */
   isReady(userId: string): Promise<boolean> {
     return this.factors.has('sms', userId);
-  }
-
-  private async human(userId: string): Promise<UserView> {
-    const user = await this.users.findUser(userId);
-    if (!user || user.type !== 'human') throw CommonErrors.userNotFound();
-    return user;
   }
 
   private async deliver(number: string, code: string, expiresAt: number): Promise<void> {

@@ -198,10 +198,11 @@ function setup() {
   const hasher = new CodeHasher(config);
   const compare = jest.spyOn(hasher, 'verify');
   const box = { seal: (v: string) => `sealed:${v}`, open: (v: string) => v.slice('sealed:'.length) };
-  const users = {
+  // the reader's own rules (requireHuman) over a fake lookup
+  const users = Object.assign(Object.create(UsersReader.prototype) as UsersReader, {
     findUser: async (id: string) => (id === alice.id ? alice : undefined),
     findOrgByDomain: async () => undefined,
-  };
+  });
   const sms = new FakeSms();
   const service = new OtpSmsService(
     config,
@@ -209,7 +210,7 @@ function setup() {
     tx as unknown as TransactionRunner,
     repo as unknown as OtpSmsRepository,
     events,
-    users as unknown as UsersReader,
+    users,
     box as unknown as SecretBox,
     hasher,
     sms,

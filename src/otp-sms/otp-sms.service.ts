@@ -223,8 +223,7 @@ export class OtpSmsService {
       throw OtpSmsErrors.instanceNotFound();
     if (scope.instanceDomain !== undefined && scope.instanceDomain.toLowerCase() !== instance.domain)
       throw OtpSmsErrors.instanceNotFound();
-    const user = await this.users.findUser(userId);
-    if (!user || user.type !== 'human') throw OtpSmsErrors.userNotFound();
+    const user = await this.users.requireHuman(userId, OtpSmsErrors.userNotFound);
     if (scope.orgId !== undefined && scope.orgId !== user.orgId) throw OtpSmsErrors.userNotFound();
     if (scope.orgDomain !== undefined) {
       const org = await this.users.findOrgByDomain(scope.orgDomain);

@@ -7,8 +7,7 @@ import { changeDetails, ObjectDetailsDto } from '../common/events/details';
 import { EventStore } from '../common/events/event-store';
 import { tagOutcome } from '../common/observability/verify-outcome';
 import { Clock } from '../common/time/clock';
-import { CommonErrors } from '../common/errors/common-errors';
-import { UsersReader, UserView } from '../identity';
+import { UsersReader } from '../identity';
 import { newRecoveryCodes, normalizeRecoveryCode } from './recovery-code-format';
 import { RecoveryCodeErrors } from './recovery-codes.errors';
 import { RECOVERY_EVENTS } from './recovery-codes.events';
@@ -39,7 +38,7 @@ export class RecoveryCodesService {
     userId: string,
     count?: number,
   ): Promise<{ details: ObjectDetailsDto; recoveryCodes: string[] }> {
-    const user = await this.human(userId);
+    const user = await this.users.requireHuman(userId);
     const codes = newRecoveryCodes(count ?? this.config.recoveryCodes.defaultCount);
     const hashes = codes.map((c) => this.hasher.hash(normalizeRecoveryCode(c), context(user.id)));
     const e = await this.runner.run(async (em) => {
@@ -50,7 +49,7 @@ export class RecoveryCodesService {
   }
 
   async remove(caller: Principal, userId: string): Promise<{ details: ObjectDetailsDto }> {
-    const user = await this.human(userId);
+    const user = await this.users.requireHuman(userId);
     const e = await this.runner.run(async (em) => {
       if (!(await this.repo.remove(em, user.id))) throw RecoveryCodeErrors.notFound();
       return this.events.appendUserEvent(em, caller, user, RECOVERY_EVENTS.removed, {});
@@ -63,7 +62,7 @@ export class RecoveryCodesService {
     userId: string,
     code: string,
   ): Promise<{ details: ObjectDetailsDto; remaining: number }> {
-    const user = await this.human(userId);
+    const user = await this.users.requireHuman(userId);
     const { maxAttempts, lockoutSeconds } = this.config.otp;
     const windowMs = lockoutSeconds * 1000;
     // Hashed under every configured key before any database work: the same work on a hit as on a miss.
@@ -100,12 +99,6 @@ export class RecoveryCodesService {
   /** Whether the user has unused recovery codes (for the factor list). */
   async isReady(userId: string): Promise<boolean> {
     return (await this.repo.remaining(undefined, userId)) > 0;
-  }
-
-  private async human(userId: string): Promise<UserView> {
-    const user = await this.users.findUser(userId);
-    if (!user || user.type !== 'human') throw CommonErrors.userNotFound();
-    return user;
   }
 }
 

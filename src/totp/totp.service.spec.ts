@@ -84,14 +84,15 @@ function factor(state: TotpFactor['state'], over: Partial<TotpFactor> = {}): Tot
 function setup(outcomes: AttemptOutcome[] = [], user: Partial<UserView> | null = {}) {
   const config = { otp: { maxAttempts: 3, lockoutSeconds: 300 }, totp: { issuer: 'ACME' } } as AppConfig;
   const clock: Clock = { now: () => NOW };
-  const users = {
+  // the reader's own rules (requireHuman) over a fake lookup
+  const users = Object.assign(Object.create(UsersReader.prototype) as UsersReader, {
     findUser: (id: string) =>
       Promise.resolve(
         user === null
           ? undefined
-          : { id, orgId: 'org-1', type: 'human', loginName: 'alice@acme.test', ...user },
+          : ({ id, orgId: 'org-1', type: 'human', loginName: 'alice@acme.test', ...user } as UserView),
       ),
-  } as UsersReader;
+  });
   const box = { seal: (plain: string, aad: string) => `sealed(${aad})` } as SecretBox;
   const runner = {
     run: (work: (em: never) => Promise<unknown>) => work(undefined as never),

@@ -72,8 +72,7 @@ export class TotpService {
     caller: Principal,
     userId: string,
   ): Promise<{ event: AppendedEvent; uri: string; secret: string }> {
-    const user = await this.users.findUser(userId);
-    if (!user || user.type !== 'human') throw TotpErrors.userNotFound();
+    const user = await this.users.requireHuman(userId, TotpErrors.userNotFound);
     const secret = newTotpSecret();
     const sealed = this.box.seal(secret, userId);
     const event = await this.runner.run(async (em) => {
