@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Principal } from '../common/auth/principal';
 import { AppConfig } from '../common/config/app-config';
-import { changeDetails, ObjectDetailsDto } from '../common/events/details';
+import { DetailsResponseDto } from '../common/openapi/details-response.dto';
 import { OtpChannel, OtpChannelFactors } from '../common/one-time-code/otp-channel-factors';
 import { MailSender } from '../common/mail/mail-sender';
 import { UsersReader } from '../identity';
@@ -47,24 +47,23 @@ export class OtpEmailService {
     };
   }
 
-  async add(caller: Principal, userId: string): Promise<{ details: ObjectDetailsDto }> {
+  async add(caller: Principal, userId: string): Promise<DetailsResponseDto> {
     const user = await this.users.requireHuman(userId);
-    const e = await this.factors.add(this.channel, caller, user, !!user.email && user.emailVerified);
-    return { details: changeDetails(e) };
+    return this.factors.add(this.channel, caller, user, !!user.email && user.emailVerified);
   }
 
-  async remove(caller: Principal, userId: string): Promise<{ details: ObjectDetailsDto }> {
+  async remove(caller: Principal, userId: string): Promise<DetailsResponseDto> {
     const user = await this.users.requireHuman(userId);
-    return { details: changeDetails(await this.factors.remove(this.channel, caller, user)) };
+    return this.factors.remove(this.channel, caller, user);
   }
 
-  async send(caller: Principal, userId: string): Promise<{ details: ObjectDetailsDto }> {
+  async send(caller: Principal, userId: string): Promise<DetailsResponseDto> {
     const user = await this.users.requireHuman(userId);
     // The address changed or lost its verification since the factor was added: no code to it.
     if (!user.email || !user.emailVerified) throw OtpEmailErrors.emailNotVerified();
     const to = user.email;
     const ttlSeconds = this.config.otpEmail.codeTtlSeconds;
-    const e = await this.factors.send(this.channel, caller, user, async (code, expiresAt, codeId) => {
+    return this.factors.send(this.channel, caller, user, async (code, expiresAt, codeId) => {
       try {
         await this.mail.send({
           to,
@@ -79,12 +78,11 @@ export class OtpEmailService {
         throw err;
       }
     });
-    return { details: changeDetails(e) };
   }
 
-  async check(caller: Principal, userId: string, code: string): Promise<{ details: ObjectDetailsDto }> {
+  async check(caller: Principal, userId: string, code: string): Promise<DetailsResponseDto> {
     const user = await this.users.requireHuman(userId);
-    return { details: changeDetails(await this.factors.check(this.channel, caller, user, code.trim())) };
+    return this.factors.check(this.channel, caller, user, code);
   }
 
   isReady(userId: string): Promise<boolean> {

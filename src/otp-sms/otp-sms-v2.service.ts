@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { Principal } from '../common/auth/principal';
 import { AppConfig } from '../common/config/app-config';
 import { CodeHasher } from '../common/crypto/code-hasher';
-import { changeDetails, ObjectDetailsDto } from '../common/events/details';
+import { DetailsResponseDto } from '../common/openapi/details-response.dto';
 import { DailySendCounter, SMS_NUMBER_HASH_CONTEXT } from '../common/one-time-code/daily-send-counter';
 import { OneTimeCodeErrors } from '../common/one-time-code/one-time-code.errors';
 import { OtpChannel, OtpChannelFactors } from '../common/one-time-code/otp-channel-factors';
@@ -51,24 +51,23 @@ export class OtpSmsV2Service {
     };
   }
 
-  async add(caller: Principal, userId: string): Promise<{ details: ObjectDetailsDto }> {
+  async add(caller: Principal, userId: string): Promise<DetailsResponseDto> {
     const user = await this.users.requireHuman(userId);
-    const e = await this.factors.add(this.channel, caller, user, !!user.phone && user.phoneVerified);
-    return { details: changeDetails(e) };
+    return this.factors.add(this.channel, caller, user, !!user.phone && user.phoneVerified);
   }
 
-  async remove(caller: Principal, userId: string): Promise<{ details: ObjectDetailsDto }> {
+  async remove(caller: Principal, userId: string): Promise<DetailsResponseDto> {
     const user = await this.users.requireHuman(userId);
-    return { details: changeDetails(await this.factors.remove(this.channel, caller, user)) };
+    return this.factors.remove(this.channel, caller, user);
   }
 
-  async send(caller: Principal, userId: string): Promise<{ details: ObjectDetailsDto }> {
+  async send(caller: Principal, userId: string): Promise<DetailsResponseDto> {
     const user = await this.users.requireHuman(userId);
     // The phone changed or lost its verification since the factor was added: no code to it.
     if (!user.phone || !user.phoneVerified) throw OtpSmsV2Errors.phoneNotVerified();
     const number = user.phone;
     const numberHash = this.hasher.hash(number, SMS_NUMBER_HASH_CONTEXT);
-    const e = await this.factors.send(
+    return this.factors.send(
       this.channel,
       caller,
       user,
@@ -78,12 +77,11 @@ export class OtpSmsV2Service {
         if (retryAfter !== undefined) throw OneTimeCodeErrors.dailyLimit(retryAfter);
       },
     );
-    return { details: changeDetails(e) };
   }
 
-  async check(caller: Principal, userId: string, code: string): Promise<{ details: ObjectDetailsDto }> {
+  async check(caller: Principal, userId: string, code: string): Promise<DetailsResponseDto> {
     const user = await this.users.requireHuman(userId);
-    return { details: changeDetails(await this.factors.check(this.channel, caller, user, code.trim())) };
+    return this.factors.check(this.channel, caller, user, code);
   }
 
   /** Whether the user has a v2 OTP SMS factor (for the factor list). */

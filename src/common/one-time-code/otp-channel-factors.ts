@@ -5,7 +5,9 @@ import { Principal } from '../auth/principal';
 import { rawQuery, isUniqueViolation } from '../database/db-dialect';
 import { TransactionRunner } from '../database/transaction-runner';
 import { DomainError } from '../errors/domain-error';
-import { AppendedEvent, EventStore } from '../events/event-store';
+import { changeDetails } from '../events/details';
+import { EventStore } from '../events/event-store';
+import { DetailsResponseDto } from '../openapi/details-response.dto';
 import { Clock } from '../time/clock';
 import { CodePolicy, CodeSubject, Deliver, OneTimeCodes } from './one-time-codes';
 
@@ -42,9 +44,9 @@ export class OtpChannelFactors {
     caller: Principal,
     subject: CodeSubject,
     destinationVerified: boolean,
-  ): Promise<AppendedEvent> {
+  ): Promise<DetailsResponseDto> {
     try {
-      return await this.runner.run(async (em) => {
+      const event = await this.runner.run(async (em) => {
         if (await this.exists(em, channel, subject.id)) throw channel.errors.alreadyExists();
         if (!destinationVerified) throw channel.errors.destinationNotVerified();
         await rawQuery(
@@ -56,6 +58,7 @@ export class OtpChannelFactors {
         await this.codes.remove(em, channel.policy.purpose, subject.id);
         return this.events.appendUserEvent(em, caller, subject, channel.events.added);
       });
+      return { details: changeDetails(event) };
     } catch (err) {
       // Two concurrent adds: the primary key lets one win.
       if (isUniqueViolation(err)) throw channel.errors.alreadyExists();
@@ -64,8 +67,8 @@ export class OtpChannelFactors {
   }
 
   /** RemoveOTPSMS / RemoveOTPEmail: the factor and any pending code. */
-  remove(channel: OtpChannel, caller: Principal, subject: CodeSubject): Promise<AppendedEvent> {
-    return this.runner.run(async (em) => {
+  async remove(channel: OtpChannel, caller: Principal, subject: CodeSubject): Promise<DetailsResponseDto> {
+    const event = await this.runner.run(async (em) => {
       const { affected } = await rawQuery(
         em,
         `DELETE FROM otp_channel_factors WHERE user_id = $1 AND channel = $2`,
@@ -75,6 +78,7 @@ export class OtpChannelFactors {
       await this.codes.remove(em, channel.policy.purpose, subject.id);
       return this.events.appendUserEvent(em, caller, subject, channel.events.removed);
     });
+    return { details: changeDetails(event) };
   }
 
   /** Sends a sign-in code over the channel (the factor must exist). */
@@ -84,20 +88,22 @@ export class OtpChannelFactors {
     subject: CodeSubject,
     deliver: Deliver,
     beforeIssue?: (em: EntityManager, now: number) => Promise<void>,
-  ): Promise<AppendedEvent> {
+  ): Promise<DetailsResponseDto> {
     if (!(await this.has(channel.name, subject.id))) throw channel.errors.notFound();
-    return this.codes.send(channel.policy, caller, subject, deliver, beforeIssue);
+    return {
+      details: changeDetails(await this.codes.send(channel.policy, caller, subject, deliver, beforeIssue)),
+    };
   }
 
-  /** Checks a sign-in code of the channel (the factor must exist). */
+  /** Checks a sign-in code of the channel (the factor must exist); whitespace around the code is ignored. */
   async check(
     channel: OtpChannel,
     caller: Principal,
     subject: CodeSubject,
     code: string,
-  ): Promise<AppendedEvent> {
+  ): Promise<DetailsResponseDto> {
     if (!(await this.has(channel.name, subject.id))) throw channel.errors.notFound();
-    return this.codes.check(channel.policy, caller, subject, code);
+    return { details: changeDetails(await this.codes.check(channel.policy, caller, subject, code.trim())) };
   }
 
   /** Whether the user has the factor on the channel (for the factor list). */
