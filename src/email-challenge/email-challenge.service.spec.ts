@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { FakeClock } from '../../test/helpers/fake-clock';
+import { ALICE, RecordingEventStore } from '../../test/helpers/recording-event-store';
 import { Principal } from '../common/auth/principal';
 import { AppConfig } from '../common/config/app-config';
 import { CodeHasher } from '../common/crypto/code-hasher';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { DomainError } from '../common/errors/domain-error';
-import { AppendedEvent, EventStore, NewEvent } from '../common/events/event-store';
-import { UsersReader, UserView } from '../identity';
+import { UsersReader } from '../identity';
 import { EmailChallengeEvents } from './email-challenge.events';
 import { ChallengeRow, EmailChallengeRepository, TakenAttempt } from './email-challenge.repository';
 import { EmailChallengeService } from './email-challenge.service';
@@ -114,25 +114,6 @@ class FakeEmailChallengeRepository implements PublicOf<EmailChallengeRepository>
   }
 }
 
-class FakeEvents {
-  readonly appended: NewEvent[] = [];
-  constructor(private readonly clock: FakeClock) {}
-  async append(_em: EntityManager, e: NewEvent): Promise<AppendedEvent> {
-    this.appended.push(e);
-    const now = this.clock.now();
-    return {
-      aggregateId: e.aggregateId,
-      resourceOwner: e.resourceOwner,
-      sequence: this.appended.length,
-      createdAt: now,
-      aggregateCreatedAt: now,
-    };
-  }
-  types(): string[] {
-    return this.appended.map((e) => e.eventType);
-  }
-}
-
 class FakeMail extends MailSender {
   readonly sent: ChallengeMail[] = [];
   fail = false;
@@ -149,20 +130,7 @@ class FakeMail extends MailSender {
   }
 }
 
-const alice: UserView = {
-  id: '300000000000000001',
-  orgId: '200000000000000001',
-  orgDomain: 'acme.localhost',
-  type: 'human',
-  state: 'ACTIVE',
-  username: 'alice',
-  loginName: 'alice@acme.localhost',
-  email: 'alice@example.com',
-  emailVerified: true,
-  phone: null,
-  phoneVerified: false,
-  preferredLanguage: null,
-};
+const alice = ALICE;
 const self = new Principal(alice.id, alice.orgId, 'human', 'pat', [], new Map());
 const bob = new Principal('300000000000000002', alice.orgId, 'human', 'pat', [], new Map());
 const issuer = new Principal(
@@ -182,7 +150,7 @@ function setup() {
     mail: { resendCooldownSeconds: 30 },
   } as unknown as AppConfig;
   const repo = new FakeEmailChallengeRepository();
-  const events = new FakeEvents(clock);
+  const events = new RecordingEventStore(clock);
   const tx = { run: <T>(work: (em: EntityManager) => Promise<T>) => work(EM) };
   const hasher = new CodeHasher(config);
   const compare = jest.spyOn(hasher, 'verify');
@@ -191,7 +159,7 @@ function setup() {
   const service = new EmailChallengeService(
     repo as unknown as EmailChallengeRepository,
     tx as unknown as TransactionRunner,
-    events as unknown as EventStore,
+    events,
     users as unknown as UsersReader,
     hasher,
     mail,

@@ -1,12 +1,12 @@
 import { EntityManager } from 'typeorm';
 import { FakeClock } from '../../test/helpers/fake-clock';
+import { RecordingEventStore } from '../../test/helpers/recording-event-store';
 import { Principal } from '../common/auth/principal';
 import { RevocationBus } from '../common/auth/revocation-bus';
 import { TokenVerifier } from '../common/auth/token-verifier';
 import { AppConfig } from '../common/config/app-config';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { DomainError } from '../common/errors/domain-error';
-import { AppendedEvent, EventStore, NewEvent } from '../common/events/event-store';
 import { INSTANCE_SCOPE, MembershipEntity } from './entities/membership.entity';
 import { OrganizationEntity } from './entities/organization.entity';
 import { PersonalAccessTokenEntity } from './entities/personal-access-token.entity';
@@ -80,32 +80,10 @@ class FakeIdentityRepository implements PublicOf<IdentityRepository> {
   }
 }
 
-class FakeEvents {
-  readonly appended: NewEvent[] = [];
-  constructor(private readonly clock: FakeClock) {}
-  async append(_em: EntityManager, e: NewEvent): Promise<AppendedEvent> {
-    this.appended.push(e);
-    const now = this.clock.now();
-    return {
-      aggregateId: e.aggregateId,
-      resourceOwner: e.resourceOwner,
-      sequence: this.appended.length,
-      createdAt: now,
-      aggregateCreatedAt: now,
-    };
-  }
-  async aggregate() {
-    return undefined;
-  }
-  types(): string[] {
-    return this.appended.map((e) => e.eventType);
-  }
-}
-
 function setup() {
   const clock = new FakeClock(Date.UTC(2026, 0, 1));
   const repo = new FakeIdentityRepository();
-  const events = new FakeEvents(clock);
+  const events = new RecordingEventStore(clock);
   const tx = { run: <T>(work: (em: EntityManager) => Promise<T>) => work(EM) };
   const invalidated: string[] = [];
   const tokens = {
@@ -127,7 +105,7 @@ function setup() {
   const service = new IdentityService(
     tx as unknown as TransactionRunner,
     repo as unknown as IdentityRepository,
-    events as unknown as EventStore,
+    events,
     clock,
     config,
     tokens as unknown as TokenVerifier,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { FakeClock } from '../../test/helpers/fake-clock';
+import { ALICE, RecordingEventStore } from '../../test/helpers/recording-event-store';
 import { Principal } from '../common/auth/principal';
 import { AppConfig } from '../common/config/app-config';
 import { CodeHasher } from '../common/crypto/code-hasher';
@@ -8,8 +9,7 @@ import { SecretBox } from '../common/crypto/secret-box';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { DailySendCounter } from '../common/one-time-code/daily-send-counter';
 import { DomainError } from '../common/errors/domain-error';
-import { AppendedEvent, EventStore, NewEvent } from '../common/events/event-store';
-import { UsersReader, UserView } from '../identity';
+import { UsersReader } from '../identity';
 import { SetPhoneDto } from './dto/otp-sms.dto';
 import { OtpSmsAuthenticatorEntity, OtpSmsState } from './entities/otp-sms-authenticator.entity';
 import { OtpSmsEvents } from './otp-sms.events';
@@ -124,28 +124,6 @@ class FakeDailySendCounter {
   }
 }
 
-/** The event store with appends recorded in memory (its other methods write through `append`). */
-class FakeEvents extends EventStore {
-  readonly appended: NewEvent[] = [];
-  constructor(private readonly fakeClock: FakeClock) {
-    super(fakeClock);
-  }
-  override async append(_em: EntityManager, e: NewEvent): Promise<AppendedEvent> {
-    this.appended.push(e);
-    const now = this.fakeClock.now();
-    return {
-      aggregateId: e.aggregateId,
-      resourceOwner: e.resourceOwner,
-      sequence: this.appended.length,
-      createdAt: now,
-      aggregateCreatedAt: now,
-    };
-  }
-  types(): string[] {
-    return this.appended.map((e) => e.eventType);
-  }
-}
-
 class FakeTransactions {
   runs = 0;
   run<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
@@ -162,20 +140,7 @@ class FakeSms extends SmsSender {
   }
 }
 
-const alice: UserView = {
-  id: '300000000000000001',
-  orgId: '200000000000000001',
-  orgDomain: 'acme.localhost',
-  type: 'human',
-  state: 'ACTIVE',
-  username: 'alice',
-  loginName: 'alice@acme.localhost',
-  email: 'alice@example.com',
-  emailVerified: true,
-  phone: null,
-  phoneVerified: false,
-  preferredLanguage: null,
-};
+const alice = ALICE;
 const self = new Principal(alice.id, alice.orgId, 'human', 'pat', [], new Map());
 const admin = new Principal('300000000000000009', alice.orgId, 'machine', 'pat', ['IAM_OWNER'], new Map());
 
@@ -193,7 +158,7 @@ function setup() {
     },
   } as unknown as AppConfig;
   const repo = new FakeOtpSmsRepository();
-  const events = new FakeEvents(clock);
+  const events = new RecordingEventStore(clock);
   const tx = new FakeTransactions();
   const hasher = new CodeHasher(config);
   const compare = jest.spyOn(hasher, 'verify');

@@ -1,0 +1,53 @@
+import { EntityManager } from 'typeorm';
+import { AppendedEvent, EventStore, NewEvent } from '../../src/common/events/event-store';
+import { Clock } from '../../src/common/time/clock';
+import { UserView } from '../../src/identity';
+
+/**
+ * The event store of a service's unit spec: appends are recorded in memory, each the next sequence at
+ * the clock's time; everything the store builds on `append` (appendUserEvent) records through it.
+ */
+export class RecordingEventStore extends EventStore {
+  readonly appended: NewEvent[] = [];
+
+  constructor(private readonly at: Clock) {
+    super(at);
+  }
+
+  override async append(_em: EntityManager, e: NewEvent): Promise<AppendedEvent> {
+    this.appended.push(e);
+    const now = this.at.now();
+    return {
+      aggregateId: e.aggregateId,
+      resourceOwner: e.resourceOwner,
+      sequence: this.appended.length,
+      createdAt: now,
+      aggregateCreatedAt: now,
+    };
+  }
+
+  /** No aggregate has a stored history in memory. */
+  override async aggregate(): Promise<undefined> {
+    return undefined;
+  }
+
+  types(): string[] {
+    return this.appended.map((e) => e.eventType);
+  }
+}
+
+/** A human user with a verified email address and no phone, as UsersReader returns one. */
+export const ALICE: UserView = {
+  id: '300000000000000001',
+  orgId: '200000000000000001',
+  orgDomain: 'acme.localhost',
+  type: 'human',
+  state: 'ACTIVE',
+  username: 'alice',
+  loginName: 'alice@acme.localhost',
+  email: 'alice@example.com',
+  emailVerified: true,
+  phone: null,
+  phoneVerified: false,
+  preferredLanguage: null,
+};
