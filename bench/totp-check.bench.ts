@@ -8,7 +8,7 @@
  * register→verify throughput), then BENCH_USERS users for the service and twice as many for the faster
  * baseline are cloned from one of them directly
  * in the database (same columns, new ids, own sealed secrets, READY), and the load generator hands
- * out each user's steps T-1, T, T+1 at most once.
+ * out each user's steps T and T+1 at most once.
  * Env: BENCH_USERS (default 25000), BENCH_ENROL (default 200), BENCH_SECONDS (10),
  * BENCH_LOG_LEVEL (the service's LOG_LEVEL, default info), BENCH_DB (sqlite | postgres: only that one),
  * BENCH_ADAPTERS (HTTP adapters to load, default `fastify,express`), BENCH_FLOOR=0 (skip the HTTP stack
@@ -35,7 +35,7 @@ const ROOT = path.resolve(__dirname, '..');
 const USERS = Number(process.env.BENCH_USERS ?? 25000);
 const ENROL = Number(process.env.BENCH_ENROL ?? 200);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const CONNECTIONS = 50;
+export const CONNECTIONS = 50;
 const METRICS_ROUNDS = Math.max(1, Number(process.env.BENCH_METRICS_ROUNDS ?? 1));
 
 export interface BenchUser {
@@ -44,7 +44,11 @@ export interface BenchUser {
   lastStep: number;
 }
 
-/** Hands out (user, fresh code) pairs: each of a user's steps at most once, oldest allowed step first. */
+/**
+ * Hands out (user, fresh code) pairs: each of a user's steps at most once, the current step first, then the
+ * next. Never the previous step: a request made with it just before the step changes arrives two steps
+ * late and is rightly refused, so under load some requests near every step change would fail.
+ */
 export class CodeSource {
   private cursor = 0;
   exhausted = 0;
@@ -54,7 +58,7 @@ export class CodeSource {
     const t = timeStep(Date.now());
     for (let tries = 0; tries < this.users.length; tries++) {
       const u = this.users[this.cursor++ % this.users.length];
-      const step = Math.max(u.lastStep + 1, t - 1);
+      const step = Math.max(u.lastStep + 1, t);
       if (step <= t + 1) {
         u.lastStep = step;
         return { userId: u.userId, code: hotp(u.key, step) };
@@ -74,10 +78,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
-const BUILD = path.join(ROOT, 'dist', 'bench');
+export const BUILD = path.join(ROOT, 'dist', 'bench');
 
-/** Compiles the service and the baseline to JavaScript, so both servers run as in production (no ts-node in memory). */
-function compile(): void {
+let compiled = false;
+
+/** Compiles the service and the baseline to JavaScript (once per process), so both servers run as in production. */
+export function compile(): void {
+  if (compiled) return;
+  compiled = true;
   const tsc = path.join(ROOT, 'node_modules', '.bin', 'tsc');
   fs.rmSync(BUILD, { recursive: true, force: true });
   execFileSync(
@@ -119,7 +127,7 @@ export const NODE_FLAGS = (
   .split(/\s+/)
   .filter((arg) => arg.startsWith('--'));
 
-function start(script: string, env: Record<string, string>): ChildProcess {
+export function start(script: string, env: Record<string, string>): ChildProcess {
   return fork(path.join(BUILD, script), [], {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -154,7 +162,7 @@ export async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode === null) child.kill('SIGKILL');
 }
 
-function rssMb(pid: number): number {
+export function rssMb(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : NaN;
@@ -164,7 +172,7 @@ function rssMb(pid: number): number {
 }
 
 /** User + system CPU time of a process so far (ms), from /proc. */
-function cpuMs(pid: number): number {
+export function cpuMs(pid: number): number {
   try {
     const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks of 10 ms
@@ -185,30 +193,65 @@ export interface LoadResult {
   rssMb: number;
 }
 
-export async function load(
+/** One request of a load run: where it goes, its JSON body and the bearer token it carries (if any). */
+export interface BenchRequest {
+  path: string;
+  body: string;
+  token?: string;
+}
+
+/**
+ * Loads `baseUrl` with CONNECTIONS connections for `seconds`, each request made by `next` (undefined:
+ * nothing fresh is left, and the run stops early – the figures then cover the requests made until then).
+ * Measures the server process `pid`: its CPU time per request and its largest RSS.
+ */
+export async function loadRequests(
   baseUrl: string,
   pid: number,
-  source: CodeSource,
-  token?: string,
+  next: () => BenchRequest | undefined,
   seconds = SECONDS,
-): Promise<LoadResult> {
+): Promise<LoadResult & { ranOut: boolean; stale: number }> {
   let maxRss = rssMb(pid);
   const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssMb(pid))), 250);
   const cpu0 = cpuMs(pid);
-  const result = await autocannon({
-    url: baseUrl,
-    connections: CONNECTIONS,
-    duration: seconds,
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    requests: [
+  let ranOut = false;
+  /** Requests sent after the items ran out (each repeats a used one, so it fails), until the stop takes hold. */
+  let stale = 0;
+  let last: BenchRequest | undefined;
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
       {
-        setupRequest: (req) => {
-          const { userId, code } = source.next();
-          return { ...req, path: `/v2/users/${userId}/totp/_check`, body: JSON.stringify({ code }) };
-        },
+        url: baseUrl,
+        connections: CONNECTIONS,
+        duration: seconds,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        requests: [
+          {
+            setupRequest: (req) => {
+              const r = next() ?? last;
+              if (r !== last) last = r;
+              else if (!ranOut) {
+                ranOut = true;
+                stale++;
+                setImmediate(() => instance.stop());
+              } else stale++;
+              if (!r) return req;
+              return {
+                ...req,
+                path: r.path,
+                body: r.body,
+                headers: {
+                  ...req.headers,
+                  ...(r.token ? { authorization: `Bearer ${r.token}` } : {}),
+                },
+              };
+            },
+          },
+        ],
       },
-    ],
+      (err, res) => (err ? reject(err as Error) : resolve(res)),
+    );
   });
   clearInterval(sampler);
   const total = result['2xx'] + result.non2xx;
@@ -221,7 +264,33 @@ export async function load(
     other: result.non2xx,
     errors: result.errors + result.timeouts,
     rssMb: maxRss,
+    ranOut,
+    stale,
   };
+}
+
+/** `_check` load: each request a fresh valid code from `source`. */
+export async function load(
+  baseUrl: string,
+  pid: number,
+  source: CodeSource,
+  token?: string,
+  seconds = SECONDS,
+): Promise<LoadResult> {
+  const {
+    ranOut: _ranOut,
+    stale: _stale,
+    ...result
+  } = await loadRequests(
+    baseUrl,
+    pid,
+    () => {
+      const { userId, code } = source.next();
+      return { path: `/v2/users/${userId}/totp/_check`, body: JSON.stringify({ code }), token };
+    },
+    seconds,
+  );
+  return result;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -551,9 +620,10 @@ export async function runCheckBench(): Promise<void> {
   );
   compile();
   if (process.env.BENCH_FLOOR !== '0') await runFloor();
-  const only = process.env.BENCH_DB; // sqlite | postgres: run just one
-  if (only !== 'postgres') await benchDatabase('sqlite');
-  if (process.env.TEST_DATABASE_URL && only !== 'sqlite') await benchDatabase('postgres');
+  // BENCH_DB: a comma list; `sqlite`, `sqlite-normal` or `sqlite-full` pick SQLite, `postgres` PostgreSQL
+  const only = process.env.BENCH_DB?.split(',').map((s) => s.trim());
+  if (!only || only.some((s) => s.startsWith('sqlite'))) await benchDatabase('sqlite');
+  if (process.env.TEST_DATABASE_URL && (!only || only.includes('postgres'))) await benchDatabase('postgres');
   else console.log('\npostgres: skipped (set TEST_DATABASE_URL to include it)');
 }
 

@@ -1,0 +1,1003 @@
+/**
+ * Every seed operation, every sign-in check and the create/challenge/send paths under load, side by
+ * side with `_check` and the raw baseline (the floor, bench/raw-baseline.ts) in the same run, on
+ * SQLite with SQLITE_SYNCHRONOUS=normal, SQLite with full and PostgreSQL (TEST_DATABASE_URL; an own
+ * schema per run, dropped after), for each HTTP adapter. Each operation is its own autocannon run
+ * (50 connections) whose every request is valid and fresh: what it needs (users, NOT_READY factors,
+ * pending codes, PENDING challenges, the callers' own tokens) is written directly into the database
+ * before the run (bench/seed-db.ts), never through the timed path. Then an RSS run (`_check` for
+ * BENCH_RSS_SECONDS) and a scaling run (`_check` and verify 000 at each BENCH_SCALE_USERS size).
+ *
+ * The SMS provider (SMS_PROVIDER=webhook) and the mail relay (MAIL_TRANSPORT=smtp) are sinks in this
+ * process that answer at once, so the create/send figures leave the provider's own time aside.
+ *
+ * Env: BENCH_DB (sqlite-normal,sqlite-full,postgres), BENCH_ADAPTERS (fastify,express), BENCH_OPS
+ * (operation names, see OPS), BENCH_SECONDS (5), BENCH_RSS_SECONDS (60; 0 skips), BENCH_SCALE_USERS
+ * (1000,1000000; 0 skips), BENCH_WARMUP_SECONDS (unmeasured load per operation first, 1), BENCH_SEED_RATE (fresh items seeded per second of load and operation, 4000),
+ * BENCH_NOTIFY_EVENTS (the service's NOTIFY_EVENTS, default all; `none` leaves the notification worker out).
+ * Run alone: npx ts-node --transpile-only bench/seed-ops.bench.ts
+ */
+import { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Client } from 'pg';
+import { SMTPServer } from 'smtp-server';
+import { stepUpContextAad } from '../src/email-challenge/entities/email-challenge-context.entity';
+import { decodeSecret, hotp, newTotpSecret, timeStep } from '../src/totp/totp-algorithm';
+import { benchCrypto, digits, numericId, openSeedDb, patRow, Row, SeedDb, uniquePhone } from './seed-db';
+import {
+  BenchRequest,
+  BenchUser,
+  BUILD,
+  CodeSource,
+  compile,
+  CONNECTIONS,
+  freePort,
+  LoadResult,
+  loadRequests,
+  start,
+  stop,
+  waitReady,
+} from './totp-check.bench';
+
+const ROOT = path.resolve(__dirname, '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const RSS_SECONDS = Number(process.env.BENCH_RSS_SECONDS ?? 60);
+const SEED_RATE = Number(process.env.BENCH_SEED_RATE ?? 4000);
+/** Unmeasured load per operation before the measured runs, so no figure pays for the JIT's warm-up. */
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
+const SCALE_USERS = (process.env.BENCH_SCALE_USERS ?? '1000,1000000')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
+const ADAPTERS = (process.env.BENCH_ADAPTERS ?? 'fastify,express')
+  .split(',')
+  .map((a) => a.trim())
+  .filter(Boolean);
+
+type SettingName = 'sqlite-normal' | 'sqlite-full' | 'postgres';
+const SETTINGS: SettingName[] = ['sqlite-normal', 'sqlite-full', 'postgres'];
+
+/** The cost class of an operation: what its CPU ratio to `_check` is held to. */
+type Kind = 'floor' | 'check' | 'verify' | 'create';
+const CPU_TARGET: Record<Kind, number | undefined> = { floor: undefined, check: 1.5, verify: 1.5, create: 3 };
+
+interface SeedContext {
+  db: SeedDb;
+  box: ReturnType<typeof benchCrypto>['box'];
+  hasher: ReturnType<typeof benchCrypto>['hasher'];
+  template: Row;
+  orgId: string;
+  adminToken: string;
+  now: number;
+}
+
+type Next = () => BenchRequest | undefined;
+
+interface Op {
+  name: string;
+  kind: Exclude<Kind, 'floor'>;
+  route: string;
+  /** Seeds what `n` requests need, returns their maker (one-shot items: undefined once used up). */
+  seed(ctx: SeedContext, n: number): Promise<Next>;
+}
+
+// --- seeding helpers --------------------------------------------------------------------------
+
+/** Human users cloned from the template, each with its own id, username, verified email and phone. */
+function users(ctx: SeedContext, n: number): Row[] {
+  return Array.from({ length: n }, () => {
+    const id = numericId();
+    return {
+      ...ctx.template,
+      id,
+      username: `seed-${id}`,
+      email: `u${id}@example.com`,
+      email_verified: ctx.db.bool(true),
+      phone: uniquePhone(),
+      phone_verified: ctx.db.bool(true),
+      created_at: ctx.now,
+    };
+  });
+}
+
+function totpRow(ctx: SeedContext, userId: string, state: 'READY' | 'NOT_READY', lastStep: number) {
+  const secret = newTotpSecret();
+  return {
+    key: decodeSecret(secret),
+    row: {
+      user_id: userId,
+      org_id: ctx.orgId,
+      state,
+      secret_sealed: ctx.box.seal(secret, userId),
+      last_step: lastStep,
+      failed_attempts: 0,
+      window_started_at: 0,
+      lockouts: 0,
+      locked_until: 0,
+      created_at: ctx.now,
+      updated_at: ctx.now,
+    },
+  };
+}
+
+/** Far enough ahead that no seeded code expires during the whole run. */
+const expiresAt = (ctx: SeedContext) => ctx.now + 6 * 3600_000;
+
+/** Each item once, in order. */
+function once<T>(items: T[], make: (item: T) => BenchRequest): Next {
+  let i = 0;
+  return () => (i < items.length ? make(items[i++]) : undefined);
+}
+
+/** The items round and round (for repeatable operations). */
+function cycle<T>(items: T[], make: (item: T) => BenchRequest): Next {
+  let i = 0;
+  return () => make(items[i++ % items.length]);
+}
+
+const json = (v: unknown) => JSON.stringify(v);
+
+/** v3alpha OTP SMS authenticators, each for a user of its own; with a pending code when `withCode`. */
+async function seedSmsAuthenticators(
+  ctx: SeedContext,
+  n: number,
+  state: 'PENDING' | 'READY',
+  withCode: boolean,
+): Promise<{ userId: string; id: string; code: string }[]> {
+  const us = users(ctx, n);
+  const out: { userId: string; id: string; code: string }[] = [];
+  const rows = us.map((u) => {
+    const id = numericId();
+    const code = digits(6);
+    out.push({ userId: u.id as string, id, code });
+    return {
+      id,
+      user_id: u.id,
+      number_hash: ctx.hasher.hash(u.phone as string, 'otp-sms:number'),
+      number_sealed: ctx.box.seal(u.phone as string, id),
+      state,
+      code_hash: withCode ? ctx.hasher.hash(code, `otp-sms:${id}:1`) : null,
+      code_generation: withCode ? 1 : 0,
+      code_expires_at: withCode ? expiresAt(ctx) : null,
+      code_attempts: 0,
+      last_code_at: withCode ? ctx.now - 3600_000 : null,
+      created_at: ctx.now,
+      changed_at: ctx.now,
+    };
+  });
+  await ctx.db.insertAll([
+    ['users', us],
+    ['otp_sms_authenticators', rows],
+  ]);
+  return out;
+}
+
+/** v2 OTP SMS / OTP Email factors; with a pending code (purpose `otp-sms` / `otp-email`) when `withCode`. */
+async function seedChannel(
+  ctx: SeedContext,
+  n: number,
+  channel: 'sms' | 'email',
+  withCode: boolean,
+): Promise<{ userId: string; code: string }[]> {
+  const us = users(ctx, n);
+  const purpose = channel === 'sms' ? 'otp-sms' : 'otp-email';
+  const out: { userId: string; code: string }[] = [];
+  const codes: Row[] = [];
+  for (const u of us) {
+    const codeId = randomBytes(15).toString('base64url');
+    const code = digits(6);
+    out.push({ userId: u.id as string, code });
+    codes.push({
+      purpose,
+      user_id: u.id,
+      code_id: codeId,
+      code_hash: ctx.hasher.hash(code, `${purpose}:${u.id as string}:${codeId}`),
+      expires_at: expiresAt(ctx),
+      attempts: 0,
+      sent_at: ctx.now - 3600_000,
+    });
+  }
+  await ctx.db.insertAll([
+    ['users', us],
+    ['otp_channel_factors', us.map((u) => ({ user_id: u.id, channel, created_at: ctx.now }))],
+    ['one_time_codes', withCode ? codes : []],
+  ]);
+  return out;
+}
+
+/** Users with a NOT_READY (or READY) TOTP, and a token of their own when `pat`. */
+async function seedTotp(
+  ctx: SeedContext,
+  n: number,
+  state: 'READY' | 'NOT_READY',
+  pat: boolean,
+): Promise<(BenchUser & { token?: string })[]> {
+  const us = users(ctx, n);
+  const lastStep = state === 'READY' ? timeStep(ctx.now) - 2 : 0;
+  const factors: Row[] = [];
+  const pats: Row[] = [];
+  const out = us.map((u) => {
+    const { key, row } = totpRow(ctx, u.id as string, state, lastStep);
+    factors.push(row);
+    const p = pat ? patRow(u.id as string, ctx.now) : undefined;
+    if (p) pats.push(p.row);
+    return { userId: u.id as string, key, lastStep, token: p?.token };
+  });
+  await ctx.db.insertAll([
+    ['users', us],
+    ['totp_factors', factors],
+    ['personal_access_tokens', pats],
+  ]);
+  return out;
+}
+
+/** Repeatable operations go round a pool of this many items at most (every item stays valid). */
+const cyclePool = (n: number) => Math.min(n, 5000);
+
+// --- the operations ---------------------------------------------------------------------------
+
+const OPS: Op[] = [
+  {
+    name: '_check',
+    kind: 'check',
+    route: 'POST /v2/users/{id}/totp/_check',
+    async seed(ctx, n) {
+      const source = new CodeSource(await seedTotp(ctx, Math.ceil(n / 2), 'READY', false));
+      return () => {
+        const before = source.exhausted;
+        const { userId, code } = source.next();
+        if (source.exhausted > before) return undefined;
+        return { path: `/v2/users/${userId}/totp/_check`, body: json({ code }), token: ctx.adminToken };
+      };
+    },
+  },
+  {
+    name: '000 verify',
+    kind: 'verify',
+    route: 'POST /v2/users/{userId}/totp/verify',
+    async seed(ctx, n) {
+      return once(await seedTotp(ctx, n, 'NOT_READY', false), (u) => ({
+        path: `/v2/users/${u.userId}/totp/verify`,
+        body: json({ code: hotp(u.key, timeStep(Date.now())) }),
+        token: ctx.adminToken,
+      }));
+    },
+  },
+  {
+    name: '001 verify (me)',
+    kind: 'verify',
+    route: 'POST /auth/v1/users/me/auth_factors/otp/_verify',
+    async seed(ctx, n) {
+      return once(await seedTotp(ctx, n, 'NOT_READY', true), (u) => ({
+        path: '/auth/v1/users/me/auth_factors/otp/_verify',
+        body: json({ code: hotp(u.key, timeStep(Date.now())) }),
+        token: u.token,
+      }));
+    },
+  },
+  {
+    name: '002 verify (v3alpha SMS)',
+    kind: 'verify',
+    route: 'POST /resources/v3alpha/users/{id}/otp_sms/{otpSmsId}/_verify',
+    async seed(ctx, n) {
+      return once(await seedSmsAuthenticators(ctx, n, 'PENDING', true), (a) => ({
+        path: `/resources/v3alpha/users/${a.userId}/otp_sms/${a.id}/_verify`,
+        body: json(a.code),
+        token: ctx.adminToken,
+      }));
+    },
+  },
+  {
+    name: '003 verify (email challenge)',
+    kind: 'verify',
+    route: 'POST /internal/v1/mfa/totp-email/{challengeId}:verify',
+    async seed(ctx, n) {
+      const us = users(ctx, n);
+      const challenges: Row[] = [];
+      const contexts: Row[] = [];
+      const pats: Row[] = [];
+      const items = us.map((u) => {
+        const id = randomBytes(15).toString('base64url');
+        const code = digits(6);
+        const p = patRow(u.id as string, ctx.now);
+        pats.push(p.row);
+        challenges.push({
+          id,
+          user_id: u.id,
+          org_id: ctx.orgId,
+          operation: 'bench.approve',
+          status: 'PENDING',
+          code_hash: ctx.hasher.hash(code, `email-challenge:${id}:1`),
+          generation: 1,
+          attempts: 0,
+          max_attempts: 5,
+          ttl_seconds: 600,
+          expires_at: expiresAt(ctx),
+          last_sent_at: ctx.now,
+          verified_at: null,
+          consumed_at: null,
+          created_at: ctx.now,
+        });
+        contexts.push({ challenge_id: id, context: ctx.box.seal('{}', stepUpContextAad(id)) });
+        return { id, code, token: p.token };
+      });
+      await ctx.db.insertAll([
+        ['users', us],
+        ['personal_access_tokens', pats],
+        ['email_challenges', challenges],
+        ['email_challenge_contexts', contexts],
+      ]);
+      return once(items, (c) => ({
+        path: `/internal/v1/mfa/totp-email/${c.id}:verify`,
+        body: json({ totp: c.code }),
+        token: c.token,
+      }));
+    },
+  },
+  {
+    name: 'OTP SMS _check (v3alpha)',
+    kind: 'check',
+    route: 'POST /resources/v3alpha/users/{id}/otp_sms/{otpSmsId}/_check',
+    async seed(ctx, n) {
+      return once(await seedSmsAuthenticators(ctx, n, 'READY', true), (a) => ({
+        path: `/resources/v3alpha/users/${a.userId}/otp_sms/${a.id}/_check`,
+        body: json(a.code),
+        token: ctx.adminToken,
+      }));
+    },
+  },
+  {
+    name: 'OTP SMS _check (v2)',
+    kind: 'check',
+    route: 'POST /v2/users/{id}/otp_sms/_check',
+    async seed(ctx, n) {
+      return once(await seedChannel(ctx, n, 'sms', true), (u) => ({
+        path: `/v2/users/${u.userId}/otp_sms/_check`,
+        body: json({ code: u.code }),
+        token: ctx.adminToken,
+      }));
+    },
+  },
+  {
+    name: 'OTP Email _check (v2)',
+    kind: 'check',
+    route: 'POST /v2/users/{id}/otp_email/_check',
+    async seed(ctx, n) {
+      return once(await seedChannel(ctx, n, 'email', true), (u) => ({
+        path: `/v2/users/${u.userId}/otp_email/_check`,
+        body: json({ code: u.code }),
+        token: ctx.adminToken,
+      }));
+    },
+  },
+  {
+    name: 'recovery code _check',
+    kind: 'check',
+    route: 'POST /v2/users/{id}/recovery_codes/_check',
+    async seed(ctx, n) {
+      const us = users(ctx, n);
+      const alphabet = '23456789ABCDEFGHJKLMNPQRSTUVWXYZ';
+      const items = us.map((u) => {
+        const raw = Array.from(randomBytes(10), (b) => alphabet[b % alphabet.length]).join('');
+        return { userId: u.id as string, raw, code: `${raw.slice(0, 5)}-${raw.slice(5)}` };
+      });
+      await ctx.db.insertAll([
+        ['users', us],
+        [
+          'recovery_code_sets',
+          items.map((i) => ({ user_id: i.userId, attempts: 0, window_started_at: 0, created_at: ctx.now })),
+        ],
+        [
+          'recovery_codes',
+          items.map((i) => ({
+            user_id: i.userId,
+            code_hash: ctx.hasher.hash(i.raw, `recovery-code:${i.userId}`),
+          })),
+        ],
+      ]);
+      return once(items, (i) => ({
+        path: `/v2/users/${i.userId}/recovery_codes/_check`,
+        body: json({ code: i.code }),
+        token: ctx.adminToken,
+      }));
+    },
+  },
+  {
+    name: 'TOTP register',
+    kind: 'create',
+    route: 'POST /v2/users/{id}/totp (on NOT_READY)',
+    async seed(ctx, n) {
+      return cycle(await seedTotp(ctx, cyclePool(n), 'NOT_READY', false), (u) => ({
+        path: `/v2/users/${u.userId}/totp`,
+        body: '{}',
+        token: ctx.adminToken,
+      }));
+    },
+  },
+  {
+    name: 'email challenge create',
+    kind: 'create',
+    route: 'POST /internal/v1/mfa/totp-email (SMTP)',
+    async seed(ctx, n) {
+      const us = users(ctx, cyclePool(n));
+      await ctx.db.insert('users', us);
+      return cycle(us, (u) => ({
+        path: '/internal/v1/mfa/totp-email',
+        body: json({ userId: u.id, operation: 'bench.approve' }),
+        token: ctx.adminToken,
+      }));
+    },
+  },
+  {
+    name: 'OTP SMS _challenge (v3alpha)',
+    kind: 'create',
+    route: 'POST /resources/v3alpha/users/{id}/otp_sms/{otpSmsId}/_challenge (webhook)',
+    async seed(ctx, n) {
+      return cycle(await seedSmsAuthenticators(ctx, cyclePool(n), 'READY', false), (a) => ({
+        path: `/resources/v3alpha/users/${a.userId}/otp_sms/${a.id}/_challenge`,
+        body: '{}',
+        token: ctx.adminToken,
+      }));
+    },
+  },
+  {
+    name: 'OTP SMS _send (v2)',
+    kind: 'create',
+    route: 'POST /v2/users/{id}/otp_sms/_send (webhook)',
+    async seed(ctx, n) {
+      return cycle(await seedChannel(ctx, cyclePool(n), 'sms', false), (u) => ({
+        path: `/v2/users/${u.userId}/otp_sms/_send`,
+        body: '{}',
+        token: ctx.adminToken,
+      }));
+    },
+  },
+  {
+    name: 'OTP Email _send (v2)',
+    kind: 'create',
+    route: 'POST /v2/users/{id}/otp_email/_send (SMTP)',
+    async seed(ctx, n) {
+      return cycle(await seedChannel(ctx, cyclePool(n), 'email', false), (u) => ({
+        path: `/v2/users/${u.userId}/otp_email/_send`,
+        body: '{}',
+        token: ctx.adminToken,
+      }));
+    },
+  },
+];
+
+const SELECTED_OPS = (() => {
+  const want = process.env.BENCH_OPS?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (!want?.length) return OPS;
+  const picked = OPS.filter((o) => want.some((w) => o.name === w || o.name.startsWith(w + ' ')));
+  // `_check` is the yardstick of every ratio: always measured
+  return picked.some((o) => o.name === '_check') ? picked : [OPS[0], ...picked];
+})();
+
+// --- the provider sinks -----------------------------------------------------------------------
+
+interface Sinks {
+  env: Record<string, string>;
+  sms: () => number;
+  mails: () => number;
+  close(): Promise<void>;
+}
+
+/**
+ * Waits (at most 30 s) until the notification outbox has nothing due and no message has reached the
+ * sinks for half a second: mails and SMS still in flight and the notification worker's mails go out
+ * before the next operation is measured.
+ */
+async function settle(sinks: Sinks, db: SeedDb): Promise<void> {
+  let last = -1;
+  for (let i = 0; i < 60; i++) {
+    const row = await db.one(
+      `SELECT COUNT(*) AS n FROM notification_outbox WHERE state = 'PENDING' AND next_attempt_at <= $1`,
+      [Date.now()],
+    );
+    const sent = sinks.sms() + sinks.mails();
+    if (Number(row?.n ?? 0) === 0 && sent === last) return;
+    last = sent;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** An SMS webhook and an SMTP relay in this process that accept everything at once. */
+async function startSinks(): Promise<Sinks> {
+  let sms = 0;
+  let mails = 0;
+  const hook = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      sms++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  const hookPort = await freePort();
+  await new Promise<void>((r) => hook.listen(hookPort, '127.0.0.1', r));
+  const smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onData(stream, _session, callback) {
+      stream.resume();
+      stream.on('end', () => {
+        mails++;
+        callback();
+      });
+    },
+  });
+  // a connection the service drops when it is stopped is no failure of the sink
+  smtp.on('error', () => undefined);
+  const smtpPort = await freePort();
+  await new Promise<void>((r) => smtp.listen(smtpPort, '127.0.0.1', r));
+  return {
+    env: {
+      SMS_PROVIDER: 'webhook',
+      SMS_WEBHOOK_URL: `http://127.0.0.1:${hookPort}/sms`,
+      SMS_RESEND_COOLDOWN_SECONDS: '0',
+      SMS_DAILY_LIMIT_PER_NUMBER: '1000',
+      MAIL_TRANSPORT: 'smtp',
+      SMTP_URL: `smtp://127.0.0.1:${smtpPort}?ignoreTLS=true`,
+      EMAIL_RESEND_COOLDOWN_SECONDS: '0',
+    },
+    sms: () => sms,
+    mails: () => mails,
+    close: async () => {
+      await new Promise((r) => hook.close(r));
+      await new Promise((r) => smtp.close(() => r(undefined)));
+    },
+  };
+}
+
+// --- one database setting -----------------------------------------------------------------------
+
+interface Environment {
+  setting: SettingName;
+  dbEnv: Record<string, string>;
+  dir: string;
+  masterKey: string;
+  cleanup(): Promise<void>;
+}
+
+async function newEnvironment(setting: SettingName): Promise<Environment> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mfa-seed-bench-'));
+  const masterKey = randomBytes(32).toString('base64');
+  if (setting === 'postgres') {
+    const pgUrl = process.env.TEST_DATABASE_URL!;
+    const schema = `bench_${process.pid}_${randomBytes(3).toString('hex')}`;
+    return {
+      setting,
+      dir,
+      masterKey,
+      dbEnv: { DATABASE_URL: pgUrl, DATABASE_SCHEMA: schema },
+      cleanup: async () => {
+        fs.rmSync(dir, { recursive: true, force: true });
+        const c = new Client({ connectionString: pgUrl });
+        await c.connect();
+        await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await c.end();
+      },
+    };
+  }
+  return {
+    setting,
+    dir,
+    masterKey,
+    dbEnv: {
+      DATABASE_URL: `sqlite:${path.join(dir, 'mfa.sqlite')}`,
+      SQLITE_SYNCHRONOUS: setting === 'sqlite-full' ? 'full' : 'normal',
+    },
+    cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+async function startService(
+  env: Environment,
+  adapter: string,
+  sinks: Sinks,
+): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const child = start('src/main.js', {
+    ...env.dbEnv,
+    ...sinks.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATA_DIR: env.dir,
+    MASTER_KEY: env.masterKey,
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+    HTTP_ADAPTER: adapter,
+    // security notifications on, as by default: the worker mails them to the SMTP sink
+    NOTIFY_EVENTS: process.env.BENCH_NOTIFY_EVENTS ?? 'all',
+    METRICS_PORT: '0',
+    GRPC_PORT: '0',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(`${url}/healthz`, child);
+  return { child, url };
+}
+
+/** Boots the service once (migrations, admin token), makes an organisation and a template human. */
+async function prepare(env: Environment, sinks: Sinks, now: number): Promise<SeedContext> {
+  const app = await startService(env, ADAPTERS[0], sinks);
+  try {
+    const adminToken = fs.readFileSync(path.join(env.dir, 'admin.pat'), 'utf8').trim();
+    const post = async (p: string, body: unknown) => {
+      const res = await fetch(app.url + p, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const out = (await res.json()) as Record<string, string>;
+      if (res.status !== 200 && res.status !== 201)
+        throw new Error(`${p}: ${res.status} ${JSON.stringify(out)}`);
+      return out;
+    };
+    const { organizationId } = await post('/v2/organizations', {
+      name: `bench-${randomBytes(3).toString('hex')}`,
+    });
+    const { userId } = await post('/v2/users/human', {
+      organization: { orgId: organizationId },
+      username: `template-${randomBytes(3).toString('hex')}`,
+      profile: { givenName: 'Bench', familyName: 'User' },
+      email: { email: 'template@example.com', isVerified: true },
+      phone: { phone: '+41791234567', isVerified: true },
+    });
+    const db = await openSeedDb(env.dbEnv);
+    const template = (await db.one('SELECT * FROM users WHERE id = $1', [userId]))!;
+    return { db, ...benchCrypto(env.masterKey), template, orgId: organizationId, adminToken, now };
+  } finally {
+    await stop(app.child);
+  }
+}
+
+async function startFloor(env: Environment): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const child = start('bench/raw-baseline.js', {
+    ...env.dbEnv,
+    SQLITE_SYNCHRONOUS: env.dbEnv.SQLITE_SYNCHRONOUS ?? 'full',
+    PORT: String(port),
+    MASTER_KEY: env.masterKey,
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (c) => reject(new Error(`baseline exited with ${c}`)));
+  });
+  return { child, url: `http://127.0.0.1:${port}` };
+}
+
+type Measured = LoadResult & { ranOut: boolean; stale: number };
+
+/** Told when the seeded items ran out: the run stopped early, and its last requests repeated used items. */
+const ranOutNote = (r: Measured) =>
+  r.ranOut ? ` (ran out of seeded items: ${r.stale} repeated requests; raise BENCH_SEED_RATE)` : '';
+
+interface Table {
+  title: string;
+  setting: SettingName;
+  floor: Measured;
+  rows: { op: Op; r: Measured }[];
+}
+
+async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]> {
+  const env = await newEnvironment(setting);
+  try {
+    const n = Math.ceil(SEED_RATE * SECONDS);
+    const t0 = performance.now();
+    const ctx = await prepare(env, sinks, Date.now());
+    let floorNext: () => BenchRequest | undefined;
+    const pools: Map<string, Next>[] = [];
+    const warmPools: Map<string, Next>[] = [];
+    const nWarm = Math.ceil(SEED_RATE * WARMUP_SECONDS);
+    try {
+      // the floor runs several times faster than the service: three times the codes
+      floorNext = await OPS[0].seed(ctx, (n + nWarm) * 3);
+      for (let a = 0; a < ADAPTERS.length; a++) {
+        const m = new Map<string, Next>();
+        const w = new Map<string, Next>();
+        for (const op of SELECTED_OPS) {
+          m.set(op.name, await op.seed(ctx, n));
+          if (WARMUP_SECONDS > 0) w.set(op.name, await op.seed(ctx, nWarm));
+        }
+        pools.push(m);
+        warmPools.push(w);
+      }
+    } finally {
+      await ctx.db.close();
+    }
+    console.log(
+      `\n${setting}: seeded ${n} fresh items per operation and adapter directly in the database in ` +
+        `${((performance.now() - t0) / 1000).toFixed(1)} s (not timed)`,
+    );
+    const floorApp = await startFloor(env);
+    let floor: Measured;
+    try {
+      if (WARMUP_SECONDS > 0)
+        await loadRequests(floorApp.url, floorApp.child.pid!, floorNext, WARMUP_SECONDS);
+      floor = await loadRequests(floorApp.url, floorApp.child.pid!, floorNext, SECONDS);
+    } finally {
+      await stop(floorApp.child);
+    }
+    const tables: Table[] = [];
+    const reader = await openSeedDb(env.dbEnv);
+    for (const [a, adapter] of ADAPTERS.entries()) {
+      const app = await startService(env, adapter, sinks);
+      const rows: Table['rows'] = [];
+      try {
+        for (const op of SELECTED_OPS) {
+          if (WARMUP_SECONDS === 0) break;
+          await loadRequests(app.url, app.child.pid!, warmPools[a].get(op.name)!, WARMUP_SECONDS);
+          await settle(sinks, reader);
+        }
+        for (const op of SELECTED_OPS) {
+          const sms0 = sinks.sms();
+          const mail0 = sinks.mails();
+          const r = await loadRequests(app.url, app.child.pid!, pools[a].get(op.name)!, SECONDS);
+          rows.push({ op, r });
+          await settle(sinks, reader);
+          const sent = sinks.sms() - sms0 + sinks.mails() - mail0;
+          console.log(
+            `  ${adapter} ${op.name.padEnd(30)} ${r.rps.toFixed(0).padStart(6)} req/s, 2xx ${r.ok}, non-2xx ${r.other}, ` +
+              `errors ${r.errors}${sent ? `, ${sent} SMS/mails to the sinks` : ''}${ranOutNote(r)}`,
+          );
+        }
+      } finally {
+        await stop(app.child);
+      }
+      tables.push({ title: `${setting}, ${adapter}`, setting, floor, rows });
+    }
+    await reader.close();
+    return tables;
+  } finally {
+    await env.cleanup();
+  }
+}
+
+// --- the table ------------------------------------------------------------------------------------
+
+const f0 = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : '–');
+const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
+/** A value with a trailing `!` when it misses its target. */
+const mark = (text: string, miss: boolean) => (miss ? `${text}!` : text);
+
+function tableRows(t: Table): string[][] {
+  const check = t.rows.find((x) => x.op.name === '_check')?.r;
+  const rpsTarget = t.setting === 'sqlite-normal' ? 0.5 : 0.9;
+  const cells = (name: string, kind: Kind, r: Measured): string[] => {
+    const cpuRatio = check ? r.cpuUs / check.cpuUs : NaN;
+    const cpuTarget = CPU_TARGET[kind];
+    const p99Ratio = r.p99 / t.floor.p99;
+    const rpsRatio = r.rps / t.floor.rps;
+    return [
+      name,
+      f0(r.rps),
+      f0(r.cpuUs),
+      String(r.p50),
+      String(r.p99),
+      f0(r.rssMb),
+      kind === 'floor' || name === '_check'
+        ? '–'
+        : mark(`${f2(cpuRatio)}×`, cpuTarget !== undefined && cpuRatio > cpuTarget),
+      kind === 'floor' ? '–' : name === '_check' ? mark(`${f2(rpsRatio)}×`, rpsRatio < rpsTarget) : '',
+      kind === 'floor' ? '–' : mark(`${f2(p99Ratio)}×`, p99Ratio > 2),
+      mark(String(r.other + r.errors), r.other + r.errors > 0) +
+        (r.ranOut ? ` (ran out, ${r.stale} repeated)` : ''),
+    ];
+  };
+  return [
+    cells('floor (raw baseline _check)', 'floor', t.floor),
+    ...t.rows.map((x) => cells(x.op.name, x.op.kind, x.r)),
+  ];
+}
+
+const HEADER = [
+  'operation',
+  'req/s',
+  'CPU µs/req',
+  'p50 ms',
+  'p99 ms',
+  'RSS MB',
+  'CPU ×_check',
+  'req/s ×floor',
+  'p99 ×floor',
+  'non-2xx',
+];
+
+function printTable(t: Table): string {
+  const rows = [HEADER, ...tableRows(t)];
+  const widths = HEADER.map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const text = rows
+    .map((r) => '  ' + r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  '))
+    .join('\n');
+  return `\n${t.title} (${CONNECTIONS} connections, ${SECONDS} s each):\n${text}`;
+}
+
+function markdownTable(t: Table): string {
+  const rows = tableRows(t);
+  return [
+    `### ${t.title}`,
+    '',
+    `| ${HEADER.join(' | ')} |`,
+    `|${HEADER.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+    ...rows.map((r) => `| ${r[0].startsWith('_') ? `\`${r[0]}\`` : r[0]} | ${r.slice(1).join(' | ')} |`),
+    '',
+  ].join('\n');
+}
+
+const LEGEND =
+  '`!` marks a miss: CPU ×_check above 1.5 (verifies and checks) or 3 (create/challenge/send), `_check` ' +
+  'below 0.5× the floor’s throughput (synchronous=normal) or 0.9× (full, PostgreSQL), p99 above 2× the ' +
+  'floor’s p99, any non-2xx answer. The SMS webhook and the SMTP relay are sinks in the bench process that ' +
+  'answer at once: the create/send figures leave the provider’s own time aside.';
+
+// --- RSS and scaling ---------------------------------------------------------------------------
+
+async function rssRun(setting: SettingName, sinks: Sinks): Promise<string> {
+  const env = await newEnvironment(setting);
+  try {
+    const ctx = await prepare(env, sinks, Date.now());
+    let next: Next;
+    try {
+      next = await OPS[0].seed(ctx, Math.ceil(SEED_RATE * RSS_SECONDS));
+    } finally {
+      await ctx.db.close();
+    }
+    const app = await startService(env, ADAPTERS[0], sinks);
+    try {
+      const r = await loadRequests(app.url, app.child.pid!, next, RSS_SECONDS);
+      const rssNow =
+        Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${app.child.pid}/status`, 'utf8'))?.[1]) /
+        1024;
+      return (
+        `  ${setting}, ${ADAPTERS[0]}: _check ${RSS_SECONDS} s at ${CONNECTIONS} connections: ${f0(r.rps)} req/s, ` +
+        `RSS at the end ${mark(`${f0(rssNow)} MB`, rssNow > 200)} (largest ${f0(r.rssMb)} MB; target ≤ 200 MB), ` +
+        `non-2xx ${r.other + r.errors}${ranOutNote(r)}`
+      );
+    } finally {
+      await stop(app.child);
+    }
+  } finally {
+    await env.cleanup();
+  }
+}
+
+/**
+ * `_check` and 000 verify with `size` users with a READY TOTP in the tables (plus the NOT_READY users
+ * 000 consumes, at most max(3000, size)): CPU µs per request, after a warm-up on both.
+ */
+async function scaleRun(setting: SettingName, sinks: Sinks, size: number): Promise<Record<string, number>> {
+  const env = await newEnvironment(setting);
+  try {
+    const ctx = await prepare(env, sinks, Date.now());
+    const verifies = Math.min(Math.ceil(SEED_RATE * (SECONDS + WARMUP_SECONDS)), Math.max(3000, size));
+    let pools: Next[];
+    let total: number;
+    const t0 = performance.now();
+    try {
+      // the population, in transactions of 50 000 users
+      const checkUsers: BenchUser[] = [];
+      for (let done = 0; done < size; done += 50_000) {
+        checkUsers.push(...(await seedTotp(ctx, Math.min(50_000, size - done), 'READY', false)));
+      }
+      const source = new CodeSource(checkUsers);
+      pools = [
+        () => {
+          const before = source.exhausted;
+          const { userId, code } = source.next();
+          if (source.exhausted > before) return undefined;
+          return { path: `/v2/users/${userId}/totp/_check`, body: json({ code }), token: ctx.adminToken };
+        },
+        await OPS[1].seed(ctx, verifies),
+      ];
+      total = Number((await ctx.db.one('SELECT COUNT(*) AS n FROM users', []))?.n);
+    } finally {
+      await ctx.db.close();
+    }
+    const seeded = (performance.now() - t0) / 1000;
+    const app = await startService(env, ADAPTERS[0], sinks);
+    try {
+      if (WARMUP_SECONDS > 0) {
+        await loadRequests(app.url, app.child.pid!, pools[0], WARMUP_SECONDS);
+        await loadRequests(app.url, app.child.pid!, pools[1], WARMUP_SECONDS);
+      }
+      const check = await loadRequests(app.url, app.child.pid!, pools[0], SECONDS);
+      const verify = await loadRequests(app.url, app.child.pid!, pools[1], SECONDS);
+      const failed = (r: Measured) => Math.max(0, r.other + r.errors - r.stale);
+      console.log(
+        `  ${setting} ${size} READY users (${total} users in all, seeded in ${seeded.toFixed(1)} s): ` +
+          `_check ${f0(check.cpuUs)} µs/req over ${check.ok + check.other}${check.ranOut ? ' (ran out)' : ''}, ` +
+          `000 verify ${f0(verify.cpuUs)} µs/req over ${verify.ok + verify.other}${verify.ranOut ? ' (ran out)' : ''}` +
+          `, non-2xx ${mark(String(failed(check) + failed(verify)), failed(check) + failed(verify) > 0)}` +
+          (check.ranOut || verify.ranOut ? ' (not counting repeated requests)' : ''),
+      );
+      return { _check: check.cpuUs, '000 verify': verify.cpuUs };
+    } finally {
+      await stop(app.child);
+    }
+  } finally {
+    await env.cleanup();
+  }
+}
+
+// --- entry point -----------------------------------------------------------------------------------
+
+export async function runSeedOpsBench(): Promise<void> {
+  const t0 = performance.now();
+  // `sqlite` (the name the `_check` bench knows) stands for both SQLite settings
+  const wanted = process.env.BENCH_DB?.split(',').flatMap((s) =>
+    s.trim() === 'sqlite' ? ['sqlite-normal', 'sqlite-full'] : [s.trim()],
+  );
+  const settings = SETTINGS.filter((s) => !wanted || wanted.includes(s)).filter((s) => {
+    if (s === 'postgres' && !process.env.TEST_DATABASE_URL) {
+      console.log('\npostgres: skipped (set TEST_DATABASE_URL to include it)');
+      return false;
+    }
+    return true;
+  });
+  console.log(
+    `\nSeed operations against the floor: ${SELECTED_OPS.length} operations, ${CONNECTIONS} connections, ` +
+      `${SECONDS} s each; ${settings.join(', ')}; adapters ${ADAPTERS.join(', ')}`,
+  );
+  compile();
+  const sinks = await startSinks();
+  const markdown: string[] = [`## Seed operations (${new Date().toISOString()})`, '', LEGEND, ''];
+  try {
+    for (const setting of settings) {
+      for (const t of await benchSetting(setting, sinks)) {
+        console.log(printTable(t));
+        markdown.push(markdownTable(t));
+      }
+    }
+    console.log(`\n  ${LEGEND}`);
+    if (RSS_SECONDS > 0) {
+      console.log(`\nRSS after ${RSS_SECONDS} s of _check at ${CONNECTIONS} connections:`);
+      for (const setting of settings) {
+        const line = await rssRun(setting, sinks);
+        console.log(line);
+        markdown.push(line.trim(), '');
+      }
+    }
+    if (SCALE_USERS.length > 0) {
+      console.log(
+        `\nScaling (${ADAPTERS[0]}; CPU µs per request by users in the tables, target within 10 %):`,
+      );
+      for (const setting of settings) {
+        const bySize: Record<number, Record<string, number>> = {};
+        for (const size of SCALE_USERS) bySize[size] = await scaleRun(setting, sinks, size);
+        const small = bySize[Math.min(...SCALE_USERS)];
+        const large = bySize[Math.max(...SCALE_USERS)];
+        for (const op of Object.keys(small)) {
+          const ratio = large[op] / small[op];
+          const line =
+            `  ${setting} ${op}: ${SCALE_USERS.map((s) => `${s} users ${f0(bySize[s][op])} µs`).join(', ')}; ` +
+            `largest/smallest ${mark(`${f2(ratio)}×`, ratio > 1.1)}`;
+          console.log(line);
+          markdown.push(line.trim(), '');
+        }
+      }
+    }
+  } finally {
+    await sinks.close();
+  }
+  const out = path.join(BUILD, 'seed-ops-table.md');
+  fs.mkdirSync(BUILD, { recursive: true });
+  fs.writeFileSync(out, markdown.join('\n') + '\n');
+  console.log(
+    `\nSeed operations bench: ${((performance.now() - t0) / 1000).toFixed(0)} s in all; markdown copy: ` +
+      path.relative(ROOT, out),
+  );
+}
+
+if (require.main === module) {
+  runSeedOpsBench().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
