@@ -36,6 +36,7 @@ import {
   CodeSource,
   compile,
   CONNECTIONS,
+  cpuMs,
   freePort,
   LoadResult,
   loadRequests,
@@ -491,11 +492,11 @@ interface Sinks {
 }
 
 /**
- * Waits (at most 30 s) until the notification outbox has nothing due and no message has reached the
- * sinks for half a second: mails and SMS still in flight and the notification worker's mails go out
- * before the next operation is measured.
+ * Waits (at most 30 s) until the notification outbox has nothing due, no message has reached the sinks
+ * and the service has used under 5 % of a core for half a second: mails and SMS still in flight and the
+ * notification worker's mails go out before the next operation is measured, not during it.
  */
-async function settle(sinks: Sinks, db: SeedDb): Promise<void> {
+async function settle(sinks: Sinks, db: SeedDb, pid: number): Promise<void> {
   let last = -1;
   for (let i = 0; i < 60; i++) {
     const row = await db.one(
@@ -503,9 +504,10 @@ async function settle(sinks: Sinks, db: SeedDb): Promise<void> {
       [Date.now()],
     );
     const sent = sinks.sms() + sinks.mails();
-    if (Number(row?.n ?? 0) === 0 && sent === last) return;
-    last = sent;
+    const cpu0 = cpuMs(pid);
     await new Promise((r) => setTimeout(r, 500));
+    if (Number(row?.n ?? 0) === 0 && sent === last && cpuMs(pid) - cpu0 < 25) return;
+    last = sent;
   }
 }
 
@@ -734,14 +736,14 @@ async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]
         for (const op of SELECTED_OPS) {
           if (WARMUP_SECONDS === 0) break;
           await loadRequests(app.url, app.child.pid!, warmPools[a].get(op.name)!, WARMUP_SECONDS);
-          await settle(sinks, reader);
+          await settle(sinks, reader, app.child.pid!);
         }
         for (const op of SELECTED_OPS) {
           const sms0 = sinks.sms();
           const mail0 = sinks.mails();
           const r = await loadRequests(app.url, app.child.pid!, pools[a].get(op.name)!, SECONDS);
           rows.push({ op, r });
-          await settle(sinks, reader);
+          await settle(sinks, reader, app.child.pid!);
           const sent = sinks.sms() - sms0 + sinks.mails() - mail0;
           console.log(
             `  ${adapter} ${op.name.padEnd(30)} ${r.rps.toFixed(0).padStart(6)} req/s, 2xx ${r.ok}, non-2xx ${r.other}, ` +
