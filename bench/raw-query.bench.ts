@@ -54,18 +54,32 @@ async function statements(label: string, ds: DataSource, n: number): Promise<voi
     ['TypeORM query runner', viaTypeorm as Query],
     ['driver (rawQuery now)', rawQuery],
   ];
-  for (const [how, q] of runs) {
-    const read = await perStatement(n, (i) => q(ds, 'SELECT v FROM bench_t WHERE k = $1', [`k${i % 1000}`]));
-    let tag = 0;
-    const inTx = await ds.transaction((em) =>
-      perStatement(n, (i) =>
-        q(em, 'INSERT INTO bench_t (k, v) VALUES ($1, $2)', [`${how}-${tag++}-${i}`, i]),
-      ),
-    );
-    const fmt = (r: { cpu: number; wall: number }) =>
-      `${r.cpu.toFixed(1)} µs CPU, ${r.wall.toFixed(1)} µs wall`;
+  type Sample = { cpu: number; wall: number };
+  const samples = new Map<string, { read: Sample[]; insert: Sample[] }>(
+    runs.map(([how]) => [how, { read: [], insert: [] }]),
+  );
+  let tag = 0;
+  // interleaved rounds, medians: the machine is shared
+  for (let round = 0; round < 3; round++) {
+    for (const [how, q] of runs) {
+      const s = samples.get(how)!;
+      s.read.push(
+        await perStatement(n, (i) => q(ds, 'SELECT v FROM bench_t WHERE k = $1', [`k${i % 1000}`])),
+      );
+      s.insert.push(
+        await ds.transaction((em) =>
+          perStatement(n, (i) => q(em, 'INSERT INTO bench_t (k, v) VALUES ($1, $2)', [`${tag++}-${i}`, i])),
+        ),
+      );
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const fmt = (r: Sample[]) =>
+    `${median(r.map((x) => x.cpu)).toFixed(1)} µs CPU, ${median(r.map((x) => x.wall)).toFixed(1)} µs wall`;
+  for (const [how] of runs) {
+    const s = samples.get(how)!;
     console.log(
-      `${label} | ${how.padEnd(22)} | read by key: ${fmt(read)} | insert in a transaction: ${fmt(inTx)}`,
+      `${label} | ${how.padEnd(22)} | read by key: ${fmt(s.read)} | insert in a transaction: ${fmt(s.insert)}`,
     );
   }
 }
