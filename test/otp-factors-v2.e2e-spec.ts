@@ -83,6 +83,30 @@ describe('v2 OTP SMS / OTP Email factors and ListAuthenticationMethodTypes', () 
     return { user: await createHuman(t, orgId, { phone: number, phoneVerified: verified }), number };
   };
 
+  it('OTP SMS: a pending code does not pass without its factor (checked in the statement taking the attempt)', async () => {
+    const { user, number } = await withPhone();
+    expect((await post(user.token, path(user.userId, 'otp_sms'))).status).toBe(200);
+    expect((await post(user.token, path(user.userId, 'otp_sms', '_send'))).status).toBe(200);
+    const code = sms.last(number).code;
+    // The factor row goes, the code row stays (as if a removal raced with the send).
+    await t.app
+      .get(DataSource)
+      .query(
+        t.db === 'postgres'
+          ? `DELETE FROM otp_channel_factors WHERE user_id = $1 AND channel = 'sms'`
+          : `DELETE FROM otp_channel_factors WHERE user_id = ? AND channel = 'sms'`,
+        [user.userId],
+      );
+    const res = await post(user.token, path(user.userId, 'otp_sms', '_check'), { code });
+    expect(res.status).toBe(404);
+    expect(res.body.details).toEqual(detailsWithId('COMMAND-Sr3h3'));
+    const events = (await eventTypes(user.userId)).map((e) => e.event_type);
+    expect(events.filter((e) => e.startsWith('user.human.otp.sms'))).toEqual([
+      'user.human.otp.sms.added',
+      'user.human.otp.sms.code.added',
+    ]);
+  });
+
   it('OTP SMS: add on the verified phone, send a code by SMS, check it once, remove', async () => {
     const { user, number } = await withPhone();
     expect(await methods(user.token, user.userId)).toEqual([]);
@@ -129,6 +153,10 @@ describe('v2 OTP SMS / OTP Email factors and ListAuthenticationMethodTypes', () 
     expect(again.body.details).toEqual(detailsWithId('COMMAND-Sr3h3'));
     const noFactor = await post(user.token, path(user.userId, 'otp_sms', '_send'));
     expect(noFactor.status).toBe(404);
+    // A check without the factor: not found, and no check.failed recorded (the list below ends with removed).
+    const noFactorCheck = await post(user.token, path(user.userId, 'otp_sms', '_check'), { code });
+    expect(noFactorCheck.status).toBe(404);
+    expect(noFactorCheck.body.details).toEqual(detailsWithId('COMMAND-Sr3h3'));
 
     const events = (await eventTypes(user.userId)).map((e) => e.event_type);
     expect(events.filter((e) => e.startsWith('user.human.otp.sms'))).toEqual([

@@ -9,6 +9,8 @@ import { EmailChallengeEntity, StoredStatus, UNSENT } from './entities/email-cha
 
 /** An attempt spent on a challenge's code: what the comparison needs. */
 export interface TakenAttempt {
+  /** The subject's organisation (the resource owner of the events). */
+  orgId: string;
   codeHash: string | null;
   generation: number;
   /** Attempts spent on the challenge, this one included. */
@@ -86,7 +88,27 @@ export class EmailChallengeRepository {
 
   /** Stores a new challenge as UNSENT (invisible until `markSent`), with its request context. */
   async insert(em: EntityManager, row: ChallengeRow, context: Record<string, unknown>): Promise<void> {
-    await em.insert(EmailChallengeEntity, { ...row, status: UNSENT });
+    await rawQuery(
+      em,
+      `INSERT INTO email_challenges (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+      [
+        row.id,
+        row.userId,
+        row.orgId,
+        row.operation,
+        UNSENT,
+        row.codeHash,
+        row.generation,
+        row.attempts,
+        row.maxAttempts,
+        row.ttlSeconds,
+        row.expiresAt,
+        row.lastSentAt,
+        row.verifiedAt,
+        row.consumedAt,
+        row.createdAt,
+      ],
+    );
     await rawQuery(em, 'INSERT INTO email_challenge_contexts (challenge_id, context) VALUES ($1, $2)', [
       row.id,
       this.box.seal(JSON.stringify(context), stepUpContextAad(row.id)),
@@ -122,12 +144,20 @@ export class EmailChallengeRepository {
   }
 
   /**
-   * Spends one attempt on the code before it is compared (rate limit first): succeeds only while
-   * the challenge is PENDING, unexpired and below max_attempts. Returns what the comparison needs,
-   * or undefined when the challenge is no longer verifiable (the caller re-reads to say why).
+   * Spends one attempt of `userId` on the code before it is compared (rate limit first): succeeds only
+   * while the challenge is that user's, PENDING, unexpired and below max_attempts. Returns what the
+   * comparison and the events need, or undefined when the challenge is not verifiable by that user
+   * (the caller reads it to say why).
    */
-  async takeAttempt(em: EntityManager, id: string, now: number): Promise<TakenAttempt | undefined> {
+  async takeAttempt(
+    em: EntityManager,
+    id: string,
+    userId: string,
+    now: number,
+  ): Promise<TakenAttempt | undefined> {
+    if (!RANDOM_ID_PATTERN.test(id)) return undefined;
     const { rows } = await rawQuery<{
+      org_id: string;
       code_hash: string | null;
       generation: number | string;
       attempts: number | string;
@@ -135,13 +165,14 @@ export class EmailChallengeRepository {
     }>(
       em,
       `UPDATE email_challenges SET attempts = attempts + 1
-        WHERE id = $1 AND status = 'PENDING' AND expires_at > $2 AND attempts < max_attempts
-        RETURNING code_hash, generation, attempts, max_attempts`,
-      [id, now],
+        WHERE id = $1 AND user_id = $3 AND status = 'PENDING' AND expires_at > $2 AND attempts < max_attempts
+        RETURNING org_id, code_hash, generation, attempts, max_attempts`,
+      [id, now, userId],
     );
     const r = rows[0];
     return r
       ? {
+          orgId: r.org_id,
           codeHash: r.code_hash,
           generation: Number(r.generation),
           attempts: Number(r.attempts),

@@ -46,11 +46,18 @@ class FakeEmailChallengeRepository implements PublicOf<EmailChallengeRepository>
     this.rows.delete(id);
     this.contexts.delete(id);
   }
-  async takeAttempt(_em: EntityManager, id: string, now: number): Promise<TakenAttempt | undefined> {
+  async takeAttempt(
+    _em: EntityManager,
+    id: string,
+    userId: string,
+    now: number,
+  ): Promise<TakenAttempt | undefined> {
     const r = this.rows.get(id);
-    if (!r || r.status !== 'PENDING' || r.expiresAt <= now || r.attempts >= r.maxAttempts) return undefined;
+    if (!r || r.unsent || r.userId !== userId || r.status !== 'PENDING') return undefined;
+    if (r.expiresAt <= now || r.attempts >= r.maxAttempts) return undefined;
     r.attempts++;
     return {
+      orgId: r.orgId,
       codeHash: r.codeHash,
       generation: r.generation,
       attempts: r.attempts,

@@ -129,26 +129,21 @@ export class EmailChallengeService extends StepUpVerifier {
   }
 
   async verify(caller: Principal, challengeId: string, totp: string): Promise<VerifyEmailResponseDto> {
-    const row = await this.repo.find(challengeId);
-    // Unknown ids answer like other users' challenges, except to those who may create challenges for anyone.
-    if (!row)
-      throw caller.canOnInstance('mfa.challenge.write')
-        ? EmailChallengeErrors.notFound()
-        : EmailChallengeErrors.notSubject();
-    if (row.userId !== caller.userId) throw EmailChallengeErrors.notSubject();
     const now = this.clock.now();
-    this.assertVerifiable(row, now);
     // Count the attempt, then compare (as OTP SMS does): the attempt is spent in one conditional
     // UPDATE before the code is looked at, so no more than max_attempts codes are ever compared; a
     // right code gives its attempt back when it verifies. Same work on a hit as on a miss: one
     // conditional UPDATE, the hash under every configured key, a constant-time compare, one UPDATE.
+    // The UPDATE only takes an attempt of the subject on a verifiable challenge, so it answers the
+    // usual request alone; the challenge is read only when it fails, to say why.
     // Whitespace around the code is ignored here (OTP SMS compares the body as sent; see README).
     const outcome = await this.tx.run(async (em) => {
-      const taken = await this.repo.takeAttempt(em, row.id, now);
-      if (!taken) return { kind: 'changed' as const };
-      const context = challengeCodeContext(row.id, taken.generation);
+      const taken = await this.repo.takeAttempt(em, challengeId, caller.userId, now);
+      if (!taken) return { kind: 'refused' as const };
+      const row = { id: challengeId, orgId: taken.orgId };
+      const context = challengeCodeContext(challengeId, taken.generation);
       if (judgeAttempt(this.hasher, totp.trim(), context, taken, taken.maxAttempts) === 'match') {
-        const verifiedAt = await this.repo.markVerified(em, row.id, taken.codeHash!, now);
+        const verifiedAt = await this.repo.markVerified(em, challengeId, taken.codeHash!, now);
         if (verifiedAt !== undefined) {
           await this.append(em, row, caller.userId, EmailChallengeEvents.verified);
           return { kind: 'verified' as const, verifiedAt };
@@ -156,7 +151,7 @@ export class EmailChallengeService extends StepUpVerifier {
       }
       // A wrong code, or a right one whose challenge changed meanwhile: the attempt stays spent.
       const locked = wrongCodeExhausts(taken.attempts, taken.maxAttempts);
-      if (locked) await this.repo.lock(em, row.id);
+      if (locked) await this.repo.lock(em, challengeId);
       await this.append(em, row, caller.userId, EmailChallengeEvents.checkFailed, {
         attempts: taken.attempts,
       });
@@ -166,14 +161,13 @@ export class EmailChallengeService extends StepUpVerifier {
     });
     switch (outcome.kind) {
       case 'verified':
-        return { challengeId: row.id, status: 'VERIFIED', verifiedAt: iso(outcome.verifiedAt) };
+        return { challengeId, status: 'VERIFIED', verifiedAt: iso(outcome.verifiedAt) };
       case 'wrong':
         throw tagOutcome(EmailChallengeErrors.invalidCode(outcome.remaining), {
           lockoutStarted: outcome.locked,
         });
-      case 'changed':
-        // Another request changed the challenge between our read and our update: say what it is now.
-        throw this.goneOrNotFound(await this.repo.find(row.id), now);
+      case 'refused':
+        throw this.whyNotVerifiable(caller, await this.repo.find(challengeId), now);
     }
   }
 
@@ -313,6 +307,17 @@ export class EmailChallengeService extends StepUpVerifier {
     if (status !== 'VERIFIED') throw EmailChallengeErrors.gone(status);
   }
 
+  /** Why `caller` could not spend an attempt on the challenge `row` (as read after the refusal). */
+  private whyNotVerifiable(caller: Principal, row: ChallengeRow | undefined, now: number): DomainError {
+    // Unknown ids answer like other users' challenges, except to those who may create challenges for anyone.
+    if (!row)
+      return caller.canOnInstance('mfa.challenge.write')
+        ? EmailChallengeErrors.notFound()
+        : EmailChallengeErrors.notSubject();
+    if (row.userId !== caller.userId) return EmailChallengeErrors.notSubject();
+    return this.goneOrNotFound(row, now);
+  }
+
   private goneOrNotFound(row: ChallengeRow | undefined, now: number): DomainError {
     if (!row) return EmailChallengeErrors.notFound();
     const status = effectiveStatus(row, now);
@@ -322,7 +327,7 @@ export class EmailChallengeService extends StepUpVerifier {
 
   private append(
     em: EntityManager,
-    row: ChallengeRow,
+    row: Pick<ChallengeRow, 'id' | 'orgId'>,
     creator: string,
     eventType: string,
     payload?: Record<string, unknown>,

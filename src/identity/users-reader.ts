@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { rawQuery } from '../common/database/db-dialect';
 import { ID_PATTERN } from '../common/database/id-generator';
 import { CommonErrors } from '../common/errors/common-errors';
 import { DomainError } from '../common/errors/domain-error';
 import { DataSource } from 'typeorm';
-import { OrganizationEntity } from './entities/organization.entity';
-import { UserEntity, UserState, UserType } from './entities/user.entity';
+import { UserState, UserType } from './entities/user.entity';
 
 /** A user as other modules see it: a read model, never the entity. */
 export interface UserView {
@@ -24,18 +24,39 @@ export interface UserView {
   preferredLanguage: string | null;
 }
 
-/** What the identity module lets feature modules read about users and organisations. */
+/** A row of USER_SQL: users joined with their organisation (SQLite answers booleans as 0/1). */
+interface UserRow {
+  id: string;
+  org_id: string;
+  org_domain: string;
+  type: UserType;
+  state: UserState;
+  username: string;
+  email: string | null;
+  email_verified: boolean | number;
+  phone: string | null;
+  phone_verified: boolean | number;
+  preferred_language: string | null;
+}
+
+/** One primary-key lookup of the user and its organisation (every factor request starts with it). */
+const USER_SQL = `SELECT u.id, u.org_id, o.primary_domain AS org_domain, u.type, u.state, u.username, u.email,
+    u.email_verified, u.phone, u.phone_verified, u.preferred_language
+  FROM users u JOIN organizations o ON o.id = u.org_id
+  WHERE u.id = $1`;
+
+/**
+ * What the identity module lets feature modules read about users and organisations. These reads run
+ * on every factor request, so they are plain SQL through rawQuery, not the ORM.
+ */
 @Injectable()
 export class UsersReader {
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 
   async findUser(userId: string): Promise<UserView | undefined> {
     if (!ID_PATTERN.test(userId)) return undefined;
-    const user = await this.ds
-      .getRepository(UserEntity)
-      .findOne({ where: { id: userId }, relations: { org: true } });
-    if (!user || !user.org) return undefined;
-    return toView(user, user.org);
+    const { rows } = await rawQuery<UserRow>(this.ds, USER_SQL, [userId]);
+    return rows[0] ? toView(rows[0]) : undefined;
   }
 
   /**
@@ -52,26 +73,28 @@ export class UsersReader {
   }
 
   async findOrgByDomain(domain: string): Promise<{ id: string; primaryDomain: string } | undefined> {
-    const org = await this.ds
-      .getRepository(OrganizationEntity)
-      .findOne({ where: { primaryDomain: domain.toLowerCase() } });
-    return org ? { id: org.id, primaryDomain: org.primaryDomain } : undefined;
+    const { rows } = await rawQuery<{ id: string; primary_domain: string }>(
+      this.ds,
+      `SELECT id, primary_domain FROM organizations WHERE primary_domain = $1`,
+      [domain.toLowerCase()],
+    );
+    return rows[0] ? { id: rows[0].id, primaryDomain: rows[0].primary_domain } : undefined;
   }
 }
 
-export function toView(user: UserEntity, org: OrganizationEntity): UserView {
+function toView(r: UserRow): UserView {
   return {
-    id: user.id,
-    orgId: user.orgId,
-    orgDomain: org.primaryDomain,
-    type: user.type,
-    state: user.state,
-    username: user.username,
-    loginName: `${user.username}@${org.primaryDomain}`,
-    email: user.email,
-    emailVerified: !!user.emailVerified,
-    phone: user.phone,
-    phoneVerified: !!user.phoneVerified,
-    preferredLanguage: user.preferredLanguage,
+    id: r.id,
+    orgId: r.org_id,
+    orgDomain: r.org_domain,
+    type: r.type,
+    state: r.state,
+    username: r.username,
+    loginName: `${r.username}@${r.org_domain}`,
+    email: r.email,
+    emailVerified: !!r.email_verified,
+    phone: r.phone,
+    phoneVerified: !!r.phone_verified,
+    preferredLanguage: r.preferred_language,
   };
 }

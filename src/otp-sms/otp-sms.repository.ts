@@ -1,8 +1,59 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, In } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { rawQuery } from '../common/database/db-dialect';
-import { OtpSmsAuthenticatorEntity, OtpSmsState } from './entities/otp-sms-authenticator.entity';
+import { OtpSmsState } from './entities/otp-sms-authenticator.entity';
+
+/** An authenticator as the service reads it (the entity never leaves the repository). */
+export interface OtpSmsAuthenticator {
+  id: string;
+  userId: string;
+  numberHash: string;
+  numberSealed: string;
+  state: OtpSmsState;
+  codeHash: string | null;
+  codeGeneration: number;
+  codeExpiresAt: number | null;
+  codeAttempts: number;
+  lastCodeAt: number | null;
+}
+
+/** The authenticator a new code may be issued for (its cooldown slot is claimed). */
+export type ClaimedSlot = Pick<OtpSmsAuthenticator, 'id' | 'numberHash' | 'numberSealed' | 'codeGeneration'>;
+
+const COLUMNS = `id, user_id, number_hash, number_sealed, state, code_hash, code_generation, code_expires_at,
+  code_attempts, last_code_at`;
+
+/** A row of COLUMNS (node-pg returns BIGINT as a string). */
+interface RawAuthenticator {
+  id: string;
+  user_id: string;
+  number_hash: string;
+  number_sealed: string;
+  state: OtpSmsState;
+  code_hash: string | null;
+  code_generation: number | string;
+  code_expires_at: number | string | null;
+  code_attempts: number | string;
+  last_code_at: number | string | null;
+}
+
+const numOrNull = (v: number | string | null) => (v === null ? null : Number(v));
+
+function toAuthenticator(r: RawAuthenticator): OtpSmsAuthenticator {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    numberHash: r.number_hash,
+    numberSealed: r.number_sealed,
+    state: r.state,
+    codeHash: r.code_hash,
+    codeGeneration: Number(r.code_generation),
+    codeExpiresAt: numOrNull(r.code_expires_at),
+    codeAttempts: Number(r.code_attempts),
+    lastCodeAt: numOrNull(r.last_code_at),
+  };
+}
 
 export interface NewAuthenticator {
   id: string;
@@ -34,49 +85,80 @@ export interface TakenAttempt {
 export class OtpSmsRepository {
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 
-  find(userId: string, id: string, em?: EntityManager): Promise<OtpSmsAuthenticatorEntity | null> {
-    return (em ?? this.ds.manager)
-      .getRepository(OtpSmsAuthenticatorEntity)
-      .findOne({ where: { id, userId } });
+  async find(userId: string, id: string, em?: EntityManager): Promise<OtpSmsAuthenticator | undefined> {
+    const { rows } = await rawQuery<RawAuthenticator>(
+      em ?? this.ds,
+      `SELECT ${COLUMNS} FROM otp_sms_authenticators WHERE id = $1 AND user_id = $2`,
+      [id, userId],
+    );
+    return rows[0] ? toAuthenticator(rows[0]) : undefined;
   }
 
   async existsForNumber(userId: string, numberHashes: string[], em?: EntityManager): Promise<boolean> {
-    return (
-      (await (em ?? this.ds.manager)
-        .getRepository(OtpSmsAuthenticatorEntity)
-        .count({ where: { userId, numberHash: In(numberHashes) } })) > 0
+    const list = numberHashes.map((_, i) => `$${i + 2}`).join(', ');
+    const { rows } = await rawQuery(
+      em ?? this.ds,
+      `SELECT 1 AS one FROM otp_sms_authenticators WHERE user_id = $1 AND number_hash IN (${list}) LIMIT 1`,
+      [userId, ...numberHashes],
     );
+    return rows.length > 0;
   }
 
   async insert(em: EntityManager, a: NewAuthenticator): Promise<void> {
-    await em.getRepository(OtpSmsAuthenticatorEntity).insert({
-      id: a.id,
-      userId: a.userId,
-      numberHash: a.numberHash,
-      numberSealed: a.numberSealed,
-      state: a.state,
-      codeHash: a.codeHash,
-      codeGeneration: a.codeGeneration,
-      codeExpiresAt: a.codeExpiresAt,
-      codeAttempts: 0,
-      lastCodeAt: a.lastCodeAt,
-      createdAt: a.now,
-      changedAt: a.now,
-    });
+    await rawQuery(
+      em,
+      `INSERT INTO otp_sms_authenticators (id, user_id, number_hash, number_sealed, state, code_hash,
+          code_generation, code_expires_at, code_attempts, last_code_at, created_at, changed_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $10)`,
+      [
+        a.id,
+        a.userId,
+        a.numberHash,
+        a.numberSealed,
+        a.state,
+        a.codeHash,
+        a.codeGeneration,
+        a.codeExpiresAt,
+        a.lastCodeAt,
+        a.now,
+      ],
+    );
   }
 
   /**
-   * Claims the right to issue a new code: succeeds only when the last code was issued at or before
-   * `cooldownCutoff` (or none was). Concurrent callers cannot both win.
+   * Claims the right to issue a new code for the user's authenticator in `state`: succeeds only when
+   * the last code was issued at or before `cooldownCutoff` (or none was). Concurrent callers cannot
+   * both win. Returns what issuing the code needs, or undefined (unknown, other state or cooldown: the
+   * caller reads the row to say which).
    */
-  async claimCodeSlot(em: EntityManager, id: string, now: number, cooldownCutoff: number): Promise<boolean> {
-    const { affected } = await rawQuery(
+  async claimCodeSlot(
+    em: EntityManager,
+    userId: string,
+    id: string,
+    state: OtpSmsState,
+    now: number,
+    cooldownCutoff: number,
+  ): Promise<ClaimedSlot | undefined> {
+    const { rows } = await rawQuery<{
+      number_hash: string;
+      number_sealed: string;
+      code_generation: number | string;
+    }>(
       em,
       `UPDATE otp_sms_authenticators SET last_code_at = $1
-       WHERE id = $2 AND (last_code_at IS NULL OR last_code_at <= $3)`,
-      [now, id, cooldownCutoff],
+       WHERE id = $2 AND user_id = $3 AND state = $4 AND (last_code_at IS NULL OR last_code_at <= $5)
+       RETURNING number_hash, number_sealed, code_generation`,
+      [now, id, userId, state, cooldownCutoff],
     );
-    return affected === 1;
+    const r = rows[0];
+    return r
+      ? {
+          id,
+          numberHash: r.number_hash,
+          numberSealed: r.number_sealed,
+          codeGeneration: Number(r.code_generation),
+        }
+      : undefined;
   }
 
   /** Replaces the pending code, if no other code was stored since generation `expected` was read. */
@@ -164,10 +246,11 @@ export class OtpSmsRepository {
 
   /** Whether the user has a READY authenticator (for the factor list). */
   async anyReady(userId: string, em?: EntityManager): Promise<boolean> {
-    return (
-      (await (em ?? this.ds.manager)
-        .getRepository(OtpSmsAuthenticatorEntity)
-        .count({ where: { userId, state: 'READY' } })) > 0
+    const { rows } = await rawQuery(
+      em ?? this.ds,
+      `SELECT 1 AS one FROM otp_sms_authenticators WHERE user_id = $1 AND state = 'READY' LIMIT 1`,
+      [userId],
     );
+    return rows.length > 0;
   }
 }

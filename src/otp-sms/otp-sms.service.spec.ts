@@ -11,9 +11,9 @@ import { DailySendCounter } from '../common/one-time-code/daily-send-counter';
 import { DomainError } from '../common/errors/domain-error';
 import { UsersReader } from '../identity';
 import { SetPhoneDto } from './dto/otp-sms.dto';
-import { OtpSmsAuthenticatorEntity, OtpSmsState } from './entities/otp-sms-authenticator.entity';
+import { OtpSmsState } from './entities/otp-sms-authenticator.entity';
 import { OtpSmsEvents } from './otp-sms.events';
-import { NewAuthenticator, OtpSmsRepository, TakenAttempt } from './otp-sms.repository';
+import { NewAuthenticator, OtpSmsAuthenticator, OtpSmsRepository, TakenAttempt } from './otp-sms.repository';
 import { OtpSmsService } from './otp-sms.service';
 import { SmsMessage, SmsSender } from './sms/sms-sender';
 
@@ -26,14 +26,14 @@ const EM = {} as EntityManager;
 
 /** The repository's conditional statements, in memory, with the same preconditions as the SQL. */
 class FakeOtpSmsRepository implements PublicOf<OtpSmsRepository> {
-  readonly rows = new Map<string, OtpSmsAuthenticatorEntity>();
+  readonly rows = new Map<string, OtpSmsAuthenticator>();
   /** Every read, and whether it ran inside a transaction. */
   readonly reads: { method: string; inTransaction: boolean }[] = [];
 
   async find(userId: string, id: string, em?: EntityManager) {
     this.reads.push({ method: 'find', inTransaction: !!em });
     const a = this.rows.get(id);
-    return a && a.userId === userId ? { ...a } : null;
+    return a && a.userId === userId ? { ...a } : undefined;
   }
 
   async existsForNumber(userId: string, numberHashes: string[], em?: EntityManager) {
@@ -42,19 +42,23 @@ class FakeOtpSmsRepository implements PublicOf<OtpSmsRepository> {
   }
 
   async insert(_em: EntityManager, a: NewAuthenticator) {
-    this.rows.set(a.id, {
-      ...a,
-      codeAttempts: 0,
-      createdAt: a.now,
-      changedAt: a.now,
-    } as unknown as OtpSmsAuthenticatorEntity);
+    const { now: _now, ...row } = a;
+    this.rows.set(a.id, { ...row, codeAttempts: 0 });
   }
 
-  async claimCodeSlot(_em: EntityManager, id: string, now: number, cooldownCutoff: number) {
-    const a = this.rows.get(id)!;
-    if (a.lastCodeAt !== null && a.lastCodeAt > cooldownCutoff) return false;
+  async claimCodeSlot(
+    _em: EntityManager,
+    userId: string,
+    id: string,
+    state: OtpSmsState,
+    now: number,
+    cooldownCutoff: number,
+  ) {
+    const a = this.rows.get(id);
+    if (!a || a.userId !== userId || a.state !== state) return undefined;
+    if (a.lastCodeAt !== null && a.lastCodeAt > cooldownCutoff) return undefined;
     a.lastCodeAt = now;
-    return true;
+    return { id, numberHash: a.numberHash, numberSealed: a.numberSealed, codeGeneration: a.codeGeneration };
   }
 
   async storeCode(
@@ -63,7 +67,7 @@ class FakeOtpSmsRepository implements PublicOf<OtpSmsRepository> {
     expected: number,
     codeHash: string,
     expiresAt: number,
-    now: number,
+    _now: number,
   ) {
     const a = this.rows.get(id)!;
     if (a.codeGeneration !== expected) return false;
@@ -72,7 +76,6 @@ class FakeOtpSmsRepository implements PublicOf<OtpSmsRepository> {
       codeGeneration: expected + 1,
       codeExpiresAt: expiresAt,
       codeAttempts: 0,
-      changedAt: now,
     });
     return true;
   }
@@ -92,10 +95,10 @@ class FakeOtpSmsRepository implements PublicOf<OtpSmsRepository> {
     return { codeHash: a.codeHash, codeGeneration: a.codeGeneration, attempts: a.codeAttempts };
   }
 
-  async consumeCode(_em: EntityManager, id: string, generation: number, now: number, markReady: boolean) {
+  async consumeCode(_em: EntityManager, id: string, generation: number, _now: number, markReady: boolean) {
     const a = this.rows.get(id)!;
     if (a.codeGeneration !== generation || !a.codeHash) return false;
-    Object.assign(a, { codeHash: null, codeExpiresAt: null, codeAttempts: 0, changedAt: now });
+    Object.assign(a, { codeHash: null, codeExpiresAt: null, codeAttempts: 0 });
     if (markReady) a.state = 'READY';
     return true;
   }

@@ -33,14 +33,10 @@ import {
   SetPhoneDto,
   VerifyOTPSMSRegistrationResponseDto,
 } from './dto/otp-sms.dto';
-import {
-  NUMBER_HASH_CONTEXT,
-  OtpSmsAuthenticatorEntity,
-  OtpSmsState,
-} from './entities/otp-sms-authenticator.entity';
+import { NUMBER_HASH_CONTEXT, OtpSmsState } from './entities/otp-sms-authenticator.entity';
 import { OtpSmsErrors } from './otp-sms.errors';
 import { OtpSmsEvents } from './otp-sms.events';
-import { OtpSmsRepository } from './otp-sms.repository';
+import { OtpSmsAuthenticator, OtpSmsRepository } from './otp-sms.repository';
 import { maskPhone, normalizeE164 } from './phone-number';
 import { renderSmsText, SmsDeliveryError, SmsSender } from './sms/sms-sender';
 import { V3alphaScope } from './v3alpha-scope';
@@ -246,13 +242,24 @@ export class OtpSmsService {
   ): Promise<SendOTPSMSCodeResponseDto> {
     const now = this.clock.now();
     const auth = await this.tx.run(async (em) => {
-      const a = await this.repo.find(user.id, otpSmsId, em);
-      if (!a) throw OtpSmsErrors.notFound();
-      if (purpose === 'registration' && a.state === 'READY') throw OtpSmsErrors.alreadyReady();
-      if (purpose === 'sign-in' && a.state !== 'READY') throw OtpSmsErrors.notReady();
       const cooldown = this.config.sms.resendCooldownSeconds;
-      if (!(await this.repo.claimCodeSlot(em, a.id, now, cooldownCutoff(now, cooldown)))) {
-        throw OtpSmsErrors.cooldown(cooldownRetryAfterSeconds(a.lastCodeAt, now, cooldown));
+      const state: OtpSmsState = purpose === 'registration' ? 'PENDING' : 'READY';
+      // One conditional UPDATE claims the slot; only when it fails is the row read to say why, in
+      // ZITADEL's order: missing, state, then our cooldown.
+      const a = await this.repo.claimCodeSlot(
+        em,
+        user.id,
+        otpSmsId,
+        state,
+        now,
+        cooldownCutoff(now, cooldown),
+      );
+      if (!a) {
+        const current = await this.repo.find(user.id, otpSmsId, em);
+        if (!current) throw OtpSmsErrors.notFound();
+        if (purpose === 'registration' && current.state === 'READY') throw OtpSmsErrors.alreadyReady();
+        if (purpose === 'sign-in' && current.state !== 'READY') throw OtpSmsErrors.notReady();
+        throw OtpSmsErrors.cooldown(cooldownRetryAfterSeconds(current.lastCodeAt, now, cooldown));
       }
       if (delivery === 'send') await this.countMessage(em, a.numberHash, now);
       return a;
@@ -377,7 +384,7 @@ function deliveryOf(dto: SendOTPSMSCodeRequestDto): Delivery {
 
 /** Why no attempt could be taken, from the current row: the authenticator's own reasons, then the code's. */
 function classify(
-  a: OtpSmsAuthenticatorEntity | null,
+  a: OtpSmsAuthenticator | undefined,
   state: OtpSmsState,
   now: number,
   maxAttempts: number,

@@ -20,9 +20,13 @@ export class RecoveryCodesRepository {
        ON CONFLICT (user_id) DO UPDATE SET created_at = excluded.created_at`,
       [userId, now],
     );
-    for (const h of hashes) {
-      await rawQuery(em, `INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)`, [userId, h]);
-    }
+    if (hashes.length === 0) return;
+    // One statement for the whole set (at most 50 codes: 51 parameters).
+    const values = hashes.map((_, i) => `($1, $${i + 2})`).join(', ');
+    await rawQuery(em, `INSERT INTO recovery_codes (user_id, code_hash) VALUES ${values}`, [
+      userId,
+      ...hashes,
+    ]);
   }
 
   /** Removes the set and its codes; false when there was none. */
@@ -69,13 +73,18 @@ export class RecoveryCodesRepository {
     return rows[0] ? Number(rows[0].attempts) : undefined;
   }
 
-  /** A successful check gives its attempt back. */
-  async refundAttempt(em: EntityManager, userId: string): Promise<void> {
-    await rawQuery(
+  /**
+   * A successful check gives its attempt back; answers how many codes remain, in the same statement.
+   * Runs after `takeAttempt` in the same transaction, so the set row is there with an attempt taken.
+   */
+  async refundAttempt(em: EntityManager, userId: string): Promise<number> {
+    const { rows } = await rawQuery<{ n: number | string }>(
       em,
-      `UPDATE recovery_code_sets SET attempts = attempts - 1 WHERE user_id = $1 AND attempts > 0`,
+      `UPDATE recovery_code_sets SET attempts = attempts - 1 WHERE user_id = $1 AND attempts > 0
+       RETURNING (SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1) AS n`,
       [userId],
     );
+    return rows[0] ? Number(rows[0].n) : this.remaining(em, userId);
   }
 
   /** Uses up the code whose hash (under any configured key) is in `hashes`: only one caller can succeed. */

@@ -79,8 +79,7 @@ export class RecoveryCodesService {
         );
       }
       if (await this.repo.consume(em, user.id, hashes)) {
-        await this.repo.refundAttempt(em, user.id);
-        const remaining = await this.repo.remaining(em, user.id);
+        const remaining = await this.repo.refundAttempt(em, user.id);
         const e = await this.events.appendUserEvent(em, caller, user, RECOVERY_EVENTS.checkSucceeded, {
           remaining,
         });

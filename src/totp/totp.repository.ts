@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { rawQuery } from '../common/database/db-dialect';
-import { TotpFactorEntity, TotpState } from './entities/totp-factor.entity';
+import { TotpState } from './entities/totp-factor.entity';
 
 /** A factor as the service reads it. */
 export interface TotpFactor {
@@ -17,6 +17,18 @@ export interface TotpFactor {
   lockedUntil: number;
 }
 
+interface FactorRow {
+  user_id: string;
+  org_id: string;
+  state: TotpState;
+  secret_sealed: string;
+  last_step: number | string;
+  failed_attempts: number | string;
+  window_started_at: number | string;
+  lockouts: number | string;
+  locked_until: number | string;
+}
+
 /**
  * TOTP factors: reads need no transaction; life-cycle writes (register, remove) run in the caller's
  * transaction. Code attempts take their own path (AttemptStrategy).
@@ -26,18 +38,26 @@ export class TotpRepository {
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 
   async find(userId: string): Promise<TotpFactor | undefined> {
-    const e = await this.ds.getRepository(TotpFactorEntity).findOne({ where: { userId } });
-    if (!e) return undefined;
+    const { rows } = await rawQuery<FactorRow>(
+      this.ds,
+      `SELECT user_id, org_id, state, secret_sealed, last_step, failed_attempts, window_started_at, lockouts,
+          locked_until
+        FROM totp_factors WHERE user_id = $1`,
+      [userId],
+    );
+    const r = rows[0];
+    if (!r) return undefined;
+    // BIGINT columns come back from node-pg as strings.
     return {
-      userId: e.userId,
-      orgId: e.orgId,
-      state: e.state,
-      secretSealed: e.secretSealed,
-      lastStep: e.lastStep,
-      failedAttempts: e.failedAttempts,
-      windowStartedAt: e.windowStartedAt,
-      lockouts: e.lockouts,
-      lockedUntil: e.lockedUntil,
+      userId: r.user_id,
+      orgId: r.org_id,
+      state: r.state,
+      secretSealed: r.secret_sealed,
+      lastStep: Number(r.last_step),
+      failedAttempts: Number(r.failed_attempts),
+      windowStartedAt: Number(r.window_started_at),
+      lockouts: Number(r.lockouts),
+      lockedUntil: Number(r.locked_until),
     };
   }
 

@@ -81,7 +81,8 @@ export class OneTimeCodeStore {
 
   /**
    * Spends one attempt on the pending code before it is compared (rate limit first): only while a
-   * code is pending, unexpired and below `maxAttempts`. Returns the code as it is after the attempt.
+   * code is pending, unexpired and below `maxAttempts`, and, with `factorChannel`, while the user holds
+   * that OTP channel factor. Returns the code as it is after the attempt.
    */
   async takeAttempt(
     em: EntityManager,
@@ -89,13 +90,20 @@ export class OneTimeCodeStore {
     userId: string,
     now: number,
     maxAttempts: number,
+    factorChannel?: string,
   ): Promise<StoredCode | undefined> {
+    const factor = factorChannel
+      ? `AND EXISTS (SELECT 1 FROM otp_channel_factors f WHERE f.user_id = $2 AND f.channel = $5)`
+      : '';
     const { rows } = await rawQuery<RawCode>(
       em,
       `UPDATE one_time_codes SET attempts = attempts + 1
        WHERE purpose = $1 AND user_id = $2 AND code_hash IS NOT NULL AND expires_at >= $3 AND attempts < $4
+         ${factor}
        RETURNING code_id, code_hash, expires_at, attempts, sent_at`,
-      [purpose, userId, now, maxAttempts],
+      factorChannel
+        ? [purpose, userId, now, maxAttempts, factorChannel]
+        : [purpose, userId, now, maxAttempts],
     );
     return rows[0] ? toCode(rows[0]) : undefined;
   }

@@ -43,6 +43,17 @@ export interface CodePolicy {
  */
 export type Deliver = (code: string, expiresAt: number, codeId: string) => Promise<void>;
 
+/**
+ * The factor a code belongs to, checked in the statement that takes the attempt (so a check that
+ * succeeds needs no read of it); `ifMissing` runs only when no attempt was taken, and throws when the
+ * factor is gone.
+ */
+export interface FactorCondition {
+  /** The OTP channel factor (otp_channel_factors.channel) the user must hold. */
+  channel: string;
+  ifMissing: (em: EntityManager) => Promise<void>;
+}
+
 /** Why a code was not accepted. */
 export type CodeFailure = NoAttemptReason | 'invalid';
 
@@ -115,21 +126,25 @@ export class OneTimeCodes {
 
   /**
    * Checks a code once. The attempt, a `check.failed` (and `check.locked` when the code's last
-   * attempt failed) are committed; the error is thrown after the commit.
+   * attempt failed) are committed; the error is thrown after the commit. An error of `factor` is
+   * thrown inside the transaction: nothing was written then.
    */
   async check(
     policy: CodePolicy,
     caller: Principal,
     subject: CodeSubject,
     code: string,
+    factor?: FactorCondition,
   ): Promise<AppendedEvent> {
     const max = this.config.otp.maxAttempts;
     let locked = false;
     const result = await this.runner.run(async (em): Promise<AppendedEvent | CodeFailure> => {
       const now = this.clock.now();
-      const taken = await this.store.takeAttempt(em, policy.purpose, subject.id, now, max);
+      const taken = await this.store.takeAttempt(em, policy.purpose, subject.id, now, max, factor?.channel);
       let failure: CodeFailure | undefined;
       if (!taken) {
+        // The factor first (its error before the code's), then why the code took no attempt.
+        if (factor) await factor.ifMissing(em);
         failure = whyNoAttempt(await this.store.find(em, policy.purpose, subject.id), now, max);
       } else {
         const context = codeContext(policy.purpose, subject.id, taken.codeId);

@@ -95,15 +95,23 @@ export class OtpChannelFactors {
     };
   }
 
-  /** Checks a sign-in code of the channel (the factor must exist); whitespace around the code is ignored. */
+  /**
+   * Checks a sign-in code of the channel (the factor must exist: checked by the statement that takes
+   * the attempt, and read only when that refuses); whitespace around the code is ignored.
+   */
   async check(
     channel: OtpChannel,
     caller: Principal,
     subject: CodeSubject,
     code: string,
   ): Promise<DetailsResponseDto> {
-    if (!(await this.has(channel.name, subject.id))) throw channel.errors.notFound();
-    return { details: changeDetails(await this.codes.check(channel.policy, caller, subject, code.trim())) };
+    const event = await this.codes.check(channel.policy, caller, subject, code.trim(), {
+      channel: channel.name,
+      ifMissing: async (em) => {
+        if (!(await this.exists(em, channel, subject.id))) throw channel.errors.notFound();
+      },
+    });
+    return { details: changeDetails(event) };
   }
 
   /** Whether the user has the factor on the channel (for the factor list). */
