@@ -55,18 +55,8 @@ function toAuthenticator(r: RawAuthenticator): OtpSmsAuthenticator {
   };
 }
 
-export interface NewAuthenticator {
-  id: string;
-  userId: string;
-  numberHash: string;
-  numberSealed: string;
-  state: OtpSmsState;
-  codeHash: string | null;
-  codeGeneration: number;
-  codeExpiresAt: number | null;
-  lastCodeAt: number | null;
-  now: number;
-}
+/** A new authenticator: its read model without spent attempts (a new code has none), and the time of writing. */
+export type NewAuthenticator = Omit<OtpSmsAuthenticator, 'codeAttempts'> & { now: number };
 
 export interface TakenAttempt {
   codeHash: string;
