@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { SecretBox } from '../common/crypto/secret-box';
+import { numOrNull } from '../common/database/columns';
 import { rawQuery } from '../common/database/db-dialect';
 import { RANDOM_ID_PATTERN } from '../common/database/id-generator';
 import { stepUpContextAad } from './entities/email-challenge-context.entity';
@@ -43,7 +44,6 @@ interface RawRow {
 }
 
 const num = (v: number | string) => Number(v);
-const numOrNull = (v: number | string | null) => (v === null ? null : Number(v));
 
 function toRow(r: RawRow): ChallengeRow {
   return {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { numOrNull } from '../common/database/columns';
 import { rawQuery } from '../common/database/db-dialect';
 import { OtpSmsState } from './entities/otp-sms-authenticator.entity';
 
@@ -37,8 +38,6 @@ interface RawAuthenticator {
   code_attempts: number | string;
   last_code_at: number | string | null;
 }
-
-const numOrNull = (v: number | string | null) => (v === null ? null : Number(v));
 
 function toAuthenticator(r: RawAuthenticator): OtpSmsAuthenticator {
   return {

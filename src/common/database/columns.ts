@@ -29,3 +29,6 @@ export function JsonTextColumn(options: Omit<ColumnOptions, 'type' | 'transforme
     ...options,
   });
 }
+
+/** A nullable BIGINT column as read with rawQuery (node-pg returns BIGINT as a string, SQLite a number). */
+export const numOrNull = (v: number | string | null): number | null => (v === null ? null : Number(v));
