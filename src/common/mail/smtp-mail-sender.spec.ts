@@ -1,4 +1,6 @@
 import { Logger } from '@nestjs/common';
+import { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
 import { startSmtpSink, SmtpSink } from '../../../test/helpers/smtp-sink';
 import { AppConfig } from '../config/app-config';
 import { ChallengeMail, MailDeliveryError } from './mail-sender';
@@ -26,10 +28,14 @@ describe('SmtpMailSender connection reuse', () => {
     jest.restoreAllMocks();
   });
 
-  function start(pool: Partial<AppConfig['mail']['pool']> = {}, sendDeadlineMs = 5000): SmtpMailSender {
+  function start(
+    pool: Partial<AppConfig['mail']['pool']> = {},
+    sendDeadlineMs = 5000,
+    smtpUrl = sink.url,
+  ): SmtpMailSender {
     const mail = {
       transport: 'smtp',
-      smtpUrl: sink.url,
+      smtpUrl,
       from: 'MFA Service <no-reply@example.com>',
       subject: 'Your verification code',
       logCodes: false,
@@ -83,6 +89,39 @@ describe('SmtpMailSender connection reuse', () => {
     expect(sink.messages).toHaveLength(2);
     expect(sink.connections()).toEqual({ opened: 1, closed: 0 });
     expect(s.idleConnections).toBe(1);
+  });
+
+  it('logs in once per connection: a kept connection sends without a new AUTH', async () => {
+    const logins: string[] = [];
+    let received = 0;
+    const relay = new SMTPServer({
+      allowInsecureAuth: true,
+      disabledCommands: ['STARTTLS'],
+      logger: false,
+      onAuth(auth, _session, callback) {
+        logins.push(auth.username ?? '');
+        callback(null, { user: auth.username });
+      },
+      onData(stream, _session, callback) {
+        stream.resume();
+        stream.on('end', () => {
+          received++;
+          callback();
+        });
+      },
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (relay.server.address() as AddressInfo).port;
+      const s = start({}, 5000, `smtp://mfa:secret@127.0.0.1:${port}?ignoreTLS=true`);
+      await s.send(mail());
+      await s.send(mail());
+      expect(received).toBe(2);
+      expect(logins).toEqual(['mfa']);
+      await s.onModuleDestroy();
+    } finally {
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
+    }
   });
 
   it('SMTP_POOL_MAX_IDLE=0: one connection per mail, each quit after its mail', async () => {
