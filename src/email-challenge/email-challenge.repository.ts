@@ -5,6 +5,7 @@ import { SecretBox } from '../common/crypto/secret-box';
 import { numOrNull } from '../common/database/columns';
 import { rawQuery } from '../common/database/db-dialect';
 import { RANDOM_ID_PATTERN } from '../common/database/id-generator';
+import { SqlChange } from '../common/database/sql-change';
 import { stepUpContextAad } from './entities/email-challenge-context.entity';
 import { EmailChallengeEntity, StoredStatus, UNSENT } from './entities/email-challenge.entity';
 
@@ -182,24 +183,16 @@ export class EmailChallengeRepository {
   }
 
   /**
-   * Verify-and-consume of the code, after `takeAttempt` in the same transaction: PENDING → VERIFIED
-   * only if the stored hash is still `codeHash`; the attempt taken is given back (a right code costs
-   * none). Returns the verification time, or undefined when the row did not qualify.
+   * Verify-and-consume of the code, after `takeAttempt`: PENDING → VERIFIED at `now` only if the stored
+   * hash is still `codeHash`; the attempt taken is given back (a right code costs none). A change that
+   * does not apply when the row no longer qualifies, for EventStore.changeAndAppend.
    */
-  async markVerified(
-    em: EntityManager,
-    id: string,
-    codeHash: string,
-    now: number,
-  ): Promise<number | undefined> {
-    const { rows } = await rawQuery<{ verified_at: number | string }>(
-      em,
-      `UPDATE email_challenges SET status = 'VERIFIED', verified_at = $3, code_hash = NULL, attempts = attempts - 1
-        WHERE id = $1 AND status = 'PENDING' AND code_hash = $2
-        RETURNING verified_at`,
-      [id, codeHash, now],
-    );
-    return rows[0] ? Number(rows[0].verified_at) : undefined;
+  verification(id: string, codeHash: string, now: number): SqlChange {
+    return {
+      sql: `UPDATE email_challenges SET status = 'VERIFIED', verified_at = $3, code_hash = NULL, attempts = attempts - 1
+        WHERE id = $1 AND status = 'PENDING' AND code_hash = $2`,
+      params: [id, codeHash, now],
+    };
   }
 
   /** A wrong code spent the last attempt: the challenge is locked and its code forgotten. */

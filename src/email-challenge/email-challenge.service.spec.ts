@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { FakeClock } from '../../test/helpers/fake-clock';
-import { ALICE, RecordingEventStore } from '../../test/helpers/recording-event-store';
+import {
+  ALICE,
+  fakeChange,
+  inlineTransactions,
+  RecordingEventStore,
+} from '../../test/helpers/recording-event-store';
 import { Principal } from '../common/auth/principal';
 import { AppConfig } from '../common/config/app-config';
 import { CodeHasher } from '../common/crypto/code-hasher';
@@ -64,11 +69,13 @@ class FakeEmailChallengeRepository implements PublicOf<EmailChallengeRepository>
       maxAttempts: r.maxAttempts,
     };
   }
-  async markVerified(_em: EntityManager, id: string, codeHash: string, now: number) {
-    const r = this.rows.get(id);
-    if (!r || r.status !== 'PENDING' || r.codeHash !== codeHash) return undefined;
-    Object.assign(r, { status: 'VERIFIED', verifiedAt: now, codeHash: null, attempts: r.attempts - 1 });
-    return now;
+  verification(id: string, codeHash: string, now: number) {
+    return fakeChange(() => {
+      const r = this.rows.get(id);
+      if (!r || r.status !== 'PENDING' || r.codeHash !== codeHash) return false;
+      Object.assign(r, { status: 'VERIFIED', verifiedAt: now, codeHash: null, attempts: r.attempts - 1 });
+      return true;
+    });
   }
   async lock(_em: EntityManager, id: string) {
     Object.assign(this.rows.get(id)!, { status: 'LOCKED', codeHash: null });
@@ -158,7 +165,7 @@ function setup() {
   } as unknown as AppConfig;
   const repo = new FakeEmailChallengeRepository();
   const events = new RecordingEventStore(clock);
-  const tx = { run: <T>(work: (em: EntityManager) => Promise<T>) => work(EM) };
+  const tx = inlineTransactions(EM);
   const hasher = new CodeHasher(config);
   const compare = jest.spyOn(hasher, 'verify');
   const users = { findUser: async (id: string) => (id === alice.id ? alice : undefined) };

@@ -19,7 +19,7 @@ import {
 } from '../common/one-time-code/code-rules';
 import { DomainError } from '../common/errors/domain-error';
 import { tagOutcome } from '../common/observability/verify-outcome';
-import { EventStore } from '../common/events/event-store';
+import { EventStore, NewEvent } from '../common/events/event-store';
 import { Clock } from '../common/time/clock';
 import { UsersReader, UserView } from '../identity';
 import {
@@ -135,7 +135,9 @@ export class EmailChallengeService extends StepUpVerifier {
     // right code gives its attempt back when it verifies. Same work on a hit as on a miss: one
     // conditional UPDATE, the hash under every configured key, a constant-time compare, one UPDATE.
     // The UPDATE only takes an attempt of the subject on a verifiable challenge, so it answers the
-    // usual request alone; the challenge is read only when it fails, to say why.
+    // usual request alone; the challenge is read only when it fails, to say why. The verification and
+    // its event are one statement on PostgreSQL (EventStore.changeAndAppend). The attempt's row stays
+    // locked until the commit, so a burst of one code is judged one request after the other.
     // Whitespace around the code is ignored here (OTP SMS compares the body as sent; see README).
     const outcome = await this.tx.run(async (em) => {
       const taken = await this.repo.takeAttempt(em, challengeId, caller.userId, now);
@@ -143,13 +145,16 @@ export class EmailChallengeService extends StepUpVerifier {
       const row = { id: challengeId, orgId: taken.orgId };
       const context = challengeCodeContext(challengeId, taken.generation);
       if (judgeAttempt(this.hasher, totp.trim(), context, taken, taken.maxAttempts) === 'match') {
-        const verifiedAt = await this.repo.markVerified(em, challengeId, taken.codeHash!, now);
-        if (verifiedAt !== undefined) {
-          await this.append(em, row, caller.userId, EmailChallengeEvents.verified);
-          return { kind: 'verified' as const, verifiedAt };
-        }
+        const verified = await this.events.changeAndAppend(
+          em,
+          this.repo.verification(challengeId, taken.codeHash!, now),
+          this.event(row, caller.userId, EmailChallengeEvents.verified),
+        );
+        // A right code whose challenge changed meanwhile: answered as a challenge that cannot be
+        // verified any more; the attempt stays spent.
+        return verified ? { kind: 'verified' as const, verifiedAt: now } : { kind: 'refused' as const };
       }
-      // A wrong code, or a right one whose challenge changed meanwhile: the attempt stays spent.
+      // A wrong code: the attempt stays spent.
       const locked = wrongCodeExhausts(taken.attempts, taken.maxAttempts);
       if (locked) await this.repo.lock(em, challengeId);
       await this.append(em, row, caller.userId, EmailChallengeEvents.checkFailed, {
@@ -332,14 +337,23 @@ export class EmailChallengeService extends StepUpVerifier {
     eventType: string,
     payload?: Record<string, unknown>,
   ) {
-    return this.events.append(em, {
+    return this.events.append(em, this.event(row, creator, eventType, payload));
+  }
+
+  private event(
+    row: Pick<ChallengeRow, 'id' | 'orgId'>,
+    creator: string,
+    eventType: string,
+    payload?: Record<string, unknown>,
+  ): NewEvent {
+    return {
       aggregateType: EMAIL_CHALLENGE_AGGREGATE,
       aggregateId: row.id,
       resourceOwner: row.orgId,
       creator,
       eventType,
       payload,
-    });
+    };
   }
 }
 

@@ -16,6 +16,12 @@ interface UserRow {
   state: string;
 }
 
+/** A user's row joined with one of its memberships (scope and roles null when it has none). */
+interface UserWithRoles extends UserRow {
+  scope: string | null;
+  roles: string | null;
+}
+
 /** The identity module's implementation of the auth port: tokens, users and memberships → Principal. */
 @Injectable()
 export class IdentityDirectory extends AuthDirectory {
@@ -30,18 +36,20 @@ export class IdentityDirectory extends AuthDirectory {
   }
 
   async principalForTokenHash(tokenHash: string): Promise<Principal | undefined> {
-    const { rows } = await rawQuery<UserRow & { token_id: string; expires_at: string | number | null }>(
+    const { rows } = await rawQuery<UserWithRoles & { token_id: string; expires_at: string | number | null }>(
       this.ds,
-      `SELECT u.id, u.org_id, u.type, u.state, t.id AS token_id, t.expires_at
+      `SELECT u.id, u.org_id, u.type, u.state, t.id AS token_id, t.expires_at, m.scope, m.roles
          FROM personal_access_tokens t JOIN users u ON u.id = t.user_id
+         LEFT JOIN memberships m ON m.user_id = u.id
         WHERE t.token_hash = $1`,
       [tokenHash],
     );
     const row = rows[0];
     if (!row) return undefined;
     if (row.expires_at !== null && Number(row.expires_at) <= this.clock.now()) return undefined;
-    return this.toPrincipal(
-      row,
+    if (row.state !== 'ACTIVE') return undefined;
+    return this.principalOf(
+      rows,
       'pat',
       row.token_id,
       row.expires_at === null ? undefined : Number(row.expires_at),
@@ -49,24 +57,14 @@ export class IdentityDirectory extends AuthDirectory {
   }
 
   async principalForUser(userId: string): Promise<Principal | undefined> {
-    if (!ID_PATTERN.test(userId)) return undefined;
-    const { rows } = await rawQuery<UserRow>(
-      this.ds,
-      `SELECT id, org_id, type, state FROM users WHERE id = $1`,
-      [userId],
-    );
-    return rows[0] ? this.toPrincipal(rows[0], 'jwt') : undefined;
+    const rows = await this.userWithRoles(userId);
+    return rows[0]?.state === 'ACTIVE' ? this.principalOf(rows, 'jwt') : undefined;
   }
 
   /** The roles of a user whatever its state, as a Principal (for "may the caller act on this user"). */
   async rolesOfUser(userId: string): Promise<Principal | undefined> {
-    if (!ID_PATTERN.test(userId)) return undefined;
-    const { rows } = await rawQuery<UserRow>(
-      this.ds,
-      `SELECT id, org_id, type, state FROM users WHERE id = $1`,
-      [userId],
-    );
-    return rows[0] ? this.buildPrincipal(rows[0], 'pat') : undefined;
+    const rows = await this.userWithRoles(userId);
+    return rows[0] ? this.principalOf(rows, 'pat') : undefined;
   }
 
   /** Asked by the guard on every call on another user: served from memory after the first lookup. */
@@ -90,30 +88,31 @@ export class IdentityDirectory extends AuthDirectory {
     this.orgs.delete(userId);
   }
 
-  private async toPrincipal(
-    user: UserRow,
-    method: 'pat' | 'jwt',
-    tokenId?: string,
-    expiresAt?: number,
-  ): Promise<Principal | undefined> {
-    if (user.state !== 'ACTIVE') return undefined;
-    return this.buildPrincipal(user, method, tokenId, expiresAt);
+  /** The user's row once per membership (one row with no membership when it has none); none when unknown. */
+  private async userWithRoles(userId: string): Promise<UserWithRoles[]> {
+    if (!ID_PATTERN.test(userId)) return [];
+    const { rows } = await rawQuery<UserWithRoles>(
+      this.ds,
+      `SELECT u.id, u.org_id, u.type, u.state, m.scope, m.roles
+         FROM users u LEFT JOIN memberships m ON m.user_id = u.id
+        WHERE u.id = $1`,
+      [userId],
+    );
+    return rows;
   }
 
-  private async buildPrincipal(
-    user: UserRow,
+  /** The Principal of a user read with its memberships (one SELECT, one row per membership). */
+  private principalOf(
+    rows: UserWithRoles[],
     method: 'pat' | 'jwt',
     tokenId?: string,
     expiresAt?: number,
-  ): Promise<Principal> {
-    const { rows } = await rawQuery<{ scope: string; roles: string }>(
-      this.ds,
-      `SELECT scope, roles FROM memberships WHERE user_id = $1`,
-      [user.id],
-    );
+  ): Principal {
+    const user = rows[0];
     let instanceRoles: Role[] = [];
     const orgRoles = new Map<string, Role[]>();
     for (const m of rows) {
+      if (m.scope === null || m.roles === null) continue;
       const roles = m.roles.split(',').filter(Boolean) as Role[];
       if (m.scope === INSTANCE_SCOPE)
         instanceRoles = roles.filter((r) => (INSTANCE_ROLES as readonly string[]).includes(r));

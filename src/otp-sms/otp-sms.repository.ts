@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { numOrNull } from '../common/database/columns';
 import { rawQuery } from '../common/database/db-dialect';
+import { SqlChange } from '../common/database/sql-change';
 import { OtpSmsState } from './entities/otp-sms-authenticator.entity';
 
 /** An authenticator as the service reads it (the entity never leaves the repository). */
@@ -205,23 +206,15 @@ export class OtpSmsRepository {
 
   /**
    * Uses up the pending code of generation `generation` (single use) and, for a registration, makes
-   * the authenticator ready. Only one caller can succeed.
+   * the authenticator ready. Only one caller's change applies.
    */
-  async consumeCode(
-    em: EntityManager,
-    id: string,
-    generation: number,
-    now: number,
-    markReady: boolean,
-  ): Promise<boolean> {
-    const { affected } = await rawQuery(
-      em,
-      `UPDATE otp_sms_authenticators
+  codeConsumption(id: string, generation: number, now: number, markReady: boolean): SqlChange {
+    return {
+      sql: `UPDATE otp_sms_authenticators
        SET code_hash = NULL, code_expires_at = NULL, code_attempts = 0, changed_at = $1${markReady ? `, state = 'READY'` : ''}
        WHERE id = $2 AND code_generation = $3 AND code_hash IS NOT NULL`,
-      [now, id, generation],
-    );
-    return affected === 1;
+      params: [now, id, generation],
+    };
   }
 
   async delete(em: EntityManager, userId: string, id: string): Promise<boolean> {

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { FakeClock } from '../../test/helpers/fake-clock';
-import { ALICE, RecordingEventStore } from '../../test/helpers/recording-event-store';
+import {
+  ALICE,
+  fakeChange,
+  inlineTransactions,
+  RecordingEventStore,
+} from '../../test/helpers/recording-event-store';
 import { Principal } from '../common/auth/principal';
 import { AppConfig } from '../common/config/app-config';
 import { CodeHasher } from '../common/crypto/code-hasher';
@@ -95,12 +100,14 @@ class FakeOtpSmsRepository implements PublicOf<OtpSmsRepository> {
     return { codeHash: a.codeHash, codeGeneration: a.codeGeneration, attempts: a.codeAttempts };
   }
 
-  async consumeCode(_em: EntityManager, id: string, generation: number, _now: number, markReady: boolean) {
-    const a = this.rows.get(id)!;
-    if (a.codeGeneration !== generation || !a.codeHash) return false;
-    Object.assign(a, { codeHash: null, codeExpiresAt: null, codeAttempts: 0 });
-    if (markReady) a.state = 'READY';
-    return true;
+  codeConsumption(id: string, generation: number, _now: number, markReady: boolean) {
+    return fakeChange(() => {
+      const a = this.rows.get(id)!;
+      if (a.codeGeneration !== generation || !a.codeHash) return false;
+      Object.assign(a, { codeHash: null, codeExpiresAt: null, codeAttempts: 0 });
+      if (markReady) a.state = 'READY';
+      return true;
+    });
   }
 
   async delete(_em: EntityManager, userId: string, id: string) {
@@ -124,14 +131,6 @@ class FakeDailySendCounter {
     if (n >= limit) return ((day + 1) * 86_400_000 - now) / 1000;
     this.counts.set(key, n + 1);
     return undefined;
-  }
-}
-
-class FakeTransactions {
-  runs = 0;
-  run<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    this.runs++;
-    return work(EM);
   }
 }
 
@@ -162,7 +161,7 @@ function setup() {
   } as unknown as AppConfig;
   const repo = new FakeOtpSmsRepository();
   const events = new RecordingEventStore(clock);
-  const tx = new FakeTransactions();
+  const tx = inlineTransactions(EM);
   const hasher = new CodeHasher(config);
   const compare = jest.spyOn(hasher, 'verify');
   const box = { seal: (v: string) => `sealed:${v}`, open: (v: string) => v.slice('sealed:'.length) };

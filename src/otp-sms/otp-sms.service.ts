@@ -10,7 +10,7 @@ import { TransactionRunner } from '../common/database/transaction-runner';
 import { DomainError } from '../common/errors/domain-error';
 import { tagOutcome } from '../common/observability/verify-outcome';
 import { resourceDetails } from '../common/events/details';
-import { AppendedEvent, EventStore } from '../common/events/event-store';
+import { AppendedEvent, EventStore, userEvent } from '../common/events/event-store';
 import { Clock } from '../common/time/clock';
 import {
   codeContext,
@@ -316,23 +316,23 @@ export class OtpSmsService {
       } else {
         const context = smsCodeContext(otpSmsId, taken.codeGeneration);
         const verdict = judgeAttempt(this.hasher, code, context, taken, max);
-        if (verdict !== 'match') {
+        if (verdict === 'match') {
+          const used = await this.events.changeAndAppend(
+            em,
+            this.repo.codeConsumption(otpSmsId, taken.codeGeneration, now, purpose === 'registration'),
+            userEvent(
+              caller,
+              user,
+              purpose === 'registration' ? OtpSmsEvents.verified : OtpSmsEvents.checkSucceeded,
+              { otpSmsId },
+            ),
+          );
+          if (used) return used;
+          failure = 'noCode';
+        } else {
           failure = 'invalid';
           lockoutStarted = verdict === 'wrong-exhausted';
-        } else if (
-          !(await this.repo.consumeCode(em, otpSmsId, taken.codeGeneration, now, purpose === 'registration'))
-        ) {
-          failure = 'noCode';
         }
-      }
-      if (failure === undefined) {
-        return this.events.appendUserEvent(
-          em,
-          caller,
-          user,
-          purpose === 'registration' ? OtpSmsEvents.verified : OtpSmsEvents.checkSucceeded,
-          { otpSmsId },
-        );
       }
       if (purpose === 'sign-in' && failure !== 'notFound' && failure !== 'wrongState') {
         await this.events.appendUserEvent(em, caller, user, OtpSmsEvents.checkFailed, {

@@ -2,6 +2,15 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { rawQuery } from '../common/database/db-dialect';
+import { SqlChange } from '../common/database/sql-change';
+
+/** An attempt taken on a user's recovery codes (RecoveryCodesRepository.takeAttempt). */
+export interface TakenAttempt {
+  attempts: number;
+  windowStartedAt: number;
+  /** The codes the set held when the attempt was taken. */
+  codes: number;
+}
 
 /**
  * Recovery code sets and their codes. Using a code is one conditional DELETE whose affected row count
@@ -51,8 +60,10 @@ export class RecoveryCodesRepository {
   }
 
   /**
-   * Spends one attempt of the current window (a window older than `windowMs` starts afresh). Returns
-   * the attempts spent in the window, this one included, or undefined (no set, or the window is full).
+   * Takes an attempt before any code is compared: a new window starts when the previous one is over;
+   * a set whose window is full matches no row. Answers the attempts spent in the window (this one
+   * included), the window's start, and how many codes the set holds; undefined when there is no set
+   * or the window is full.
    */
   async takeAttempt(
     em: EntityManager,
@@ -60,42 +71,49 @@ export class RecoveryCodesRepository {
     now: number,
     windowMs: number,
     maxAttempts: number,
-  ): Promise<number | undefined> {
-    const { rows } = await rawQuery<{ attempts: number | string }>(
+  ): Promise<TakenAttempt | undefined> {
+    const { rows } = await rawQuery<{
+      attempts: number | string;
+      window_started_at: number | string;
+      codes: number | string;
+    }>(
       em,
       `UPDATE recovery_code_sets
        SET attempts = CASE WHEN window_started_at <= $2 THEN 1 ELSE attempts + 1 END,
            window_started_at = CASE WHEN window_started_at <= $2 THEN $3 ELSE window_started_at END
        WHERE user_id = $1 AND (attempts < $4 OR window_started_at <= $2)
-       RETURNING attempts`,
+       RETURNING attempts, window_started_at, (SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1) AS codes`,
       [userId, now - windowMs, now, maxAttempts],
     );
-    return rows[0] ? Number(rows[0].attempts) : undefined;
+    const r = rows[0];
+    return r
+      ? { attempts: Number(r.attempts), windowStartedAt: Number(r.window_started_at), codes: Number(r.codes) }
+      : undefined;
   }
 
   /**
-   * A successful check gives its attempt back; answers how many codes remain, in the same statement.
-   * Runs after `takeAttempt` in the same transaction, so the set row is there with an attempt taken.
+   * A successful check gives its attempt back, while the window it was taken in is still the current
+   * one (the window's start tells).
    */
-  async refundAttempt(em: EntityManager, userId: string): Promise<number> {
-    const { rows } = await rawQuery<{ n: number | string }>(
+  async refundAttempt(em: EntityManager, userId: string, windowStartedAt: number): Promise<void> {
+    await rawQuery(
       em,
-      `UPDATE recovery_code_sets SET attempts = attempts - 1 WHERE user_id = $1 AND attempts > 0
-       RETURNING (SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1) AS n`,
-      [userId],
+      `UPDATE recovery_code_sets SET attempts = attempts - 1
+       WHERE user_id = $1 AND attempts > 0 AND window_started_at = $2`,
+      [userId, windowStartedAt],
     );
-    return rows[0] ? Number(rows[0].n) : this.remaining(em, userId);
   }
 
-  /** Uses up the code whose hash (under any configured key) is in `hashes`: only one caller can succeed. */
-  async consume(em: EntityManager, userId: string, hashes: string[]): Promise<boolean> {
+  /**
+   * Uses up the code whose hash (under any configured key) is in `hashes`: only one caller's change
+   * applies.
+   */
+  consumption(userId: string, hashes: string[]): SqlChange {
     const list = hashes.map((_, i) => `$${i + 2}`).join(', ');
-    const { affected } = await rawQuery(
-      em,
-      `DELETE FROM recovery_codes WHERE user_id = $1 AND code_hash IN (${list})`,
-      [userId, ...hashes],
-    );
-    return affected === 1;
+    return {
+      sql: `DELETE FROM recovery_codes WHERE user_id = $1 AND code_hash IN (${list})`,
+      params: [userId, ...hashes],
+    };
   }
 
   async remaining(em: EntityManager | undefined, userId: string): Promise<number> {

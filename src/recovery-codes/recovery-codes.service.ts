@@ -4,7 +4,7 @@ import { AppConfig } from '../common/config/app-config';
 import { CodeHasher } from '../common/crypto/code-hasher';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { changeDetails, ObjectDetailsDto } from '../common/events/details';
-import { EventStore } from '../common/events/event-store';
+import { EventStore, userEvent } from '../common/events/event-store';
 import { tagOutcome } from '../common/observability/verify-outcome';
 import { Clock } from '../common/time/clock';
 import { UsersReader } from '../identity';
@@ -70,24 +70,29 @@ export class RecoveryCodesService {
     let locked = false;
     const result = await this.runner.run(async (em) => {
       const now = this.clock.now();
-      const attempts = await this.repo.takeAttempt(em, user.id, now, windowMs, maxAttempts);
-      if (attempts === undefined) {
+      const taken = await this.repo.takeAttempt(em, user.id, now, windowMs, maxAttempts);
+      if (taken === undefined) {
         const set = await this.repo.findSet(em, user.id);
         if (!set) throw RecoveryCodeErrors.notFound();
         throw RecoveryCodeErrors.locked(
           Math.max(1, Math.ceil((set.windowStartedAt + windowMs - now) / 1000)),
         );
       }
-      if (await this.repo.consume(em, user.id, hashes)) {
-        const remaining = await this.repo.refundAttempt(em, user.id);
-        const e = await this.events.appendUserEvent(em, caller, user, RECOVERY_EVENTS.checkSucceeded, {
-          remaining,
-        });
+      // The codes left once this one is used: counted when the attempt was taken, whose row lock
+      // keeps every other check of the user waiting until this one commits.
+      const remaining = Math.max(0, taken.codes - 1);
+      const e = await this.events.changeAndAppend(
+        em,
+        this.repo.consumption(user.id, hashes),
+        userEvent(caller, user, RECOVERY_EVENTS.checkSucceeded, { remaining }),
+      );
+      if (e) {
+        await this.repo.refundAttempt(em, user.id, taken.windowStartedAt);
         return { e, remaining };
       }
       // The failure is committed with its attempt; the error is thrown after the commit.
+      locked = taken.attempts >= maxAttempts;
       await this.events.appendUserEvent(em, caller, user, RECOVERY_EVENTS.checkFailed, {});
-      locked = attempts >= maxAttempts;
       if (locked) await this.events.appendUserEvent(em, caller, user, RECOVERY_EVENTS.checkLocked, {});
       return undefined;
     });

@@ -1,4 +1,5 @@
 import { EntityManager } from 'typeorm';
+import { SqlChange } from '../../src/common/database/sql-change';
 import { AppendedEvent, EventStore, NewEvent } from '../../src/common/events/event-store';
 import { Clock } from '../../src/common/time/clock';
 import { UserView } from '../../src/identity';
@@ -26,6 +27,13 @@ export class RecordingEventStore extends EventStore {
     };
   }
 
+  /** Applies a change made by `fakeChange` (its in-memory effect) and appends only if it applied. */
+  override async changeAndAppend(em: EntityManager, change: SqlChange, e: NewEvent) {
+    const apply = (change as FakeChange)[APPLY];
+    if (!apply) throw new Error('a unit spec hands changeAndAppend a change made by fakeChange');
+    return apply() ? this.append(em, e) : undefined;
+  }
+
   /** No aggregate has a stored history in memory. */
   override async aggregate(): Promise<undefined> {
     return undefined;
@@ -34,6 +42,28 @@ export class RecordingEventStore extends EventStore {
   types(): string[] {
     return this.appended.map((e) => e.eventType);
   }
+}
+
+const APPLY = Symbol('apply');
+type FakeChange = SqlChange & { [APPLY]?: () => boolean };
+
+/**
+ * The change a fake repository names instead of SQL: `apply` is its effect on the fake's rows, run by
+ * RecordingEventStore.changeAndAppend; true when it applied.
+ */
+export function fakeChange(apply: () => boolean): SqlChange {
+  return { sql: '', params: [], [APPLY]: apply } as FakeChange;
+}
+
+/** The TransactionRunner of a unit spec: every unit runs at once on `em`. */
+export function inlineTransactions(em: EntityManager) {
+  return {
+    runs: 0,
+    run<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
+      this.runs++;
+      return work(em);
+    },
+  };
 }
 
 /** A human user with a verified email address and no phone, as UsersReader returns one. */

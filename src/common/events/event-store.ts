@@ -1,10 +1,11 @@
 import { Injectable, Optional } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
 import { EntityManager } from 'typeorm';
-import { rawQuery } from '../database/db-dialect';
+import { dialectOf, rawQuery } from '../database/db-dialect';
 import { NumberedStatement, prepareNumbered } from '../database/driver-handle';
+import { placeholderCount, SqlChange } from '../database/sql-change';
 import { Clock } from '../time/clock';
-import { INSERT_OUTBOX_SQL, Outbox } from './outbox';
+import { INSERT_OUTBOX_SQL, OUTBOX_COLUMNS, Outbox } from './outbox';
 
 export interface NewEvent {
   aggregateType: string;
@@ -68,6 +69,49 @@ const INSERT_EVENT_SQL = `INSERT INTO events (${EVENT_COLUMNS})
 const payloadText = (e: NewEvent): string | null => (e.payload ? JSON.stringify(e.payload) : null);
 
 /**
+ * PostgreSQL: one statement that appends one event (aggregate upsert, event row and, with `outbox`,
+ * the notification's outbox row) and, with `change`, only if that change applied: the change runs as
+ * the first common table expression and gates the rest. One round trip, atomic without a transaction.
+ * The event's params follow the change's: aggregate_type, aggregate_id, resource_owner, created_at,
+ * event_type, creator, payload (JSON text or null), and with `outbox` the notification's kind. Returns
+ * the aggregate's sequence and created_at, or no row when the change did not apply.
+ */
+function appendOneSql(change: string | undefined, outbox: boolean): string {
+  const k = change ? placeholderCount(change) : 0;
+  const p = (i: number) => `$${k + i}`;
+  const [type, id, owner, at, eventType, creator, payload, kind] = [1, 2, 3, 4, 5, 6, 7, 8].map(p);
+  const changed = change ? `changed AS (${change} RETURNING 1), ` : '';
+  const gate = change ? ' WHERE EXISTS (SELECT 1 FROM changed)' : '';
+  const outboxCte = outbox
+    ? `, notified AS (
+     INSERT INTO notification_outbox (${OUTBOX_COLUMNS})
+     SELECT ${id}, ${owner}, ${kind}::varchar, ${eventType}, ${payload}, ${at} FROM appended
+   )`
+    : '';
+  return `WITH ${changed}appended AS (
+     INSERT INTO aggregates (${AGGREGATE_COLUMNS})
+     SELECT ${type}::varchar, ${id}::varchar, 1, ${owner}::varchar, ${at}::bigint, ${at}::bigint${gate}
+     ${NEXT_SEQUENCE}
+     RETURNING sequence, created_at
+   ), appended_event AS (
+     INSERT INTO events (${EVENT_COLUMNS})
+     SELECT ${type}, ${id}, a.sequence, ${eventType}::varchar, ${owner}, ${creator}::varchar, ${payload}::text, ${at}
+     FROM appended a
+   )${outboxCte}
+   SELECT sequence, created_at FROM appended`;
+}
+
+/** The composed statements, per change text and outbox flag (built once each). */
+const appendOneStatements = new Map<string, string>();
+
+function appendOneStatement(change: string | undefined, outbox: boolean): string {
+  const key = `${outbox ? 1 : 0}${change ?? ''}`;
+  let sql = appendOneStatements.get(key);
+  if (sql === undefined) appendOneStatements.set(key, (sql = appendOneSql(change, outbox)));
+  return sql;
+}
+
+/**
  * PostgreSQL: one statement that appends an event (without payload) for each row of `source`, the last
  * of the statement's common table expressions `ctes` (written without the leading WITH). `source` has
  * at most one row per aggregate and the columns aggregate_type, aggregate_id, resource_owner,
@@ -105,6 +149,38 @@ export function appendedEventOf(row: AppendedRow): AppendedEvent {
     sequence: Number(row.sequence),
     createdAt: Number(row.created_at),
     aggregateCreatedAt: Number(row.aggregate_created_at),
+  };
+}
+
+/** An event of a user's aggregate (owned by the user's organisation), caused by `caller`. */
+export function userEvent(
+  caller: { userId: string },
+  user: { id: string; orgId: string },
+  eventType: string,
+  payload?: Record<string, unknown>,
+): NewEvent {
+  return {
+    aggregateType: 'user',
+    aggregateId: user.id,
+    resourceOwner: user.orgId,
+    creator: caller.userId,
+    eventType,
+    payload,
+  };
+}
+
+function appended(
+  e: NewEvent,
+  now: number,
+  sequence: number,
+  aggregateCreatedAt: number | string,
+): AppendedEvent {
+  return {
+    aggregateId: e.aggregateId,
+    resourceOwner: e.resourceOwner,
+    sequence,
+    createdAt: now,
+    aggregateCreatedAt: Number(aggregateCreatedAt),
   };
 }
 
@@ -183,18 +259,12 @@ export class EventStore {
     eventType: string,
     payload?: Record<string, unknown>,
   ): Promise<AppendedEvent> {
-    return this.append(em, {
-      aggregateType: 'user',
-      aggregateId: user.id,
-      resourceOwner: user.orgId,
-      creator: caller.userId,
-      eventType,
-      payload,
-    });
+    return this.append(em, userEvent(caller, user, eventType, payload));
   }
 
   async append(em: EntityManager, e: NewEvent): Promise<AppendedEvent> {
     const now = this.clock.now();
+    if (dialectOf(em) === 'postgres') return (await this.appendOnPostgres(em, undefined, e, now))!;
     const { rows } = await rawQuery<{ sequence: number | string; created_at: number | string }>(
       em,
       APPEND_AGGREGATE_SQL,
@@ -212,13 +282,55 @@ export class EventStore {
       now,
     ]);
     await this.outbox?.write(em, e, now);
-    return {
-      aggregateId: e.aggregateId,
-      resourceOwner: e.resourceOwner,
-      sequence,
-      createdAt: now,
-      aggregateCreatedAt: Number(rows[0].created_at),
-    };
+    return appended(e, now, sequence, rows[0].created_at);
+  }
+
+  /**
+   * Applies `change` and, only if it applied, appends `e`, atomically: the event records exactly the
+   * changes that happened. PostgreSQL: one statement, so `em` may be outside a transaction (the
+   * DataSource's manager). SQLite: two statements, so `em` must be a transaction's. Undefined when the
+   * change did not apply (nothing written).
+   */
+  async changeAndAppend(
+    em: EntityManager,
+    change: SqlChange,
+    e: NewEvent,
+  ): Promise<AppendedEvent | undefined> {
+    const now = this.clock.now();
+    if (dialectOf(em) === 'postgres') return this.appendOnPostgres(em, change, e, now);
+    if (!em.queryRunner?.isTransactionActive)
+      throw new Error('changeAndAppend on SQLite needs a transaction');
+    const { affected } = await rawQuery(em, change.sql, change.params);
+    return affected > 0 ? this.append(em, e) : undefined;
+  }
+
+  /** One statement (appendOneSql); undefined when `change` did not apply. */
+  private async appendOnPostgres(
+    em: EntityManager,
+    change: SqlChange | undefined,
+    e: NewEvent,
+    now: number,
+  ): Promise<AppendedEvent | undefined> {
+    const kind = this.outbox?.kindOf(e);
+    const params = [
+      ...(change?.params ?? []),
+      e.aggregateType,
+      e.aggregateId,
+      e.resourceOwner,
+      now,
+      e.eventType,
+      e.creator,
+      payloadText(e),
+      ...(kind === undefined ? [] : [kind]),
+    ];
+    const { rows } = await rawQuery<{ sequence: number | string; created_at: number | string }>(
+      em,
+      appendOneStatement(change?.sql, kind !== undefined),
+      params,
+    );
+    if (!rows[0]) return undefined;
+    if (kind !== undefined) this.outbox!.wrote(em);
+    return appended(e, now, Number(rows[0].sequence), rows[0].created_at);
   }
 
   /** The aggregate's sequence and dates, or undefined when it has no event yet. */

@@ -13,11 +13,14 @@ export type NotificationRouter = (
   payload: Record<string, unknown> | undefined,
 ) => string | undefined;
 
+/** The columns an outbox row is written with (the rest take their defaults: pending, due at once). */
+export const OUTBOX_COLUMNS = 'user_id, org_id, kind, event_type, payload, created_at';
+
 /**
  * One outbox row, due at once. Params: user_id, org_id, kind, event_type, payload (JSON text or null),
  * created_at. A statement of its own so that a hot path can prepare it (same SQL, one table shape).
  */
-export const INSERT_OUTBOX_SQL = `INSERT INTO notification_outbox (user_id, org_id, kind, event_type, payload, created_at)
+export const INSERT_OUTBOX_SQL = `INSERT INTO notification_outbox (${OUTBOX_COLUMNS})
        VALUES ($1, $2, $3, $4, $5, $6)`;
 
 /** Marks a TypeORM transaction that wrote an outbox row: its commit wakes the delivery worker. */
@@ -59,10 +62,15 @@ export class Outbox {
     this.listeners.push(listener);
   }
 
+  /** The notification an event asks for (its kind), or undefined when it notifies nobody. */
+  kindOf(e: NewEvent): string | undefined {
+    if (!this.router || e.aggregateType !== 'user') return undefined;
+    return this.router(e.eventType, e.payload) || undefined;
+  }
+
   /** The INSERT_OUTBOX_SQL params for an event, or undefined when it notifies nobody. */
   rowFor(e: NewEvent, now: number): unknown[] | undefined {
-    if (!this.router || e.aggregateType !== 'user') return undefined;
-    const kind = this.router(e.eventType, e.payload);
+    const kind = this.kindOf(e);
     if (!kind) return undefined;
     return [
       e.aggregateId,
@@ -79,6 +87,14 @@ export class Outbox {
     const row = this.rowFor(e, now);
     if (!row) return;
     await rawQuery(em, INSERT_OUTBOX_SQL, row);
+    this.wrote(em);
+  }
+
+  /**
+   * An outbox row was written through `em`: the listeners are told once it is committed (at the end of
+   * the transaction, or now when `em` has none).
+   */
+  wrote(em: EntityManager): void {
     const qr = em.queryRunner;
     if (qr?.isTransactionActive) (qr.data as Record<string, unknown>)[WROTE_OUTBOX] = true;
     else this.committed();

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { rawQuery } from '../database/db-dialect';
+import { SqlChange } from '../database/sql-change';
 
 export interface StoredCode {
   codeId: string;
@@ -108,15 +109,13 @@ export class OneTimeCodeStore {
     return rows[0] ? toCode(rows[0]) : undefined;
   }
 
-  /** Uses up the code `codeId` (single use): only one caller can succeed. */
-  async consume(em: EntityManager, purpose: string, userId: string, codeId: string): Promise<boolean> {
-    const { affected } = await rawQuery(
-      em,
-      `UPDATE one_time_codes SET code_hash = NULL
+  /** Uses up the code `codeId` (single use): only one caller's change applies. */
+  consumption(purpose: string, userId: string, codeId: string): SqlChange {
+    return {
+      sql: `UPDATE one_time_codes SET code_hash = NULL
        WHERE purpose = $1 AND user_id = $2 AND code_id = $3 AND code_hash IS NOT NULL`,
-      [purpose, userId, codeId],
-    );
-    return affected === 1;
+      params: [purpose, userId, codeId],
+    };
   }
 
   async remove(em: EntityManager, purpose: string, userId: string): Promise<void> {

@@ -5,7 +5,7 @@ import { AppConfig } from '../config/app-config';
 import { CodeHasher } from '../crypto/code-hasher';
 import { newRandomId } from '../database/id-generator';
 import { TransactionRunner } from '../database/transaction-runner';
-import { AppendedEvent, EventStore } from '../events/event-store';
+import { AppendedEvent, EventStore, userEvent } from '../events/event-store';
 import { tagOutcome } from '../observability/verify-outcome';
 import { Clock } from '../time/clock';
 import {
@@ -149,15 +149,19 @@ export class OneTimeCodes {
       } else {
         const context = codeContext(policy.purpose, subject.id, taken.codeId);
         const verdict = judgeAttempt(this.hasher, code, context, taken, max);
-        if (verdict !== 'match') {
+        if (verdict === 'match') {
+          const succeeded = await this.events.changeAndAppend(
+            em,
+            this.store.consumption(policy.purpose, subject.id, taken.codeId),
+            userEvent(caller, subject, policy.events.checkSucceeded, {}),
+          );
+          if (succeeded) return succeeded;
+          failure = 'noCode';
+        } else {
           failure = 'invalid';
           locked = verdict === 'wrong-exhausted';
-        } else if (!(await this.store.consume(em, policy.purpose, subject.id, taken.codeId))) {
-          failure = 'noCode';
         }
       }
-      if (failure === undefined)
-        return this.events.appendUserEvent(em, caller, subject, policy.events.checkSucceeded, {});
       await this.events.appendUserEvent(em, caller, subject, policy.events.checkFailed, { reason: failure });
       if (locked) await this.events.appendUserEvent(em, caller, subject, policy.events.checkLocked, {});
       return failure;

@@ -1,0 +1,16 @@
+/**
+ * A change that may or may not apply: one UPDATE or DELETE written with `$1..$n`, without RETURNING,
+ * whose WHERE clause decides whether it applies (to at most one row). A repository names it; a caller
+ * that must record it with an event hands it to EventStore.changeAndAppend, which runs both atomically.
+ */
+export interface SqlChange {
+  sql: string;
+  params: unknown[];
+}
+
+/** The highest `$n` placeholder of a statement (the parameters it takes). */
+export function placeholderCount(sql: string): number {
+  let max = 0;
+  for (const m of sql.matchAll(/\$(\d+)/g)) max = Math.max(max, Number(m[1]));
+  return max;
+}
