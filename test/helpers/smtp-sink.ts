@@ -22,6 +22,19 @@ export interface SmtpSink {
   release(): void;
   /** Resolves when the next client session ends (the client quit or dropped the connection). */
   nextClose(): Promise<void>;
+  /** Client connections accepted so far, and how many of them have ended. */
+  connections(): { opened: number; closed: number };
+  /** Resolves once `count` client sessions have ended in all. */
+  closedCount(count: number): Promise<void>;
+  /** Refuse every RCPT TO with 550 (a relay's answer to the mail) while on. */
+  refuseRecipients(on: boolean): void;
+  /**
+   * The next MAIL FROM ends the connection, as a relay that just timed the session out would: closed
+   * without an answer, or after `421` when `reply` says so.
+   */
+  dropAtNextMailFrom(reply?: 421): void;
+  /** Ends every open session from the relay's side (421, then close), as a relay's idle timeout does. */
+  dropAll(): void;
   /** Whole messages received so far, confirmed or still held at the end of the data. */
   dataReceived(): Promise<void>;
   close(): Promise<void>;
@@ -35,15 +48,32 @@ export async function startSmtpSink(port = 0): Promise<SmtpSink> {
   const hold = (at: 'rcpt' | 'data-end', answer: () => void) =>
     stallAt === at ? held.push(answer) : answer();
   const waiters = { close: [] as (() => void)[], data: [] as (() => void)[] };
+  const counts = { opened: 0, closed: 0 };
+  let refuse = false;
+  let dropAtMailFrom: false | 'silently' | 421 = false;
   const notify = (list: (() => void)[]) => list.splice(0).forEach((f) => f());
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
+    onConnect(_session, callback) {
+      counts.opened++;
+      callback();
+    },
+    onMailFrom(_address, session, callback) {
+      const drop = dropAtMailFrom;
+      if (!drop) return callback();
+      dropAtMailFrom = false;
+      if (drop === 421)
+        callback(Object.assign(new Error('Timeout, closing connection'), { responseCode: 421 }));
+      for (const c of server.connections) if (c.id === session.id) c.close();
+    },
     onRcptTo(_address, _session, callback) {
+      if (refuse) return callback(Object.assign(new Error('Mailbox unavailable'), { responseCode: 550 }));
       hold('rcpt', () => callback());
     },
     onClose() {
+      counts.closed++;
       notify(waiters.close);
     },
     onData(stream, session, callback) {
@@ -84,6 +114,22 @@ export async function startSmtpSink(port = 0): Promise<SmtpSink> {
       answers.forEach((a) => a());
     },
     nextClose: () => new Promise<void>((resolve) => waiters.close.push(resolve)),
+    connections: () => ({ ...counts }),
+    async closedCount(count) {
+      while (counts.closed < count) await new Promise<void>((resolve) => waiters.close.push(resolve));
+    },
+    refuseRecipients(on) {
+      refuse = on;
+    },
+    dropAtNextMailFrom(reply) {
+      dropAtMailFrom = reply ?? 'silently';
+    },
+    dropAll() {
+      for (const c of server.connections) {
+        c.send(421, 'Idle timeout, closing connection');
+        c.close();
+      }
+    },
     dataReceived: () => new Promise<void>((resolve) => waiters.data.push(resolve)),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -169,6 +169,23 @@ describe('loadConfig', () => {
     );
   });
 
+  it('keeps SMTP connections for reuse within bounds: 5 idle for 10 s, 100 mails each, unless set', () => {
+    expect(loadConfig({ DATA_DIR: dir, MASTER_KEY: KEY }).config.mail.pool).toEqual({
+      maxIdle: 5,
+      idleMs: 10_000,
+      maxMessages: 100,
+    });
+    const env = { SMTP_POOL_MAX_IDLE: '0', SMTP_POOL_IDLE_MS: '250', SMTP_POOL_MAX_MESSAGES: '1' };
+    expect(loadConfig({ DATA_DIR: dir, MASTER_KEY: KEY, ...env }).config.mail.pool).toEqual({
+      maxIdle: 0,
+      idleMs: 250,
+      maxMessages: 1,
+    });
+    expect(errorFor({ MASTER_KEY: KEY, SMTP_POOL_MAX_IDLE: '-1' })).toContain('SMTP_POOL_MAX_IDLE:');
+    expect(errorFor({ MASTER_KEY: KEY, SMTP_POOL_IDLE_MS: '20000' })).toContain('SMTP_POOL_IDLE_MS:');
+    expect(errorFor({ MASTER_KEY: KEY, SMTP_POOL_MAX_MESSAGES: '0' })).toContain('SMTP_POOL_MAX_MESSAGES:');
+  });
+
   it('parses booleans strictly', () => {
     expect(loadConfig({ DATA_DIR: dir, MASTER_KEY: KEY, SMS_LOG_CODES: 'yes' }).config.sms.logCodes).toBe(
       true,

@@ -83,6 +83,8 @@ export class AppConfig {
     resendCooldownSeconds: number;
     /** One send ends within this time (see the SMTP sender for what a late relay means). */
     sendDeadlineMs: number;
+    /** Reuse of SMTP connections (see the SMTP sender); `maxIdle` 0 = one connection per mail. */
+    pool: { maxIdle: number; idleMs: number; maxMessages: number };
   };
   challenge: { retentionHours: number; stepUpForFactorRemoval: boolean };
   /** v2 OTP Email sign-in codes (their resend cooldown is EMAIL_RESEND_COOLDOWN_SECONDS). */
@@ -225,6 +227,11 @@ export function loadConfig(env: Record<string, string | undefined>): {
       logCodes: dto.MAIL_LOG_CODES ?? false,
       resendCooldownSeconds: dto.EMAIL_RESEND_COOLDOWN_SECONDS ?? 30,
       sendDeadlineMs: dto.MAIL_SEND_DEADLINE_MS ?? 8000,
+      pool: {
+        maxIdle: dto.SMTP_POOL_MAX_IDLE ?? 5,
+        idleMs: dto.SMTP_POOL_IDLE_MS ?? 10_000,
+        maxMessages: dto.SMTP_POOL_MAX_MESSAGES ?? 100,
+      },
     },
     challenge: {
       retentionHours: dto.CHALLENGE_RETENTION_HOURS ?? 24,

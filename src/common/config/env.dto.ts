@@ -340,6 +340,30 @@ export class EnvDto {
   @Max(60000)
   MAIL_SEND_DEADLINE_MS?: number;
 
+  /** Idle SMTP connections kept for the next mail; 0 = a new connection per mail. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(50)
+  SMTP_POOL_MAX_IDLE?: number;
+
+  /** An idle SMTP connection is closed after this long (below the 20 s socket timeout). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(15000)
+  SMTP_POOL_IDLE_MS?: number;
+
+  /** A pooled SMTP connection is closed after this many mails. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10000)
+  SMTP_POOL_MAX_MESSAGES?: number;
+
   @IsOptional()
   @Transform(toInt)
   @IsInt()

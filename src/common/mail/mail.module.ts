@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Module, OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { ObservabilityModule } from '../observability/observability.module';
 import { SendOutcomes } from '../observability/send-outcome';
@@ -16,12 +16,16 @@ import { SmtpMailSender } from './smtp-mail-sender';
     {
       provide: MailSender,
       inject: [AppConfig, SendOutcomes],
-      useFactory: (config: AppConfig, outcomes: SendOutcomes): MailSender => {
+      useFactory: (config: AppConfig, outcomes: SendOutcomes): MailSender & OnModuleDestroy => {
         const inner =
           config.mail.transport === 'smtp' ? new SmtpMailSender(config) : new LogMailSender(config);
         return {
           send: (mail) => outcomes.track('mail', config.mail.transport, () => inner.send(mail)),
           sendNotice: (mail) => outcomes.track('mail', config.mail.transport, () => inner.sendNotice(mail)),
+          // Nest calls this on the provided object at shutdown: the SMTP sender quits its kept connections
+          onModuleDestroy: async () => {
+            if (inner instanceof SmtpMailSender) await inner.onModuleDestroy();
+          },
         };
       },
     },
