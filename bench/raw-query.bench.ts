@@ -3,7 +3,8 @@
  * the driver itself (how it runs now): CPU per statement for a primary-key read and an insert, outside
  * and inside a transaction, on SQLite and – when TEST_DATABASE_URL is set – PostgreSQL. Then the
  * SQLite group commit: 50 concurrent transactions with synchronous=FULL, one TypeORM transaction each
- * (one queued after the other, as TransactionRunner ran them before) against TransactionRunner.run.
+ * (one queued after the other, as TransactionRunner ran them before) against TransactionRunner.run;
+ * and on PostgreSQL one UPDATE alone against the same UPDATE in a transaction of TransactionRunner.run.
  * Run: `npx ts-node --transpile-only bench/raw-query.bench.ts`. Nothing here asserts a time.
  */
 import { randomBytes } from 'node:crypto';
@@ -134,6 +135,30 @@ async function groupCommit(dir: string): Promise<void> {
   await ds.destroy();
 }
 
+/**
+ * PostgreSQL: what wrapping a statement in a transaction costs (TransactionRunner.run: BEGIN, the
+ * statement, COMMIT) against the statement alone on a connection of the pool.
+ */
+async function transactions(ds: DataSource, n: number): Promise<void> {
+  const runner = new TransactionRunner(ds);
+  const update = (em: EntityManager | DataSource, i: number) =>
+    rawQuery(em, 'UPDATE bench_t SET v = v + 1 WHERE k = $1', [`k${i % 1000}`]);
+  const runs: [string, (i: number) => Promise<unknown>][] = [
+    ['one UPDATE alone       ', (i) => update(ds, i)],
+    ['BEGIN, UPDATE, COMMIT  ', (i) => runner.run((em) => update(em, i))],
+  ];
+  const samples = new Map<string, { cpu: number; wall: number }[]>(runs.map(([how]) => [how, []]));
+  for (let round = 0; round < 3; round++)
+    for (const [how, run] of runs) samples.get(how)!.push(await perStatement(n, run));
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  for (const [how] of runs) {
+    const s = samples.get(how)!;
+    console.log(
+      `PostgreSQL | ${how} | ${median(s.map((x) => x.cpu)).toFixed(1)} µs CPU, ${median(s.map((x) => x.wall)).toFixed(1)} µs wall`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raw-query-bench-'));
   try {
@@ -160,6 +185,7 @@ async function main(): Promise<void> {
       await pg.initialize();
       try {
         await statements('PostgreSQL', pg, 5_000);
+        await transactions(pg, 3_000);
       } finally {
         await pg.destroy();
         await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
