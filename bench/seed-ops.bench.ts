@@ -12,7 +12,8 @@
  * process that answer at once, so the create/send figures leave the provider's own time aside.
  *
  * Env: BENCH_DB (sqlite-normal,sqlite-full,postgres), BENCH_ADAPTERS (fastify,express), BENCH_OPS
- * (operation names, see OPS), BENCH_SECONDS (5), BENCH_RSS_SECONDS (60; 0 skips), BENCH_SCALE_USERS
+ * (operation names, see OPS), BENCH_SECONDS (3, per operation and round), BENCH_ROUNDS (3: the
+ * operations take turns in that many rounds), BENCH_RSS_SECONDS (60; 0 skips), BENCH_SCALE_USERS
  * (1000,1000000; 0 skips), BENCH_WARMUP_SECONDS (unmeasured load per operation first, 1), BENCH_SEED_RATE (fresh items seeded per second of load and operation, 4000),
  * BENCH_NOTIFY_EVENTS (the service's NOTIFY_EVENTS, default all; `none` leaves the notification worker out).
  * Run alone: npx ts-node --transpile-only bench/seed-ops.bench.ts
@@ -46,11 +47,18 @@ import {
 } from './totp-check.bench';
 
 const ROOT = path.resolve(__dirname, '..');
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const RSS_SECONDS = Number(process.env.BENCH_RSS_SECONDS ?? 60);
 const SEED_RATE = Number(process.env.BENCH_SEED_RATE ?? 4000);
 /** Unmeasured load per operation before the measured runs, so no figure pays for the JIT's warm-up. */
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
+/**
+ * Rounds per table: every operation (and the floor) runs SECONDS at a time, in turn, ROUNDS times, and
+ * each ratio is the median of the ratios within a round – so a drift of the machine during a table
+ * (other load, clock, heat) moves the yardstick together with what it measures. A round is not made
+ * shorter instead: the first requests of a run wait for 50 new connections, which would weigh on the p99.
+ */
+const ROUNDS = Math.max(1, Math.floor(Number(process.env.BENCH_ROUNDS ?? 3)));
 const SCALE_USERS = (process.env.BENCH_SCALE_USERS ?? '1000,1000000')
   .split(',')
   .map(Number)
@@ -689,14 +697,44 @@ const ranOutNote = (r: Measured) =>
 interface Table {
   title: string;
   setting: SettingName;
+  /** The rounds combined (see `combine`), and each round as measured. */
   floor: Measured;
-  rows: { op: Op; r: Measured }[];
+  floorRounds: Measured[];
+  rows: { op: Op; r: Measured; rounds: Measured[] }[];
+}
+
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+/** The rounds of one operation as one row: medians of the figures, sums of the counts, the largest RSS. */
+function combine(rounds: Measured[]): Measured {
+  const sum = (f: (m: Measured) => number) => rounds.reduce((acc, m) => acc + f(m), 0);
+  return {
+    rps: median(rounds.map((m) => m.rps)),
+    cpuUs: median(rounds.map((m) => m.cpuUs)),
+    p50: median(rounds.map((m) => m.p50)),
+    p99: median(rounds.map((m) => m.p99)),
+    ok: sum((m) => m.ok),
+    other: sum((m) => m.other),
+    errors: sum((m) => m.errors),
+    rssMb: Math.max(...rounds.map((m) => m.rssMb)),
+    ranOut: rounds.some((m) => m.ranOut),
+    stale: sum((m) => m.stale),
+  };
+}
+
+/** The median over the rounds of `f(a) / f(b)` within each round. */
+function roundRatio(a: Measured[], b: Measured[], f: (m: Measured) => number): number {
+  return median(a.map((m, i) => f(m) / f(b[i])));
 }
 
 async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]> {
   const env = await newEnvironment(setting);
   try {
-    const n = Math.ceil(SEED_RATE * SECONDS);
+    const n = Math.ceil(SEED_RATE * SECONDS * ROUNDS);
     const t0 = performance.now();
     const ctx = await prepare(env, sinks, Date.now());
     let floorNext: () => BenchRequest | undefined;
@@ -704,8 +742,8 @@ async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]
     const warmPools: Map<string, Next>[] = [];
     const nWarm = Math.ceil(SEED_RATE * WARMUP_SECONDS);
     try {
-      // the floor runs several times faster than the service: three times the codes
-      floorNext = await OPS[0].seed(ctx, (n + nWarm) * 3);
+      // the floor runs several times faster than the service: three times the codes, for each adapter
+      floorNext = await OPS[0].seed(ctx, (n * ADAPTERS.length + nWarm) * 3);
       for (let a = 0; a < ADAPTERS.length; a++) {
         const m = new Map<string, Next>();
         const w = new Map<string, Next>();
@@ -721,46 +759,62 @@ async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]
     }
     console.log(
       `\n${setting}: seeded ${n} fresh items per operation and adapter directly in the database in ` +
-        `${((performance.now() - t0) / 1000).toFixed(1)} s (not timed)`,
+        `${((performance.now() - t0) / 1000).toFixed(1)} s (not timed); ${ROUNDS} rounds of ` +
+        `${SECONDS} s per operation`,
     );
+    const tables: Table[] = [];
+    const reader = await openSeedDb(env.dbEnv);
+    // the floor stays up next to the service, so that it runs in every round of every table
     const floorApp = await startFloor(env);
-    let floor: Measured;
     try {
       if (WARMUP_SECONDS > 0)
         await loadRequests(floorApp.url, floorApp.child.pid!, floorNext, WARMUP_SECONDS);
-      floor = await loadRequests(floorApp.url, floorApp.child.pid!, floorNext, SECONDS);
+      for (const [a, adapter] of ADAPTERS.entries()) {
+        const app = await startService(env, adapter, sinks);
+        const floorRounds: Measured[] = [];
+        const rounds = new Map<string, Measured[]>(SELECTED_OPS.map((op) => [op.name, []]));
+        try {
+          for (const op of SELECTED_OPS) {
+            if (WARMUP_SECONDS === 0) break;
+            await loadRequests(app.url, app.child.pid!, warmPools[a].get(op.name)!, WARMUP_SECONDS);
+            await settle(sinks, reader, app.child.pid!);
+          }
+          for (let round = 1; round <= ROUNDS; round++) {
+            floorRounds.push(
+              await loadRequests(floorApp.url, floorApp.child.pid!, floorNext, SECONDS),
+            );
+            for (const op of SELECTED_OPS) {
+              const sms0 = sinks.sms();
+              const mail0 = sinks.mails();
+              const r = await loadRequests(app.url, app.child.pid!, pools[a].get(op.name)!, SECONDS);
+              rounds.get(op.name)!.push(r);
+              await settle(sinks, reader, app.child.pid!);
+              const sent = sinks.sms() - sms0 + sinks.mails() - mail0;
+              console.log(
+                `  ${adapter} ${round}/${ROUNDS} ${op.name.padEnd(30)} ${r.rps.toFixed(0).padStart(6)} req/s, ` +
+                  `2xx ${r.ok}, non-2xx ${r.other}, errors ${r.errors}` +
+                  `${sent ? `, ${sent} SMS/mails to the sinks` : ''}${ranOutNote(r)}`,
+              );
+            }
+          }
+        } finally {
+          await stop(app.child);
+        }
+        tables.push({
+          title: `${setting}, ${adapter}`,
+          setting,
+          floor: combine(floorRounds),
+          floorRounds,
+          rows: SELECTED_OPS.map((op) => {
+            const r = rounds.get(op.name)!;
+            return { op, r: combine(r), rounds: r };
+          }),
+        });
+      }
     } finally {
       await stop(floorApp.child);
+      await reader.close();
     }
-    const tables: Table[] = [];
-    const reader = await openSeedDb(env.dbEnv);
-    for (const [a, adapter] of ADAPTERS.entries()) {
-      const app = await startService(env, adapter, sinks);
-      const rows: Table['rows'] = [];
-      try {
-        for (const op of SELECTED_OPS) {
-          if (WARMUP_SECONDS === 0) break;
-          await loadRequests(app.url, app.child.pid!, warmPools[a].get(op.name)!, WARMUP_SECONDS);
-          await settle(sinks, reader, app.child.pid!);
-        }
-        for (const op of SELECTED_OPS) {
-          const sms0 = sinks.sms();
-          const mail0 = sinks.mails();
-          const r = await loadRequests(app.url, app.child.pid!, pools[a].get(op.name)!, SECONDS);
-          rows.push({ op, r });
-          await settle(sinks, reader, app.child.pid!);
-          const sent = sinks.sms() - sms0 + sinks.mails() - mail0;
-          console.log(
-            `  ${adapter} ${op.name.padEnd(30)} ${r.rps.toFixed(0).padStart(6)} req/s, 2xx ${r.ok}, non-2xx ${r.other}, ` +
-              `errors ${r.errors}${sent ? `, ${sent} SMS/mails to the sinks` : ''}${ranOutNote(r)}`,
-          );
-        }
-      } finally {
-        await stop(app.child);
-      }
-      tables.push({ title: `${setting}, ${adapter}`, setting, floor, rows });
-    }
-    await reader.close();
     return tables;
   } finally {
     await env.cleanup();
@@ -775,19 +829,19 @@ const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
 const mark = (text: string, miss: boolean) => (miss ? `${text}!` : text);
 
 function tableRows(t: Table): string[][] {
-  const check = t.rows.find((x) => x.op.name === '_check')?.r;
+  const check = t.rows.find((x) => x.op.name === '_check');
   const rpsTarget = t.setting === 'sqlite-normal' ? 0.5 : 0.9;
-  const cells = (name: string, kind: Kind, r: Measured): string[] => {
-    const cpuRatio = check ? r.cpuUs / check.cpuUs : NaN;
+  const cells = (name: string, kind: Kind, r: Measured, rounds: Measured[]): string[] => {
+    const cpuRatio = check ? roundRatio(rounds, check.rounds, (m) => m.cpuUs) : NaN;
     const cpuTarget = CPU_TARGET[kind];
-    const p99Ratio = r.p99 / t.floor.p99;
-    const rpsRatio = r.rps / t.floor.rps;
+    const p99Ratio = roundRatio(rounds, t.floorRounds, (m) => m.p99);
+    const rpsRatio = roundRatio(rounds, t.floorRounds, (m) => m.rps);
     return [
       name,
       f0(r.rps),
       f0(r.cpuUs),
-      String(r.p50),
-      String(r.p99),
+      f0(r.p50),
+      f0(r.p99),
       f0(r.rssMb),
       kind === 'floor' || name === '_check'
         ? '–'
@@ -805,8 +859,8 @@ function tableRows(t: Table): string[][] {
     ];
   };
   return [
-    cells('floor (raw baseline _check)', 'floor', t.floor),
-    ...t.rows.map((x) => cells(x.op.name, x.op.kind, x.r)),
+    cells('floor (raw baseline _check)', 'floor', t.floor, t.floorRounds),
+    ...t.rows.map((x) => cells(x.op.name, x.op.kind, x.r, x.rounds)),
   ];
 }
 
@@ -829,7 +883,7 @@ function printTable(t: Table): string {
   const text = rows
     .map((r) => '  ' + r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  '))
     .join('\n');
-  return `\n${t.title} (${CONNECTIONS} connections, ${SECONDS} s each):\n${text}`;
+  return `\n${t.title} (${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s per operation; medians of the rounds):\n${text}`;
 }
 
 function markdownTable(t: Table): string {
@@ -848,8 +902,9 @@ const LEGEND =
   '`!` marks a miss: CPU ×_check above 1.5 (verifies and checks) or 3 (create/challenge/send), `_check` ' +
   'below 0.5× the floor’s throughput (synchronous=normal) or 0.9× (full, PostgreSQL), p99 above 2× the ' +
   'floor’s p99, any non-2xx answer. The SMS webhook and the SMTP relay are sinks in the bench process that ' +
-  'answer at once: the create/send figures leave the provider’s own time aside. `_check (again, last)` runs ' +
-  'after all others: its distance from `_check` is the drift of the yardstick during the table (noise, warm-up).';
+  'answer at once: the create/send figures leave the provider’s own time aside. Each figure is the median of ' +
+  'the rounds, each ratio the median of the ratios within a round. `_check (again, last)` runs after all ' +
+  'others in every round: its distance from `_check` is the drift of the yardstick within a round (noise, warm-up).';
 
 // --- RSS and scaling ---------------------------------------------------------------------------
 
