@@ -780,9 +780,7 @@ async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]
             await settle(sinks, reader, app.child.pid!);
           }
           for (let round = 1; round <= ROUNDS; round++) {
-            floorRounds.push(
-              await loadRequests(floorApp.url, floorApp.child.pid!, floorNext, SECONDS),
-            );
+            floorRounds.push(await loadRequests(floorApp.url, floorApp.child.pid!, floorNext, SECONDS));
             for (const op of SELECTED_OPS) {
               const sms0 = sinks.sms();
               const mail0 = sinks.mails();
