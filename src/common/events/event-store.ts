@@ -296,8 +296,7 @@ export class EventStore {
     change: SqlChange,
     e: NewEvent,
   ): Promise<AppendedEvent | undefined> {
-    const now = this.clock.now();
-    if (dialectOf(em) === 'postgres') return this.appendOnPostgres(em, change, e, now);
+    if (dialectOf(em) === 'postgres') return this.appendOnPostgres(em, change, e, this.clock.now());
     if (!em.queryRunner?.isTransactionActive)
       throw new Error('changeAndAppend on SQLite needs a transaction');
     const { affected } = await rawQuery(em, change.sql, change.params);
