@@ -224,13 +224,7 @@ export class SqliteEventAppender {
       this.statements.outbox.run(...outboxRow);
       this.outbox?.committed();
     }
-    return {
-      aggregateId: e.aggregateId,
-      resourceOwner: e.resourceOwner,
-      sequence: agg.sequence,
-      createdAt: now,
-      aggregateCreatedAt: agg.created_at,
-    };
+    return appended(e, now, agg.sequence, agg.created_at);
   }
 }
 
