@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
-import { rawQuery } from '../src/common/database/db-dialect';
+import { dialectOf, rawQuery } from '../src/common/database/db-dialect';
+import { SqlChangeBatch } from '../src/common/database/sql-change';
 import { TransactionRunner } from '../src/common/database/transaction-runner';
 import { EventStore, userEvent } from '../src/common/events/event-store';
 import { Outbox } from '../src/common/events/outbox';
@@ -27,7 +28,10 @@ describe('EventStore on the real database', () => {
     runner = t.app.get(TransactionRunner);
     t.app.get(Outbox).onCommitted(() => woken++);
     await rawQuery(ds, `CREATE TABLE event_store_probe (id VARCHAR(20) PRIMARY KEY, n INTEGER NOT NULL)`);
-    await rawQuery(ds, `INSERT INTO event_store_probe (id, n) VALUES ('a', 0)`);
+    await rawQuery(
+      ds,
+      `INSERT INTO event_store_probe (id, n) VALUES ('a', 0), ('b1', 0), ('b2', 5), ('b3', 0)`,
+    );
   });
 
   afterAll(async () => {
@@ -138,5 +142,125 @@ describe('EventStore on the real database', () => {
     );
     await new Promise((resolve) => setImmediate(resolve));
     expect(woken).toBeGreaterThan(seen);
+  });
+
+  /** The probe rows' bumps from `from`, as the batch form of the database the suite runs on. */
+  const bumps = (items: { id: string; from: number }[]): SqlChangeBatch =>
+    dialectOf(ds) === 'postgres'
+      ? {
+          postgres: {
+            sql: `UPDATE event_store_probe p SET n = p.n + 1
+              FROM unnest($1::varchar[], $2::int[], $3::varchar[]) AS b(id, n_from, user_id)
+              WHERE p.id = b.id AND p.n = b.n_from
+              RETURNING b.user_id AS aggregate_id`,
+            params: [
+              items.map((i) => i.id),
+              items.map((i) => i.from),
+              items.map((_, k) => `39000000000000010${k}`),
+            ],
+          },
+        }
+      : {
+          each: items.map((i) => ({
+            sql: `UPDATE event_store_probe SET n = n + 1 WHERE id = $1 AND n = $2`,
+            params: [i.id, i.from],
+          })),
+        };
+  const n = async (id: string) =>
+    Number(
+      (await rawQuery<{ n: number | string }>(ds, `SELECT n FROM event_store_probe WHERE id = $1`, [id]))
+        .rows[0].n,
+    );
+
+  it('changeAndAppendEach: each event exactly when its own change applied, with payloads and outbox rows', async () => {
+    const subjects = [0, 1, 2].map((k) => ({ id: `39000000000000010${k}`, orgId: user.orgId }));
+    const result = await runner.run((em) =>
+      events.changeAndAppendEach(
+        em,
+        // b2 holds 5, so its change does not apply
+        bumps([
+          { id: 'b1', from: 0 },
+          { id: 'b2', from: 0 },
+          { id: 'b3', from: 0 },
+        ]),
+        [
+          userEvent(caller, subjects[0], 'user.human.mfa.otp.added', { k: 0 }),
+          userEvent(caller, subjects[1], 'user.human.mfa.otp.added', { k: 1 }),
+          userEvent(caller, subjects[2], 'user.human.mfa.otp.check.succeeded'),
+        ],
+      ),
+    );
+    expect(result.map((a) => a?.aggregateId)).toEqual([subjects[0].id, undefined, subjects[2].id]);
+    expect(result[0]).toMatchObject({ sequence: 1, resourceOwner: user.orgId });
+    expect([await n('b1'), await n('b2'), await n('b3')]).toEqual([1, 5, 1]);
+    expect(await eventsOf(subjects[0].id)).toEqual([
+      { sequence: 1, event_type: 'user.human.mfa.otp.added', payload: '{"k":0}', creator: caller.userId },
+    ]);
+    expect(await eventsOf(subjects[1].id)).toEqual([]);
+    expect(await eventsOf(subjects[2].id)).toEqual([
+      {
+        sequence: 1,
+        event_type: 'user.human.mfa.otp.check.succeeded',
+        payload: null,
+        creator: caller.userId,
+      },
+    ]);
+    // only the applied event that asks for a notification has an outbox row
+    expect(await outboxOf(subjects[0].id)).toEqual([
+      { kind: 'factor_added', event_type: 'user.human.mfa.otp.added', payload: '{"k":0}' },
+    ]);
+    expect(await outboxOf(subjects[1].id)).toEqual([]);
+    expect(await outboxOf(subjects[2].id)).toEqual([]);
+  });
+
+  describe('TransactionBatcher', () => {
+    /** Each item records the transaction it ran in; an item whose value is null breaks its row's NOT NULL. */
+    const transactionOf = async (em: Parameters<Parameters<TransactionRunner['run']>[0]>[0]) =>
+      dialectOf(ds) === 'postgres'
+        ? String((await rawQuery<{ tx: string }>(em, `SELECT txid_current()::text AS tx`)).rows[0].tx)
+        : 'sqlite';
+    const batches: number[] = [];
+    const batcher = () =>
+      runner.batched<{ key: string; value: number | null }, string>(
+        async (em, items) => {
+          batches.push(items.length);
+          const tx = await transactionOf(em);
+          for (const item of items)
+            await rawQuery(em, `INSERT INTO event_store_probe (id, n) VALUES ($1, $2)`, [
+              item.key,
+              item.value,
+            ]);
+          return items.map(() => tx);
+        },
+        (item) => item.key.split('#')[0],
+      );
+
+    it('items that arrive together share a transaction on PostgreSQL; one key never twice in a batch', async () => {
+      batches.length = 0;
+      const b = batcher();
+      const keys = ['t1', 't2', 't3', 't4', 't5', 't1#2'];
+      const txs = await Promise.all(keys.map((key, i) => b.submit({ key, value: i })));
+      for (const [i, key] of keys.entries()) expect(await n(key)).toBe(i);
+      if (dialectOf(ds) === 'postgres') {
+        // the five distinct keys ran in one transaction; the second item of key t1 in the next one
+        expect(new Set(txs.slice(0, 5)).size).toBe(1);
+        expect(txs[5]).not.toBe(txs[0]);
+        expect(batches).toEqual([5, 1]);
+      } else {
+        expect(batches).toEqual([1, 1, 1, 1, 1, 1]);
+      }
+    });
+
+    it('an item the database refuses fails alone; the others of its batch are stored', async () => {
+      const b = batcher();
+      const results = await Promise.allSettled([
+        b.submit({ key: 'u1', value: 1 }),
+        b.submit({ key: 'u2', value: null }),
+        b.submit({ key: 'u3', value: 3 }),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect([await n('u1'), await n('u3')]).toEqual([1, 3]);
+      expect((await rawQuery(ds, `SELECT id FROM event_store_probe WHERE id = 'u2'`)).rows).toEqual([]);
+    });
   });
 });

@@ -69,6 +69,14 @@ class FakeEmailChallengeRepository implements PublicOf<EmailChallengeRepository>
       maxAttempts: r.maxAttempts,
     };
   }
+  async takeAttempts(em: EntityManager, items: { id: string; userId: string; now: number }[]) {
+    const taken: (TakenAttempt | undefined)[] = [];
+    for (const a of items) taken.push(await this.takeAttempt(em, a.id, a.userId, a.now));
+    return taken;
+  }
+  verifications(_em: EntityManager, items: { id: string; codeHash: string; now: number }[]) {
+    return { each: items.map((v) => this.verification(v.id, v.codeHash, v.now)) };
+  }
   verification(id: string, codeHash: string, now: number) {
     return fakeChange(() => {
       const r = this.rows.get(id);

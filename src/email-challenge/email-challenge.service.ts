@@ -4,6 +4,7 @@ import { Principal } from '../common/auth/principal';
 import { StepUpOutcome, StepUpVerifier } from '../common/auth/step-up';
 import { AppConfig } from '../common/config/app-config';
 import { newRandomId } from '../common/database/id-generator';
+import { TransactionBatcher } from '../common/database/transaction-batcher';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { CodeHasher } from '../common/crypto/code-hasher';
 import {
@@ -33,7 +34,7 @@ import {
 } from './dto/email-challenge.dto';
 import { EmailChallengeErrors } from './email-challenge.errors';
 import { EMAIL_CHALLENGE_AGGREGATE, EmailChallengeEvents } from './email-challenge.events';
-import { ChallengeRow, EmailChallengeRepository } from './email-challenge.repository';
+import { ChallengeRow, EmailChallengeRepository, TakenAttempt } from './email-challenge.repository';
 import { MailSender } from '../common/mail/mail-sender';
 import { maskEmail } from '../common/mail/mask-email';
 
@@ -64,7 +65,13 @@ export class EmailChallengeService extends StepUpVerifier {
     private readonly config: AppConfig,
   ) {
     super();
+    this.verifier = tx.batched(
+      (em, items) => this.verifyBatch(em, items),
+      (a) => a.challengeId,
+    );
   }
+
+  private readonly verifier: TransactionBatcher<VerifyAttempt, VerifyOutcome>;
 
   async create(
     caller: Principal,
@@ -130,39 +137,12 @@ export class EmailChallengeService extends StepUpVerifier {
 
   async verify(caller: Principal, challengeId: string, totp: string): Promise<VerifyEmailResponseDto> {
     const now = this.clock.now();
-    // Count the attempt, then compare (as OTP SMS does): the attempt is spent in one conditional
-    // UPDATE before the code is looked at, so no more than max_attempts codes are ever compared; a
-    // right code gives its attempt back when it verifies. Same work on a hit as on a miss: one
-    // conditional UPDATE, the hash under every configured key, a constant-time compare, one UPDATE.
-    // The UPDATE only takes an attempt of the subject on a verifiable challenge, so it answers the
-    // usual request alone; the challenge is read only when it fails, to say why. The verification and
-    // its event are one statement on PostgreSQL (EventStore.changeAndAppend). The attempt's row stays
-    // locked until the commit, so a burst of one code is judged one request after the other.
     // Whitespace around the code is ignored here (OTP SMS compares the body as sent; see README).
-    const outcome = await this.tx.run(async (em) => {
-      const taken = await this.repo.takeAttempt(em, challengeId, caller.userId, now);
-      if (!taken) return { kind: 'refused' as const };
-      const row = { id: challengeId, orgId: taken.orgId };
-      const context = challengeCodeContext(challengeId, taken.generation);
-      if (judgeAttempt(this.hasher, totp.trim(), context, taken, taken.maxAttempts) === 'match') {
-        const verified = await this.events.changeAndAppend(
-          em,
-          this.repo.verification(challengeId, taken.codeHash!, now),
-          this.event(row, caller.userId, EmailChallengeEvents.verified),
-        );
-        // A right code whose challenge changed meanwhile: answered as a challenge that cannot be
-        // verified any more; the attempt stays spent.
-        return verified ? { kind: 'verified' as const, verifiedAt: now } : { kind: 'refused' as const };
-      }
-      // A wrong code: the attempt stays spent.
-      const locked = wrongCodeExhausts(taken.attempts, taken.maxAttempts);
-      if (locked) await this.repo.lock(em, challengeId);
-      await this.append(em, row, caller.userId, EmailChallengeEvents.checkFailed, {
-        attempts: taken.attempts,
-      });
-      if (locked) await this.append(em, row, caller.userId, EmailChallengeEvents.locked);
-      const remaining = attemptsRemaining(taken.attempts, taken.maxAttempts);
-      return { kind: 'wrong' as const, remaining, locked };
+    const outcome = await this.verifier.submit({
+      challengeId,
+      userId: caller.userId,
+      code: totp.trim(),
+      now,
     });
     switch (outcome.kind) {
       case 'verified':
@@ -174,6 +154,63 @@ export class EmailChallengeService extends StepUpVerifier {
       case 'refused':
         throw this.whyNotVerifiable(caller, await this.repo.find(challengeId), now);
     }
+  }
+
+  /**
+   * Judges a batch of verify attempts (one per challenge) in one transaction (TransactionBatcher).
+   * Count the attempt, then compare (as OTP SMS does): each attempt is spent in a conditional UPDATE
+   * before its code is looked at, so no more than max_attempts codes are ever compared; a right code
+   * gives its attempt back when it verifies. Same work on a hit as on a miss: the attempt, the hash
+   * under every configured key, a constant-time compare, one more statement. The attempt's UPDATE only
+   * counts for the subject on a verifiable challenge, so it answers the usual request alone; the
+   * challenge is read only when it fails, to say why. The right codes of the batch verify, with their
+   * events, in one more statement (EventStore.changeAndAppendEach); a wrong code's events are written
+   * one by one. The attempts' rows stay locked until the commit, so a burst of one code is judged one
+   * request after the other.
+   */
+  private async verifyBatch(em: EntityManager, items: VerifyAttempt[]): Promise<VerifyOutcome[]> {
+    const taken = await this.repo.takeAttempts(
+      em,
+      items.map((a) => ({ id: a.challengeId, userId: a.userId, now: a.now })),
+    );
+    const matched = items.flatMap((a, i) => {
+      const t = taken[i];
+      if (!t) return [];
+      const context = challengeCodeContext(a.challengeId, t.generation);
+      return judgeAttempt(this.hasher, a.code, context, t, t.maxAttempts) === 'match' ? [i] : [];
+    });
+    const verified = await this.events.changeAndAppendEach(
+      em,
+      this.repo.verifications(
+        em,
+        matched.map((i) => ({ id: items[i].challengeId, codeHash: taken[i]!.codeHash!, now: items[i].now })),
+      ),
+      matched.map((i) =>
+        this.event(rowOf(items[i], taken[i]!), items[i].userId, EmailChallengeEvents.verified),
+      ),
+    );
+    const outcomes: VerifyOutcome[] = [];
+    for (const [i, a] of items.entries()) {
+      const t = taken[i];
+      const m = matched.indexOf(i);
+      if (!t) outcomes.push({ kind: 'refused' });
+      // A right code whose challenge changed meanwhile: answered as a challenge that cannot be verified
+      // any more; the attempt stays spent.
+      else if (m >= 0)
+        outcomes.push(verified[m] ? { kind: 'verified', verifiedAt: a.now } : { kind: 'refused' });
+      else outcomes.push(await this.wrongCode(em, a, t));
+    }
+    return outcomes;
+  }
+
+  /** A wrong code: the attempt stays spent, and the last one locks the challenge. */
+  private async wrongCode(em: EntityManager, a: VerifyAttempt, t: TakenAttempt): Promise<VerifyOutcome> {
+    const row = rowOf(a, t);
+    const locked = wrongCodeExhausts(t.attempts, t.maxAttempts);
+    if (locked) await this.repo.lock(em, a.challengeId);
+    await this.append(em, row, a.userId, EmailChallengeEvents.checkFailed, { attempts: t.attempts });
+    if (locked) await this.append(em, row, a.userId, EmailChallengeEvents.locked);
+    return { kind: 'wrong', remaining: attemptsRemaining(t.attempts, t.maxAttempts), locked };
   }
 
   async get(caller: Principal, challengeId: string): Promise<EmailChallengeDto> {
@@ -356,6 +393,23 @@ export class EmailChallengeService extends StepUpVerifier {
     };
   }
 }
+
+/** A verify request as its batch sees it; the code is already trimmed. */
+interface VerifyAttempt {
+  challengeId: string;
+  /** The caller, who must be the challenge's subject. */
+  userId: string;
+  code: string;
+  now: number;
+}
+
+type VerifyOutcome =
+  | { kind: 'verified'; verifiedAt: number }
+  | { kind: 'wrong'; remaining: number; locked: boolean }
+  | { kind: 'refused' };
+
+/** The challenge an attempt was taken on, as its events need it. */
+const rowOf = (a: VerifyAttempt, t: TakenAttempt) => ({ id: a.challengeId, orgId: t.orgId });
 
 /** The HMAC context of a code: the challenge and the sending it belongs to. */
 function challengeCodeContext(challengeId: string, generation: number): string {

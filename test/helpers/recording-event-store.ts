@@ -63,6 +63,10 @@ export function inlineTransactions(em: EntityManager) {
       this.runs++;
       return work(em);
     },
+    /** Each item at once, as a batch of one in a unit of its own. */
+    batched<I, O>(work: (em: EntityManager, items: I[]) => Promise<O[]>) {
+      return { submit: (item: I) => this.run(async (e) => (await work(e, [item]))[0]) };
+    },
   };
 }
 

@@ -14,3 +14,12 @@ export function placeholderCount(sql: string): number {
   for (const m of sql.matchAll(/\$(\d+)/g)) max = Math.max(max, Number(m[1]));
   return max;
 }
+
+/**
+ * The changes of a batch of items (at most one row each), for EventStore.changeAndAppendEach:
+ * - `postgres`: one UPDATE or DELETE over `unnest`ed arrays of the items' values, written with
+ *   `$1..$n` (one array each), that RETURNS the `aggregate_id` of the aggregate each changed row's
+ *   event belongs to;
+ * - `each`: the items' changes one by one, in the items' order (SQLite).
+ */
+export type SqlChangeBatch = { postgres: SqlChange } | { each: SqlChange[] };

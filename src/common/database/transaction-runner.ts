@@ -6,6 +6,7 @@ import { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { currentScope, requestWork, RequestScope } from '../http/request-scope';
 import { dialectOf } from './db-dialect';
 import { sqliteConnection } from './driver-handle';
+import { TransactionBatcher } from './transaction-batcher';
 
 /** Units per SQLite group at most: a bound on how long the earliest unit of a group waits for its COMMIT. */
 export const MAX_GROUP = 64;
@@ -66,6 +67,17 @@ export class TransactionRunner {
       this.pending.push({ work, scope, inContext, resolve: resolve as (value: unknown) => void, reject });
       this.gather();
     });
+  }
+
+  /**
+   * Units of work written for a batch of items: on PostgreSQL the items that arrive together share one
+   * transaction; on SQLite each is a unit of `run` (see TransactionBatcher).
+   */
+  batched<I, O>(
+    work: (em: EntityManager, items: I[]) => Promise<O[]>,
+    key: (item: I) => string,
+  ): TransactionBatcher<I, O> {
+    return new TransactionBatcher(this.ds, this, work, key);
   }
 
   /**

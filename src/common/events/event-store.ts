@@ -3,7 +3,7 @@ import type { Database } from 'better-sqlite3';
 import { EntityManager } from 'typeorm';
 import { dialectOf, rawQuery } from '../database/db-dialect';
 import { NumberedStatement, prepareNumbered } from '../database/driver-handle';
-import { placeholderCount, SqlChange } from '../database/sql-change';
+import { placeholderCount, SqlChange, SqlChangeBatch } from '../database/sql-change';
 import { Clock } from '../time/clock';
 import { INSERT_OUTBOX_SQL, OUTBOX_COLUMNS, Outbox } from './outbox';
 
@@ -112,26 +112,61 @@ function appendOneStatement(change: string | undefined, outbox: boolean): string
 }
 
 /**
- * PostgreSQL: one statement that appends an event (without payload) for each row of `source`, the last
- * of the statement's common table expressions `ctes` (written without the leading WITH). `source` has
- * at most one row per aggregate and the columns aggregate_type, aggregate_id, resource_owner,
- * event_type, creator and created_at. The statement returns one row per appended event, read by
- * `appendedEventOf`. One round trip and atomic with what the CTEs themselves change.
+ * PostgreSQL: one statement that appends an event for each row of `source`, the last of the statement's
+ * common table expressions `ctes` (written without the leading WITH). `source` has at most one row per
+ * aggregate and the columns aggregate_type, aggregate_id, resource_owner, event_type, creator and
+ * created_at; with `notify`, also payload (JSON text or null) and kind (the outbox notification's, or
+ * null for none), and each row with a kind gets its outbox row too. The statement returns one row per
+ * appended event, read by `appendedEventOf`. One round trip and atomic with what the CTEs themselves
+ * change.
  */
-export function appendForEachRowSql(ctes: string, source: string): string {
+export function appendForEachRowSql(ctes: string, source: string, notify = false): string {
+  const outbox = notify
+    ? `, notified AS (
+     INSERT INTO notification_outbox (${OUTBOX_COLUMNS})
+     SELECT s.aggregate_id, s.resource_owner, s.kind, s.event_type, s.payload, s.created_at
+     FROM ${source} s WHERE s.kind IS NOT NULL
+   )`
+    : '';
   return `WITH ${ctes}, appended AS (
      INSERT INTO aggregates (${AGGREGATE_COLUMNS})
      SELECT s.aggregate_type, s.aggregate_id, 1, s.resource_owner, s.created_at, s.created_at FROM ${source} s
      ${NEXT_SEQUENCE}
      RETURNING aggregate_type, aggregate_id, resource_owner, sequence, created_at
-   )
+   )${outbox}
    INSERT INTO events (${EVENT_COLUMNS})
-   SELECT a.aggregate_type, a.aggregate_id, a.sequence, s.event_type, a.resource_owner, s.creator, NULL, s.created_at
+   SELECT a.aggregate_type, a.aggregate_id, a.sequence, s.event_type, a.resource_owner, s.creator,
+     ${notify ? 's.payload' : 'NULL'}, s.created_at
    FROM appended a JOIN ${source} s ON s.aggregate_type = a.aggregate_type AND s.aggregate_id = a.aggregate_id
    RETURNING aggregate_id, resource_owner, sequence, created_at,
      (SELECT a.created_at FROM appended a
        WHERE a.aggregate_type = events.aggregate_type AND a.aggregate_id = events.aggregate_id) AS aggregate_created_at`;
 }
+
+/**
+ * PostgreSQL: `change` (a SqlChangeBatch's, which returns the aggregate_id of each event to write) and
+ * the events of the rows it changed, with their outbox rows, in one statement. The events' params
+ * follow the change's: arrays of aggregate_type, aggregate_id, resource_owner, event_type, creator,
+ * payload, outbox kind; then created_at.
+ */
+function changeEachSql(change: string): string {
+  const k = placeholderCount(change);
+  const p = (i: number) => `$${k + i}`;
+  return appendForEachRowSql(
+    `changed AS (${change}), wanted AS (
+     SELECT w.*, ${p(8)}::bigint AS created_at
+     FROM unnest(${p(1)}::varchar[], ${p(2)}::varchar[], ${p(3)}::varchar[], ${p(4)}::varchar[], ${p(5)}::varchar[],
+       ${p(6)}::text[], ${p(7)}::varchar[])
+       AS w(aggregate_type, aggregate_id, resource_owner, event_type, creator, payload, kind)
+     WHERE w.aggregate_id IN (SELECT aggregate_id FROM changed)
+   )`,
+    'wanted',
+    true,
+  );
+}
+
+/** The composed statements of changeAndAppendEach, per change text (built once each). */
+const changeEachStatements = new Map<string, string>();
 
 /** A row returned by an `appendForEachRowSql` statement (node-pg returns BIGINT as a string). */
 export interface AppendedRow {
@@ -295,6 +330,48 @@ export class EventStore {
       throw new Error('changeAndAppend on SQLite needs a transaction');
     const { affected } = await rawQuery(em, change.sql, change.params);
     return affected > 0 ? this.append(em, e) : undefined;
+  }
+
+  /**
+   * For a batch of items, one event each (of distinct aggregates): applies each item's change and, for
+   * exactly the items whose change applied, appends its event, atomically. PostgreSQL: one statement
+   * for the whole batch (`change.postgres`). SQLite: changeAndAppend per item, so `em` must be a
+   * transaction's. One answer per event, in order: undefined where the change did not apply.
+   */
+  async changeAndAppendEach(
+    em: EntityManager,
+    change: SqlChangeBatch,
+    events: NewEvent[],
+  ): Promise<(AppendedEvent | undefined)[]> {
+    if ('each' in change) {
+      const out: (AppendedEvent | undefined)[] = [];
+      for (let i = 0; i < events.length; i++)
+        out.push(await this.changeAndAppend(em, change.each[i], events[i]));
+      return out;
+    }
+    const now = this.clock.now();
+    const kinds = events.map((e) => this.outbox?.kindOf(e) ?? null);
+    let sql = changeEachStatements.get(change.postgres.sql);
+    if (sql === undefined)
+      changeEachStatements.set(change.postgres.sql, (sql = changeEachSql(change.postgres.sql)));
+    const { rows } = await rawQuery<AppendedRow>(em, sql, [
+      ...change.postgres.params,
+      events.map((e) => e.aggregateType),
+      events.map((e) => e.aggregateId),
+      events.map((e) => e.resourceOwner),
+      events.map((e) => e.eventType),
+      events.map((e) => e.creator),
+      events.map(payloadText),
+      kinds,
+      now,
+    ]);
+    const appendedRows = new Map(rows.map((r) => [r.aggregate_id, r]));
+    const out = events.map((e) => {
+      const row = appendedRows.get(e.aggregateId);
+      return row && appendedEventOf(row);
+    });
+    if (out.some((a, i) => a !== undefined && kinds[i] !== null)) this.outbox!.wrote(em);
+    return out;
   }
 
   /** One statement (appendOneSql); undefined when `change` did not apply. */
