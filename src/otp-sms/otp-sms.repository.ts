@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { numOrNull } from '../common/database/columns';
-import { rawQuery } from '../common/database/db-dialect';
-import { SqlChange } from '../common/database/sql-change';
+import { dialectOf, rawQuery } from '../common/database/db-dialect';
+import { SqlChange, SqlChangeBatch } from '../common/database/sql-change';
 import { OtpSmsState } from './entities/otp-sms-authenticator.entity';
 
 /** An authenticator as the service reads it (the entity never leaves the repository). */
@@ -63,6 +63,15 @@ export interface TakenAttempt {
   codeGeneration: number;
   /** Attempts spent on the code, this one included. */
   attempts: number;
+}
+
+/** An attempt to spend on an authenticator's pending code (see OtpSmsRepository.takeAttempt). */
+export interface AttemptRequest {
+  userId: string;
+  id: string;
+  state: OtpSmsState;
+  now: number;
+  maxAttempts: number;
 }
 
 /**
@@ -214,6 +223,79 @@ export class OtpSmsRepository {
        SET code_hash = NULL, code_expires_at = NULL, code_attempts = 0, changed_at = $1${markReady ? `, state = 'READY'` : ''}
        WHERE id = $2 AND code_generation = $3 AND code_hash IS NOT NULL`,
       params: [now, id, generation],
+    };
+  }
+
+  /**
+   * `takeAttempt` for a batch of attempts (one per authenticator), in the items' order. PostgreSQL: one
+   * statement for all of them.
+   */
+  async takeAttempts(em: EntityManager, items: AttemptRequest[]): Promise<(TakenAttempt | undefined)[]> {
+    if (dialectOf(em) !== 'postgres') {
+      const taken: (TakenAttempt | undefined)[] = [];
+      for (const a of items)
+        taken.push(await this.takeAttempt(em, a.userId, a.id, a.state, a.now, a.maxAttempts));
+      return taken;
+    }
+    const { rows } = await rawQuery<{
+      id: string;
+      code_hash: string;
+      code_generation: number | string;
+      code_attempts: number | string;
+    }>(
+      em,
+      `UPDATE otp_sms_authenticators a SET code_attempts = a.code_attempts + 1
+       FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::bigint[], $5::int[])
+         AS b(id, user_id, state, at, max_attempts)
+       WHERE a.id = b.id AND a.user_id = b.user_id AND a.state = b.state AND a.code_hash IS NOT NULL
+         AND a.code_expires_at >= b.at AND a.code_attempts < b.max_attempts
+       RETURNING a.id, a.code_hash, a.code_generation, a.code_attempts`,
+      [
+        items.map((a) => a.id),
+        items.map((a) => a.userId),
+        items.map((a) => a.state),
+        items.map((a) => a.now),
+        items.map((a) => a.maxAttempts),
+      ],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return items.map((a) => {
+      const r = byId.get(a.id);
+      return r
+        ? {
+            codeHash: r.code_hash,
+            codeGeneration: Number(r.code_generation),
+            attempts: Number(r.code_attempts),
+          }
+        : undefined;
+    });
+  }
+
+  /**
+   * `codeConsumption` for a batch of codes (one per user), for EventStore.changeAndAppendEach: the
+   * aggregate of each change's event is the authenticator's user.
+   */
+  codeConsumptions(
+    em: EntityManager,
+    items: { id: string; generation: number; now: number; markReady: boolean }[],
+  ): SqlChangeBatch {
+    if (dialectOf(em) !== 'postgres')
+      return { each: items.map((c) => this.codeConsumption(c.id, c.generation, c.now, c.markReady)) };
+    return {
+      postgres: {
+        sql: `UPDATE otp_sms_authenticators a
+         SET code_hash = NULL, code_expires_at = NULL, code_attempts = 0, changed_at = b.at,
+           state = CASE WHEN b.mark_ready THEN 'READY' ELSE a.state END
+         FROM unnest($1::varchar[], $2::bigint[], $3::bigint[], $4::boolean[]) AS b(id, generation, at, mark_ready)
+         WHERE a.id = b.id AND a.code_generation = b.generation AND a.code_hash IS NOT NULL
+         RETURNING a.user_id AS aggregate_id`,
+        params: [
+          items.map((c) => c.id),
+          items.map((c) => c.generation),
+          items.map((c) => c.now),
+          items.map((c) => c.markReady),
+        ],
+      },
     };
   }
 

@@ -18,7 +18,13 @@ import { UsersReader } from '../identity';
 import { SetPhoneDto } from './dto/otp-sms.dto';
 import { OtpSmsState } from './entities/otp-sms-authenticator.entity';
 import { OtpSmsEvents } from './otp-sms.events';
-import { NewAuthenticator, OtpSmsAuthenticator, OtpSmsRepository, TakenAttempt } from './otp-sms.repository';
+import {
+  AttemptRequest,
+  NewAuthenticator,
+  OtpSmsAuthenticator,
+  OtpSmsRepository,
+  TakenAttempt,
+} from './otp-sms.repository';
 import { OtpSmsService } from './otp-sms.service';
 import { SmsMessage, SmsSender } from './sms/sms-sender';
 
@@ -100,6 +106,18 @@ class FakeOtpSmsRepository implements PublicOf<OtpSmsRepository> {
     return { codeHash: a.codeHash, codeGeneration: a.codeGeneration, attempts: a.codeAttempts };
   }
 
+  async takeAttempts(em: EntityManager, items: AttemptRequest[]) {
+    const taken: (TakenAttempt | undefined)[] = [];
+    for (const a of items)
+      taken.push(await this.takeAttempt(em, a.userId, a.id, a.state, a.now, a.maxAttempts));
+    return taken;
+  }
+  codeConsumptions(
+    _em: EntityManager,
+    items: { id: string; generation: number; now: number; markReady: boolean }[],
+  ) {
+    return { each: items.map((c) => this.codeConsumption(c.id, c.generation, c.now, c.markReady)) };
+  }
   codeConsumption(id: string, generation: number, _now: number, markReady: boolean) {
     return fakeChange(() => {
       const a = this.rows.get(id)!;

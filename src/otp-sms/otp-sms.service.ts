@@ -6,6 +6,7 @@ import { CodeHasher } from '../common/crypto/code-hasher';
 import { SecretBox } from '../common/crypto/secret-box';
 import { isUniqueViolation } from '../common/database/db-dialect';
 import { newId } from '../common/database/id-generator';
+import { TransactionBatcher } from '../common/database/transaction-batcher';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { DomainError } from '../common/errors/domain-error';
 import { tagOutcome } from '../common/observability/verify-outcome';
@@ -78,7 +79,14 @@ export class OtpSmsService {
     private readonly hasher: CodeHasher,
     private readonly sms: SmsSender,
     private readonly counter: DailySendCounter,
-  ) {}
+  ) {
+    this.codeUses = tx.batched(
+      (em, uses) => this.useCodes(em, uses),
+      (u) => u.user.id,
+    );
+  }
+
+  private readonly codeUses: TransactionBatcher<CodeUse, CodeUseOutcome>;
 
   async add(
     caller: Principal,
@@ -291,10 +299,9 @@ export class OtpSmsService {
   }
 
   /**
-   * Verifies a registration code or checks a sign-in code. An attempt is spent (committed) before
-   * the comparison; a sign-in failure is recorded as `check.failed` in the same transaction, so
-   * the transaction returns the failure and the error is thrown after the commit. The code is
-   * compared exactly as sent: whitespace around it makes it wrong (email challenges trim it; README).
+   * Verifies a registration code or checks a sign-in code (in a batch of the uses that arrive
+   * together, `useCodes`); the error of a failure is thrown after the commit. The code is compared
+   * exactly as sent: whitespace around it makes it wrong (email challenges trim it; README).
    */
   private async useCode(
     caller: Principal,
@@ -303,47 +310,81 @@ export class OtpSmsService {
     code: string,
     purpose: Purpose,
   ): Promise<AppendedEvent> {
-    const state: OtpSmsState = purpose === 'registration' ? 'PENDING' : 'READY';
-    // A wrong code that spent the code's last attempt: the code is dead from now on.
-    let lockoutStarted = false;
-    const result = await this.tx.run(async (em): Promise<AppendedEvent | CodeFailure> => {
-      const now = this.clock.now();
-      const max = this.config.otp.maxAttempts;
-      const taken = await this.repo.takeAttempt(em, user.id, otpSmsId, state, now, max);
-      let failure: CodeFailure | undefined;
-      if (!taken) {
-        failure = classify(await this.repo.find(user.id, otpSmsId, em), state, now, max);
-      } else {
-        const context = smsCodeContext(otpSmsId, taken.codeGeneration);
-        const verdict = judgeAttempt(this.hasher, code, context, taken, max);
-        if (verdict === 'match') {
-          const used = await this.events.changeAndAppend(
-            em,
-            this.repo.codeConsumption(otpSmsId, taken.codeGeneration, now, purpose === 'registration'),
-            userEvent(
-              caller,
-              user,
-              purpose === 'registration' ? OtpSmsEvents.verified : OtpSmsEvents.checkSucceeded,
-              { otpSmsId },
-            ),
-          );
-          if (used) return used;
-          failure = 'noCode';
-        } else {
-          failure = 'invalid';
-          lockoutStarted = verdict === 'wrong-exhausted';
-        }
+    const outcome = await this.codeUses.submit({
+      caller,
+      user,
+      otpSmsId,
+      code,
+      purpose,
+      now: this.clock.now(),
+    });
+    if (outcome.kind === 'used') return outcome.event;
+    throw tagOutcome(failureError(outcome.failure, purpose), { lockoutStarted: outcome.lockoutStarted });
+  }
+
+  /**
+   * Uses a batch of codes (one per user) in one transaction (TransactionBatcher). Each use spends an
+   * attempt (one conditional UPDATE for the batch) before its code is compared; the right codes are
+   * used up, with their events, in one more statement (EventStore.changeAndAppendEach). A sign-in
+   * failure is recorded as `check.failed` in the same transaction, so it stays even though the request
+   * fails.
+   */
+  private async useCodes(em: EntityManager, uses: CodeUse[]): Promise<CodeUseOutcome[]> {
+    const max = this.config.otp.maxAttempts;
+    const taken = await this.repo.takeAttempts(
+      em,
+      uses.map((u) => ({
+        userId: u.user.id,
+        id: u.otpSmsId,
+        state: stateFor(u.purpose),
+        now: u.now,
+        maxAttempts: max,
+      })),
+    );
+    const verdicts = uses.map((u, i) => {
+      const t = taken[i];
+      return t && judgeAttempt(this.hasher, u.code, smsCodeContext(u.otpSmsId, t.codeGeneration), t, max);
+    });
+    const matched = uses.flatMap((_, i) => (verdicts[i] === 'match' ? [i] : []));
+    const used = await this.events.changeAndAppendEach(
+      em,
+      this.repo.codeConsumptions(
+        em,
+        matched.map((i) => ({
+          id: uses[i].otpSmsId,
+          generation: taken[i]!.codeGeneration,
+          now: uses[i].now,
+          markReady: uses[i].purpose === 'registration',
+        })),
+      ),
+      matched.map((i) => {
+        const u = uses[i];
+        const type = u.purpose === 'registration' ? OtpSmsEvents.verified : OtpSmsEvents.checkSucceeded;
+        return userEvent(u.caller, u.user, type, { otpSmsId: u.otpSmsId });
+      }),
+    );
+    const outcomes: CodeUseOutcome[] = [];
+    for (const [i, u] of uses.entries()) {
+      const m = matched.indexOf(i);
+      const event = m >= 0 ? used[m] : undefined;
+      if (event) {
+        outcomes.push({ kind: 'used', event });
+        continue;
       }
-      if (purpose === 'sign-in' && failure !== 'notFound' && failure !== 'wrongState') {
-        await this.events.appendUserEvent(em, caller, user, OtpSmsEvents.checkFailed, {
-          otpSmsId,
+      let failure: CodeFailure;
+      if (!taken[i])
+        failure = classify(await this.repo.find(u.user.id, u.otpSmsId, em), stateFor(u.purpose), u.now, max);
+      else failure = m >= 0 ? 'noCode' : 'invalid';
+      if (u.purpose === 'sign-in' && failure !== 'notFound' && failure !== 'wrongState') {
+        await this.events.appendUserEvent(em, u.caller, u.user, OtpSmsEvents.checkFailed, {
+          otpSmsId: u.otpSmsId,
           reason: failure,
         });
       }
-      return failure;
-    });
-    if (typeof result !== 'string') return result;
-    throw tagOutcome(failureError(result, purpose), { lockoutStarted });
+      // A wrong code that spent the code's last attempt: the code is dead from now on.
+      outcomes.push({ kind: 'failed', failure, lockoutStarted: verdicts[i] === 'wrong-exhausted' });
+    }
+    return outcomes;
   }
 
   /** Counts one message to the number today (shared budget); 429 with Retry-After at the limit. */
@@ -367,6 +408,22 @@ export class OtpSmsService {
     return this.hasher.hash(e164, NUMBER_HASH_CONTEXT);
   }
 }
+
+/** A code sent to be used, as its batch sees it. */
+interface CodeUse {
+  caller: Principal;
+  user: UserView;
+  otpSmsId: string;
+  code: string;
+  purpose: Purpose;
+  now: number;
+}
+
+type CodeUseOutcome =
+  { kind: 'used'; event: AppendedEvent } | { kind: 'failed'; failure: CodeFailure; lockoutStarted: boolean };
+
+/** The state an authenticator must be in for a code of `purpose`. */
+const stateFor = (purpose: Purpose): OtpSmsState => (purpose === 'registration' ? 'PENDING' : 'READY');
 
 /** The hash context of a code: the authenticator and the code's generation. */
 function smsCodeContext(id: string, generation: number): string {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { rawQuery } from '../database/db-dialect';
-import { SqlChange } from '../database/sql-change';
+import { dialectOf, rawQuery } from '../database/db-dialect';
+import { SqlChange, SqlChangeBatch } from '../database/sql-change';
 
 export interface StoredCode {
   codeId: string;
@@ -26,6 +26,15 @@ const toCode = (r: RawCode): StoredCode => ({
   attempts: Number(r.attempts),
   sentAt: Number(r.sent_at),
 });
+
+/** An attempt to spend on a user's pending code (see OneTimeCodeStore.takeAttempt). */
+export interface CodeAttempt {
+  purpose: string;
+  userId: string;
+  now: number;
+  maxAttempts: number;
+  factorChannel?: string;
+}
 
 /**
  * SQL of the pending one-time codes. Every change that races is one conditional statement whose
@@ -115,6 +124,60 @@ export class OneTimeCodeStore {
       sql: `UPDATE one_time_codes SET code_hash = NULL
        WHERE purpose = $1 AND user_id = $2 AND code_id = $3 AND code_hash IS NOT NULL`,
       params: [purpose, userId, codeId],
+    };
+  }
+
+  /**
+   * `takeAttempt` for a batch of attempts (one per user), in the items' order. PostgreSQL: one
+   * statement for all of them.
+   */
+  async takeAttempts(em: EntityManager, items: CodeAttempt[]): Promise<(StoredCode | undefined)[]> {
+    if (dialectOf(em) !== 'postgres') {
+      const taken: (StoredCode | undefined)[] = [];
+      for (const a of items)
+        taken.push(await this.takeAttempt(em, a.purpose, a.userId, a.now, a.maxAttempts, a.factorChannel));
+      return taken;
+    }
+    const { rows } = await rawQuery<RawCode & { user_id: string }>(
+      em,
+      `UPDATE one_time_codes c SET attempts = c.attempts + 1
+       FROM unnest($1::varchar[], $2::varchar[], $3::bigint[], $4::int[], $5::varchar[])
+         AS b(purpose, user_id, at, max_attempts, channel)
+       WHERE c.purpose = b.purpose AND c.user_id = b.user_id AND c.code_hash IS NOT NULL AND c.expires_at >= b.at
+         AND c.attempts < b.max_attempts
+         AND (b.channel IS NULL
+           OR EXISTS (SELECT 1 FROM otp_channel_factors f WHERE f.user_id = b.user_id AND f.channel = b.channel))
+       RETURNING c.user_id, c.code_id, c.code_hash, c.expires_at, c.attempts, c.sent_at`,
+      [
+        items.map((a) => a.purpose),
+        items.map((a) => a.userId),
+        items.map((a) => a.now),
+        items.map((a) => a.maxAttempts),
+        items.map((a) => a.factorChannel ?? null),
+      ],
+    );
+    const byUser = new Map(rows.map((r) => [r.user_id, r]));
+    return items.map((a) => {
+      const r = byUser.get(a.userId);
+      return r && toCode(r);
+    });
+  }
+
+  /** `consumption` for a batch of codes (one per user), for EventStore.changeAndAppendEach. */
+  consumptions(
+    em: EntityManager,
+    items: { purpose: string; userId: string; codeId: string }[],
+  ): SqlChangeBatch {
+    if (dialectOf(em) !== 'postgres')
+      return { each: items.map((c) => this.consumption(c.purpose, c.userId, c.codeId)) };
+    return {
+      postgres: {
+        sql: `UPDATE one_time_codes c SET code_hash = NULL
+         FROM unnest($1::varchar[], $2::varchar[], $3::varchar[]) AS b(purpose, user_id, code_id)
+         WHERE c.purpose = b.purpose AND c.user_id = b.user_id AND c.code_id = b.code_id AND c.code_hash IS NOT NULL
+         RETURNING c.user_id AS aggregate_id`,
+        params: [items.map((c) => c.purpose), items.map((c) => c.userId), items.map((c) => c.codeId)],
+      },
     };
   }
 
