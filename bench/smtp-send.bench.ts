@@ -1,9 +1,10 @@
 /**
  * Micro-benchmark: CPU of one challenge mail through the SMTP sender, with connection reuse off
  * (SMTP_POOL_MAX_IDLE=0: TCP + EHLO + QUIT per mail) and on (the default pool), in one run, plus what
- * composing the MIME message alone costs. The relay is an smtp-server in a child process, so the
- * figures are this process's work only (the sender; nothing of the relay). Sequential sends, then
- * batches of concurrent ones. Not part of `npm run bench`; nothing here asserts a time.
+ * composing the MIME message alone costs, by MimeComposer (what the sender uses) and by nodemailer's
+ * MailComposer (what it used before, and its fallback). The relay is an smtp-server in a child
+ * process, so the figures are this process's work only (the sender; nothing of the relay).
+ * Sequential sends, then batches of concurrent ones. Not part of `npm run bench`; nothing here asserts a time.
  * Run: npx ts-node --transpile-only bench/smtp-send.bench.ts
  */
 import { Logger } from '@nestjs/common';
@@ -12,6 +13,7 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import { loadConfig } from '../src/common/config/app-config';
 import { renderChallengeMail } from '../src/common/mail/mail-content';
 import { ChallengeMail } from '../src/common/mail/mail-sender';
+import { MimeComposer } from '../src/common/mail/mime-message';
 import { SmtpMailSender } from '../src/common/mail/smtp-mail-sender';
 
 /**
@@ -56,17 +58,19 @@ async function measure(sender: SmtpMailSender, n: number, concurrency: number) {
   return { cpu: (cpu.user + cpu.system) / n, wall };
 }
 
-async function composeCost(n: number): Promise<number> {
+const FROM = 'MFA <no-reply@example.com>';
+const lean = new MimeComposer(FROM, 'Code');
+
+/** CPU µs per mail of rendering and composing `n` challenge mails, by MimeComposer or by MailComposer. */
+async function composeCost(n: number, by: 'lean' | 'MailComposer'): Promise<number> {
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < n; i++) {
     const { text, html } = renderChallengeMail(mail(i));
-    const node = new MailComposer({
-      from: 'MFA <no-reply@example.com>',
-      to: mail(i).to,
-      subject: 'Code',
-      text,
-      html,
-    }).compile();
+    if (by === 'lean') {
+      await lean.compose({ to: mail(i).to, subject: 'Code', text, html });
+      continue;
+    }
+    const node = new MailComposer({ from: FROM, to: mail(i).to, subject: 'Code', text, html }).compile();
     await node.build();
   }
   const cpu = process.cpuUsage(cpu0);
@@ -89,12 +93,19 @@ export async function runSmtpSendBench(n = 200): Promise<void> {
       );
     const off = sender(0);
     const on = sender(5);
-    await composeCost(100); // warm-up
+    // warm-up
+    await composeCost(100, 'MailComposer');
+    await composeCost(1000, 'lean');
     await measure(off, 50, 1);
     await measure(on, 50, 1);
-    const compose = await composeCost(n);
+    // the lean figure over more mails: at a few µs each, 200 would be below the clock's resolution
+    const mailComposer = await composeCost(n, 'MailComposer');
+    const composer = await composeCost(n * 10, 'lean');
     console.log(`SMTP send, ${n} mails per figure (relay in a child process; CPU of this process only)`);
-    console.log(`  composing the MIME message alone: ${compose.toFixed(0)} µs CPU per mail`);
+    console.log(
+      `  composing the MIME message alone: MimeComposer ${composer.toFixed(1)} µs CPU per mail, ` +
+        `MailComposer ${mailComposer.toFixed(0)} µs; MailComposer/MimeComposer = ${(mailComposer / composer).toFixed(0)}`,
+    );
     for (const concurrency of [1, 10]) {
       // alternated, so that drift of a shared machine hits both alike
       const a = await measure(off, n / 2, concurrency);

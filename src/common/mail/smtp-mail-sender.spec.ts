@@ -1,8 +1,10 @@
 import { Logger } from '@nestjs/common';
+import { AddressObject, simpleParser } from 'mailparser';
 import { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { startSmtpSink, SmtpSink } from '../../../test/helpers/smtp-sink';
 import { AppConfig } from '../config/app-config';
+import { renderChallengeMail } from './mail-content';
 import { ChallengeMail, MailDeliveryError } from './mail-sender';
 import { SmtpMailSender } from './smtp-mail-sender';
 
@@ -32,12 +34,13 @@ describe('SmtpMailSender connection reuse', () => {
     pool: Partial<AppConfig['mail']['pool']> = {},
     sendDeadlineMs = 5000,
     smtpUrl = sink.url,
+    { from = 'MFA Service <no-reply@example.com>', subject = 'Your verification code' } = {},
   ): SmtpMailSender {
     const mail = {
       transport: 'smtp',
       smtpUrl,
-      from: 'MFA Service <no-reply@example.com>',
-      subject: 'Your verification code',
+      from,
+      subject,
       logCodes: false,
       resendCooldownSeconds: 30,
       sendDeadlineMs,
@@ -89,6 +92,48 @@ describe('SmtpMailSender connection reuse', () => {
     expect(sink.messages).toHaveLength(2);
     expect(sink.connections()).toEqual({ opened: 1, closed: 0 });
     expect(s.idleConnections).toBe(1);
+  });
+
+  it('what the relay receives reads as the mail that was sent: envelope, from, to, subject, both bodies', async () => {
+    const s = start({}, 5000, sink.url, {
+      from: '"Sécurité, MFA" <no-reply@bücher.example>',
+      subject: 'Ihr Bestätigungscode für die Freigabe – bitte nicht weitergeben, auch nicht am Telefon',
+    });
+    const m = mail();
+    expect(await s.send(m)).toBe('sent');
+    const challenge = sink.lastTo(m.to);
+    // MAIL FROM goes out punycoded; smtp-server hands the address over decoded
+    expect(challenge.from).toBe('no-reply@bücher.example');
+    const parsed = await simpleParser(challenge.raw);
+    expect(parsed.from?.value).toEqual([{ name: 'Sécurité, MFA', address: 'no-reply@bücher.example' }]);
+    expect((parsed.to as AddressObject).value).toEqual([{ name: '', address: m.to }]);
+    expect(parsed.subject).toBe(
+      'Ihr Bestätigungscode für die Freigabe – bitte nicht weitergeben, auch nicht am Telefon',
+    );
+    expect(parsed.messageId).toMatch(/^<[0-9a-f-]{36}@xn--bcher-kva\.example>$/);
+    const { text, html } = renderChallengeMail(m);
+    expect(parsed.text).toBe(text);
+    expect(parsed.html).toBe(html);
+
+    // a notice: its own subject and message id; lines the SMTP layer has to escape (a leading dot)
+    const to = `user${++n}@example.com`;
+    const notice = {
+      to,
+      subject: 'Eine Anmeldemethode wurde entfernt',
+      text: 'Grüße,\n.\n..zwei Punkte\nEnde\n',
+      html: `<p>Grüße</p>\n<p>${'lange Zeile '.repeat(100)}</p>\n`,
+      messageId: '<notification.7.1741210462000@mfa.example.com>',
+      ref: { kind: 'factor_removed', outboxId: 7 },
+    };
+    expect(await s.sendNotice(notice)).toBe('sent');
+    const received = sink.lastTo(to);
+    expect(received.to).toEqual([to]);
+    const read = await simpleParser(received.raw);
+    expect(read.subject).toBe(notice.subject);
+    expect(read.messageId).toBe(notice.messageId);
+    expect(read.text).toBe(notice.text);
+    expect(read.html).toBe(notice.html);
+    expect(sink.connections()).toEqual({ opened: 1, closed: 0 });
   });
 
   it('logs in once per connection: a kept connection sends without a new AUTH', async () => {

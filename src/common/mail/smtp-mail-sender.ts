@@ -1,5 +1,4 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
-import MailComposer from 'nodemailer/lib/mail-composer';
 import { parseConnectionUrl } from 'nodemailer/lib/shared';
 import type SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { PassThrough } from 'node:stream';
@@ -7,6 +6,7 @@ import { AppConfig } from '../config/app-config';
 import { renderChallengeMail } from './mail-content';
 import { ChallengeMail, MailDeliveryError, MailOutcome, MailSender, NoticeMail } from './mail-sender';
 import { maskEmail } from './mask-email';
+import { MimeComposer } from './mime-message';
 import { PooledConnection, SmtpConnectionPool } from './smtp-connection-pool';
 
 /** Bounds of the connection itself (a transmitted message may still be waiting for its answer after the deadline). */
@@ -34,11 +34,16 @@ type SmtpError = Error & { code?: unknown; responseCode?: unknown };
  * A refusal (an SMTP error reply) is a failure whenever it comes before the deadline.
  * In neither case is the connection kept: a cut-off one is closed at once, an unconfirmed one once
  * its answer came. The deadline covers the one retry a dropped kept connection gets (`transmit`).
+ *
+ * Messages are written by MimeComposer, which prepares the From header, the envelope sender and the
+ * MAIL_SUBJECT header once, here, and leaves the mails it cannot write with certainty to
+ * nodemailer's MailComposer (see there).
  */
 @Injectable()
 export class SmtpMailSender extends MailSender implements OnModuleDestroy {
   private readonly logger = new Logger('Mail');
   private readonly pool: SmtpConnectionPool;
+  private readonly composer: MimeComposer;
 
   constructor(private readonly config: AppConfig) {
     super();
@@ -49,6 +54,9 @@ export class SmtpMailSender extends MailSender implements OnModuleDestroy {
       options.auth,
       config.mail.pool,
     );
+    this.composer = new MimeComposer(config.mail.from, config.mail.subject);
+    if (!this.composer.fromHandled)
+      this.logger.log('MAIL_FROM is not one plain mailbox: mails are composed by nodemailer (slower)');
   }
 
   /** Quits the kept connections (at app shutdown). */
@@ -63,16 +71,14 @@ export class SmtpMailSender extends MailSender implements OnModuleDestroy {
 
   async send(mail: ChallengeMail): Promise<MailOutcome> {
     const { text, html } = renderChallengeMail(mail);
-    const node = new MailComposer({
-      from: this.config.mail.from,
+    const { envelope, message } = await this.composer.compose({
       to: mail.to,
       subject: this.config.mail.subject,
       text,
       html,
-    }).compile();
-    const message = await node.build();
+    });
     const log = { to: maskEmail(mail.to), challengeId: mail.challengeId };
-    const outcome = await this.transmit(node.getEnvelope(), message, this.config.mail.sendDeadlineMs).catch(
+    const outcome = await this.transmit(envelope, message, this.config.mail.sendDeadlineMs).catch(
       (e: unknown) => {
         const err = e as SmtpError;
         const detail = {
@@ -104,16 +110,14 @@ export class SmtpMailSender extends MailSender implements OnModuleDestroy {
 
   /** A security notification: logged by kind and outbox id only (no address, not even masked). */
   async sendNotice(mail: NoticeMail): Promise<MailOutcome> {
-    const node = new MailComposer({
-      from: this.config.mail.from,
+    const { envelope, message } = await this.composer.compose({
       to: mail.to,
       subject: mail.subject,
       text: mail.text,
       html: mail.html,
       messageId: mail.messageId,
-    }).compile();
-    const message = await node.build();
-    const outcome = await this.transmit(node.getEnvelope(), message, this.config.mail.sendDeadlineMs).catch(
+    });
+    const outcome = await this.transmit(envelope, message, this.config.mail.sendDeadlineMs).catch(
       (e: unknown) => {
         const err = e as SmtpError;
         const detail = {
