@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { Client } from 'pg';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import { DatabaseConfig } from '../src/common/config/app-config';
+import { BatchedReads } from '../src/common/database/batched-reads';
 import { buildDataSourceOptions } from '../src/common/database/data-source';
 import { isUniqueViolation, rawQuery } from '../src/common/database/db-dialect';
 import { postgresPool } from '../src/common/database/driver-handle';
@@ -101,6 +102,31 @@ describe(`database layer on ${E2E_DB}`, () => {
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(await stored()).toEqual(['a', 'c']);
+  });
+
+  it('BatchedReads: the reads of one turn share one SELECT on PostgreSQL; each caller gets its own rows', async () => {
+    await insert(ds, 'a', 1);
+    await insert(ds, 'b', 2);
+    const one = jest.fn(
+      async (k: string) =>
+        (await rawQuery<{ k: string; v: number }>(ds, 'SELECT k, v FROM t WHERE k = $1', [k])).rows,
+    );
+    const many = jest.fn(
+      async (ks: string[]) =>
+        (await rawQuery<{ k: string; v: number }>(ds, 'SELECT k, v FROM t WHERE k = ANY($1::text[])', [ks]))
+          .rows,
+    );
+    const reads = new BatchedReads(ds, one, many, (row) => row.k);
+    const rows = await Promise.all(['a', 'b', 'x', 'a'].map((k) => reads.get(k)));
+    expect(rows.map((r) => r.map((row) => Number(row.v)))).toEqual([[1], [2], [], [1]]);
+    if (E2E_DB === 'postgres') {
+      // one statement for the four reads, each key asked once
+      expect(many.mock.calls).toEqual([[['a', 'b', 'x']]]);
+      expect(one).not.toHaveBeenCalled();
+    } else {
+      expect(one.mock.calls).toEqual([['a'], ['b'], ['x'], ['a']]);
+      expect(many).not.toHaveBeenCalled();
+    }
   });
 
   it('refuses the unit of a request whose deadline has passed', async () => {

@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { AuthDirectory } from '../common/auth/auth-directory';
 import { INSTANCE_ROLES, ORG_ROLES, Role } from '../common/auth/permissions';
 import { Principal } from '../common/auth/principal';
+import { BatchedReads } from '../common/database/batched-reads';
 import { rawQuery } from '../common/database/db-dialect';
 import { ID_PATTERN } from '../common/database/id-generator';
 import { Clock } from '../common/time/clock';
@@ -22,28 +23,55 @@ interface UserWithRoles extends UserRow {
   roles: string | null;
 }
 
+/** A token's row joined with its user and one of the user's memberships. */
+interface TokenRow extends UserWithRoles {
+  token_hash: string;
+  token_id: string;
+  expires_at: string | number | null;
+}
+
+/** A token with its user, once per membership of the user; the WHERE clause picks the tokens. */
+const TOKEN_SQL = `SELECT u.id, u.org_id, u.type, u.state, t.token_hash, t.id AS token_id, t.expires_at, m.scope, m.roles
+  FROM personal_access_tokens t JOIN users u ON u.id = t.user_id
+  LEFT JOIN memberships m ON m.user_id = u.id`;
+
+/** A user once per membership (one row with nulls when it has none); the WHERE clause picks the users. */
+const USER_SQL = `SELECT u.id, u.org_id, u.type, u.state, m.scope, m.roles
+  FROM users u LEFT JOIN memberships m ON m.user_id = u.id`;
+
 /** The identity module's implementation of the auth port: tokens, users and memberships → Principal. */
 @Injectable()
 export class IdentityDirectory extends AuthDirectory {
   /** user id → organisation id. Users never change organisation, so only a removal ends an entry. */
   private readonly orgs = new Map<string, string>();
 
+  /** Tokens and users with their memberships; on PostgreSQL the lookups of one turn share a SELECT. */
+  private readonly tokens: BatchedReads<TokenRow>;
+  private readonly users: BatchedReads<UserWithRoles>;
+
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
     private readonly clock: Clock,
   ) {
     super();
+    this.tokens = new BatchedReads<TokenRow>(
+      ds,
+      async (hash) => (await rawQuery<TokenRow>(ds, `${TOKEN_SQL} WHERE t.token_hash = $1`, [hash])).rows,
+      async (hashes) =>
+        (await rawQuery<TokenRow>(ds, `${TOKEN_SQL} WHERE t.token_hash = ANY($1::varchar[])`, [hashes])).rows,
+      (row) => row.token_hash,
+    );
+    this.users = new BatchedReads<UserWithRoles>(
+      ds,
+      async (id) => (await rawQuery<UserWithRoles>(ds, `${USER_SQL} WHERE u.id = $1`, [id])).rows,
+      async (ids) =>
+        (await rawQuery<UserWithRoles>(ds, `${USER_SQL} WHERE u.id = ANY($1::varchar[])`, [ids])).rows,
+      (row) => row.id,
+    );
   }
 
   async principalForTokenHash(tokenHash: string): Promise<Principal | undefined> {
-    const { rows } = await rawQuery<UserWithRoles & { token_id: string; expires_at: string | number | null }>(
-      this.ds,
-      `SELECT u.id, u.org_id, u.type, u.state, t.id AS token_id, t.expires_at, m.scope, m.roles
-         FROM personal_access_tokens t JOIN users u ON u.id = t.user_id
-         LEFT JOIN memberships m ON m.user_id = u.id
-        WHERE t.token_hash = $1`,
-      [tokenHash],
-    );
+    const rows = await this.tokens.get(tokenHash);
     const row = rows[0];
     if (!row) return undefined;
     if (row.expires_at !== null && Number(row.expires_at) <= this.clock.now()) return undefined;
@@ -91,14 +119,7 @@ export class IdentityDirectory extends AuthDirectory {
   /** The user's row once per membership (one row with no membership when it has none); none when unknown. */
   private async userWithRoles(userId: string): Promise<UserWithRoles[]> {
     if (!ID_PATTERN.test(userId)) return [];
-    const { rows } = await rawQuery<UserWithRoles>(
-      this.ds,
-      `SELECT u.id, u.org_id, u.type, u.state, m.scope, m.roles
-         FROM users u LEFT JOIN memberships m ON m.user_id = u.id
-        WHERE u.id = $1`,
-      [userId],
-    );
-    return rows;
+    return this.users.get(userId);
   }
 
   /** The Principal of a user read with its memberships (one SELECT, one row per membership). */

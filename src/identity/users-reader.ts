@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { BatchedReads } from '../common/database/batched-reads';
 import { rawQuery } from '../common/database/db-dialect';
 import { ID_PATTERN } from '../common/database/id-generator';
 import { CommonErrors } from '../common/errors/common-errors';
@@ -39,11 +40,13 @@ interface UserRow {
   preferred_language: string | null;
 }
 
-/** One primary-key lookup of the user and its organisation (every factor request starts with it). */
-const USER_SQL = `SELECT u.id, u.org_id, o.primary_domain AS org_domain, u.type, u.state, u.username, u.email,
+/** The user and its organisation, by primary key (every factor request starts with it). */
+const USER_COLUMNS = `SELECT u.id, u.org_id, o.primary_domain AS org_domain, u.type, u.state, u.username, u.email,
     u.email_verified, u.phone, u.phone_verified, u.preferred_language
-  FROM users u JOIN organizations o ON o.id = u.org_id
-  WHERE u.id = $1`;
+  FROM users u JOIN organizations o ON o.id = u.org_id`;
+const USER_SQL = `${USER_COLUMNS} WHERE u.id = $1`;
+/** PostgreSQL: the users of the lookups that arrive together, in one statement (BatchedReads). */
+const USERS_SQL = `${USER_COLUMNS} WHERE u.id = ANY($1::varchar[])`;
 
 /**
  * What the identity module lets feature modules read about users and organisations. These reads run
@@ -51,12 +54,21 @@ const USER_SQL = `SELECT u.id, u.org_id, o.primary_domain AS org_domain, u.type,
  */
 @Injectable()
 export class UsersReader {
-  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+  private readonly users: BatchedReads<UserRow>;
+
+  constructor(@InjectDataSource() private readonly ds: DataSource) {
+    this.users = new BatchedReads<UserRow>(
+      ds,
+      async (id) => (await rawQuery<UserRow>(ds, USER_SQL, [id])).rows,
+      async (ids) => (await rawQuery<UserRow>(ds, USERS_SQL, [ids])).rows,
+      (row) => row.id,
+    );
+  }
 
   async findUser(userId: string): Promise<UserView | undefined> {
     if (!ID_PATTERN.test(userId)) return undefined;
-    const { rows } = await rawQuery<UserRow>(this.ds, USER_SQL, [userId]);
-    return rows[0] ? toView(rows[0]) : undefined;
+    const [row] = await this.users.get(userId);
+    return row ? toView(row) : undefined;
   }
 
   /**
