@@ -44,8 +44,13 @@ export class NotificationRepository {
     private readonly runner: TransactionRunner,
   ) {}
 
-  /** One statement in its own transaction (on SQLite queued behind the others on the one connection). */
+  /**
+   * One statement, atomic on its own. PostgreSQL: straight on the pool (autocommit: no BEGIN and COMMIT
+   * round trips around it). SQLite: in a unit of TransactionRunner, queued behind the others on the
+   * one connection.
+   */
   private query<T>(text: string, params: unknown[] = []) {
+    if (dialectOf(this.ds) === 'postgres') return rawQuery<T>(this.ds, text, params);
     return this.runner.run((em) => rawQuery<T>(em, text, params));
   }
 
