@@ -32,7 +32,7 @@ export function qrSvg(text: string): string {
   let lowest = Infinity;
   for (let mask = 0; mask < 8; mask++) {
     masked(plain, masks[mask], size, formatBits(qr.errorCorrectionLevel.bit, mask), candidate);
-    const score = penalty(candidate, size);
+    const score = penalty(candidate, size, lowest);
     // The first of equally good masks wins, as in the package.
     if (score < lowest) {
       lowest = score;
@@ -111,14 +111,20 @@ function masked(plain: Uint8Array, mask: Uint8Array, size: number, format: numbe
   out[(size - 8) * size + 8] = 1;
 }
 
-/** The penalty score of a masked symbol (rules N1–N4 with weights 3, 3, 40, 10). */
-function penalty(m: Uint8Array, size: number): number {
+/**
+ * The penalty score of a masked symbol (rules N1–N4 with weights 3, 3, 40, 10), or `bound` as soon as
+ * the score is certain to reach it: every rule only adds, so a mask whose partial score already
+ * reaches the best mask's score so far cannot win (the first of equally good masks wins) and need
+ * not be scored to the end.
+ */
+function penalty(m: Uint8Array, size: number, bound: number): number {
   let score = 0;
   let blocks = 0;
   let dark = 0;
   for (let r = 0; r < size; r++) {
     const row = r * size;
     score += line(m, row, 1, size) + line(m, r, size, size);
+    if (score + blocks * 3 >= bound) return bound;
     for (let c = 0; c < size; c++) dark += m[row + c];
     if (r === size - 1) break;
     // N2: 2×2 blocks of one colour, between this row and the next.
