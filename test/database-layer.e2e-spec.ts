@@ -152,6 +152,67 @@ describe(`database layer on ${E2E_DB}`, () => {
       expect(prepared.rows).toEqual([{ n: '1' }]);
     });
 
+    it('run: one transaction on one connection, which TypeORM and the subscribers know of', async () => {
+      const events: string[] = [];
+      const subscriber = {
+        afterTransactionCommit: () => void events.push('commit'),
+        afterTransactionRollback: () => void events.push('rollback'),
+      };
+      ds.subscribers.push(subscriber);
+      try {
+        await runner.run(async (em) => {
+          await insert(em, 'a');
+          const { rows } = await rawQuery<{ txid: string | null }>(
+            em,
+            'SELECT txid_current_if_assigned()::text AS txid, $1::int AS x',
+            [1],
+          );
+          await insert(em, 'b');
+          // the insert's transaction is still open: it has an id, and the entity manager opens none of its own
+          expect(rows[0].txid).not.toBeNull();
+          expect(em.queryRunner?.isTransactionActive).toBe(true);
+        });
+        expect(await stored()).toEqual(['a', 'b']);
+        expect(events).toEqual(['commit']);
+
+        // a failing statement undoes the whole unit, and the connection serves the next one
+        const failed = await runner
+          .run(async (em) => {
+            await insert(em, 'c');
+            await insert(em, 'a');
+          })
+          .catch((e: unknown) => e);
+        expect(isUniqueViolation(failed)).toBe(true);
+        expect(events).toEqual(['commit', 'rollback']);
+        await runner.run((em) => insert(em, 'd'));
+        expect(await stored()).toEqual(['a', 'b', 'd']);
+        expect(events).toEqual(['commit', 'rollback', 'commit']);
+      } finally {
+        ds.subscribers.splice(ds.subscribers.indexOf(subscriber), 1);
+      }
+    });
+
+    it('oneStatement: autocommit on the pool, a statement is visible to others before the work ends', async () => {
+      const seenMeanwhile = await runner.oneStatement(async (em) => {
+        expect(em.queryRunner).toBeUndefined();
+        await insert(em, 'a');
+        // another pooled connection already sees it: no transaction holds it back
+        const pool = postgresPool(ds);
+        const other = await pool.connect();
+        try {
+          return (await other.query<{ k: string }>('SELECT k FROM t')).rows.map((r) => r.k);
+        } finally {
+          other.release();
+        }
+      });
+      expect(seenMeanwhile).toEqual(['a']);
+      const scope = new RequestScope(jest.fn());
+      scope.expire();
+      const late = jest.fn((em: EntityManager) => insert(em, 'late'));
+      await expect(runInScope(scope, () => runner.oneStatement(late))).rejects.toEqual(DEADLINE_EXCEEDED());
+      expect(late).not.toHaveBeenCalled();
+    });
+
     it('keeps a pooled connection after a statement error, and runs on the pool outside a transaction', async () => {
       const pid = async () =>
         (await rawQuery<{ pid: number }>(ds, 'SELECT pg_backend_pid() AS pid, $1::int AS x', [1])).rows[0]

@@ -126,7 +126,7 @@ export class EmailChallengeService extends StepUpVerifier {
       });
       throw EmailChallengeErrors.mailFailed(e);
     }
-    await this.tx.run((em) => this.repo.markSent(em, id));
+    await this.tx.oneStatement((em) => this.repo.markSent(em, id));
     return {
       challengeId: id,
       status: 'PENDING',

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { rawQuery } from '../common/database/db-dialect';
+import { SqlChange } from '../common/database/sql-change';
 import { TotpState } from './entities/totp-factor.entity';
 
 /** A factor as the service reads it. */
@@ -62,26 +63,18 @@ export class TotpRepository {
   }
 
   /**
-   * Stores a new (not yet verified) secret, replacing an unverified one. Returns false, changing
-   * nothing, when the user's TOTP is already ready. Atomic: a racing verify cannot be overwritten.
+   * The change that stores a new (not yet verified) secret: a first TOTP, or in place of an unverified
+   * one. It does not apply, changing nothing, when the user's TOTP is already ready. One statement: a
+   * racing verify cannot be overwritten.
    */
-  async saveUnverified(
-    em: EntityManager,
-    userId: string,
-    orgId: string,
-    secretSealed: string,
-    now: number,
-  ): Promise<boolean> {
-    const { rows } = await rawQuery(
-      em,
-      `INSERT INTO totp_factors (user_id, org_id, state, secret_sealed, created_at, updated_at)
+  newSecret(userId: string, orgId: string, secretSealed: string, now: number): SqlChange {
+    return {
+      sql: `INSERT INTO totp_factors (user_id, org_id, state, secret_sealed, created_at, updated_at)
        VALUES ($1, $2, 'NOT_READY', $3, $4, $4)
        ON CONFLICT (user_id) DO UPDATE SET secret_sealed = excluded.secret_sealed, updated_at = excluded.updated_at
-       WHERE totp_factors.state = 'NOT_READY'
-       RETURNING user_id`,
-      [userId, orgId, secretSealed, now],
-    );
-    return rows.length === 1;
+       WHERE totp_factors.state = 'NOT_READY'`,
+      params: [userId, orgId, secretSealed, now],
+    };
   }
 
   /** Deletes the user's TOTP; its organisation, or undefined when there was none. */

@@ -1,7 +1,9 @@
 import { Principal } from '../common/auth/principal';
 import { AppConfig } from '../common/config/app-config';
 import { SecretBox } from '../common/crypto/secret-box';
+import { SqlChange } from '../common/database/sql-change';
 import { TransactionRunner } from '../common/database/transaction-runner';
+import { applyFake, fakeChange } from '../../test/helpers/recording-event-store';
 import { DomainError } from '../common/errors/domain-error';
 import { classifyVerify } from '../common/observability/verify-outcome';
 import { AppendedEvent, EventStore, NewEvent } from '../common/events/event-store';
@@ -36,10 +38,12 @@ class FakeRepository {
   find(userId: string) {
     return Promise.resolve(this.factors.get(userId));
   }
-  saveUnverified(_em: unknown, userId: string, orgId: string, secretSealed: string) {
-    if (this.factors.get(userId)?.state === 'READY') return Promise.resolve(false);
-    this.factors.set(userId, { ...factor('NOT_READY'), userId, orgId, secretSealed });
-    return Promise.resolve(true);
+  newSecret(userId: string, orgId: string, secretSealed: string) {
+    return fakeChange(() => {
+      if (this.factors.get(userId)?.state === 'READY') return false;
+      this.factors.set(userId, { ...factor('NOT_READY'), userId, orgId, secretSealed });
+      return true;
+    });
   }
   remove(_em: unknown, userId: string) {
     const f = this.factors.get(userId);
@@ -54,6 +58,9 @@ class FakeEvents {
   append(_em: unknown, e: NewEvent): Promise<AppendedEvent> {
     this.appended.push(e);
     return Promise.resolve(appended(this.appended.length));
+  }
+  changeAndAppend(em: unknown, change: SqlChange, e: NewEvent) {
+    return applyFake(change) ? this.append(em, e) : Promise.resolve(undefined);
   }
 }
 
@@ -96,6 +103,7 @@ function setup(outcomes: AttemptOutcome[] = [], user: Partial<UserView> | null =
   const box = { seal: (plain: string, aad: string) => `sealed(${aad})` } as SecretBox;
   const runner = {
     run: (work: (em: never) => Promise<unknown>) => work(undefined as never),
+    oneStatement: (work: (em: never) => Promise<unknown>) => work(undefined as never),
   } as unknown as TransactionRunner;
   const events = new FakeEvents();
   const repo = new FakeRepository();

@@ -29,9 +29,7 @@ export class RecordingEventStore extends EventStore {
 
   /** Applies a change made by `fakeChange` (its in-memory effect) and appends only if it applied. */
   override async changeAndAppend(em: EntityManager, change: SqlChange, e: NewEvent) {
-    const apply = (change as FakeChange)[APPLY];
-    if (!apply) throw new Error('a unit spec hands changeAndAppend a change made by fakeChange');
-    return apply() ? this.append(em, e) : undefined;
+    return applyFake(change) ? this.append(em, e) : undefined;
   }
 
   /** No aggregate has a stored history in memory. */
@@ -55,6 +53,13 @@ export function fakeChange(apply: () => boolean): SqlChange {
   return { sql: '', params: [], [APPLY]: apply } as FakeChange;
 }
 
+/** Runs a change made by `fakeChange` (its in-memory effect): true when it applied. */
+export function applyFake(change: SqlChange): boolean {
+  const apply = (change as FakeChange)[APPLY];
+  if (!apply) throw new Error('a unit spec hands changeAndAppend a change made by fakeChange');
+  return apply();
+}
+
 /** The TransactionRunner of a unit spec: every unit runs at once on `em`. */
 export function inlineTransactions(em: EntityManager) {
   return {
@@ -62,6 +67,10 @@ export function inlineTransactions(em: EntityManager) {
     run<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
       this.runs++;
       return work(em);
+    },
+    /** As `run`: a unit of its own, counted. */
+    oneStatement<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
+      return this.run(work);
     },
     /** Each item at once, as a batch of one in a unit of its own. */
     batched<I, O>(work: (em: EntityManager, items: I[]) => Promise<O[]>) {

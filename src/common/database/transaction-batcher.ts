@@ -40,7 +40,7 @@ export class TransactionBatcher<I, O> {
     // A batch serves several requests: it runs in the context it was built in, none of theirs.
     const outside = AsyncLocalStorage.snapshot();
     this.batcher = new MicroBatcher<I, O>(
-      (items) => outside(() => retryOnDeadlock(() => ds.transaction((em) => this.inKeyOrder(em, items)))),
+      (items) => outside(() => retryOnDeadlock(() => runner.transaction((em) => this.inKeyOrder(em, items)))),
       { key, maxSize: BATCH, isolate: mayBeOneRowsFault },
     );
   }

@@ -52,32 +52,26 @@ export class OneTimeCodeStore {
   }
 
   /**
-   * Stores a new code in place of the previous one (which dies), unless the previous one was issued
-   * less than the cooldown ago (`sentBefore` = now - cooldown). False when the cooldown holds.
+   * The change that stores a new code in place of the previous one (which dies), unless the previous
+   * one was issued less than the cooldown ago (`sentBefore` = now - cooldown): then it does not apply.
    */
-  async replace(
-    em: EntityManager,
-    c: {
-      purpose: string;
-      userId: string;
-      codeId: string;
-      codeHash: string;
-      expiresAt: number;
-      now: number;
-      sentBefore: number;
-    },
-  ): Promise<boolean> {
-    const { rows } = await rawQuery(
-      em,
-      `INSERT INTO one_time_codes (purpose, user_id, code_id, code_hash, expires_at, attempts, sent_at)
+  replacement(c: {
+    purpose: string;
+    userId: string;
+    codeId: string;
+    codeHash: string;
+    expiresAt: number;
+    now: number;
+    sentBefore: number;
+  }): SqlChange {
+    return {
+      sql: `INSERT INTO one_time_codes (purpose, user_id, code_id, code_hash, expires_at, attempts, sent_at)
        VALUES ($1, $2, $3, $4, $5, 0, $6)
        ON CONFLICT (purpose, user_id) DO UPDATE SET code_id = excluded.code_id, code_hash = excluded.code_hash,
          expires_at = excluded.expires_at, attempts = 0, sent_at = excluded.sent_at
-       WHERE one_time_codes.sent_at <= $7
-       RETURNING code_id`,
-      [c.purpose, c.userId, c.codeId, c.codeHash, c.expiresAt, c.now, c.sentBefore],
-    );
-    return rows.length === 1;
+       WHERE one_time_codes.sent_at <= $7`,
+      params: [c.purpose, c.userId, c.codeId, c.codeHash, c.expiresAt, c.now, c.sentBefore],
+    };
   }
 
   /** A code that could not be delivered: dead, and the cooldown lifted so the caller may retry at once. */

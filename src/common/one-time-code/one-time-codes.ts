@@ -105,25 +105,31 @@ export class OneTimeCodes {
       codeContext(policy.purpose, subject.id, codeId),
     );
     const expiresAt = codeExpiresAt(now, policy.ttlSeconds);
-    const event = await this.runner.run(async (em) => {
-      const stored = await this.store.replace(em, {
-        purpose: policy.purpose,
-        userId: subject.id,
-        codeId,
-        codeHash,
-        expiresAt,
-        now,
-        sentBefore: cooldownCutoff(now, policy.cooldownSeconds),
-      });
-      if (!stored) {
+    const issue = async (em: EntityManager) => {
+      // the code and its event, in one statement on PostgreSQL
+      const event = await this.events.changeAndAppend(
+        em,
+        this.store.replacement({
+          purpose: policy.purpose,
+          userId: subject.id,
+          codeId,
+          codeHash,
+          expiresAt,
+          now,
+          sentBefore: cooldownCutoff(now, policy.cooldownSeconds),
+        }),
+        userEvent(caller, subject, policy.events.codeAdded, { expiresAt: new Date(expiresAt).toISOString() }),
+      );
+      if (!event) {
         const current = await this.store.find(em, policy.purpose, subject.id);
         throw E.cooldown(cooldownRetryAfterSeconds(current?.sentAt, now, policy.cooldownSeconds));
       }
+      // written after the code, in the same transaction: throwing here undoes the code too
       if (beforeIssue) await beforeIssue(em, now);
-      return this.events.appendUserEvent(em, caller, subject, policy.events.codeAdded, {
-        expiresAt: new Date(expiresAt).toISOString(),
-      });
-    });
+      return event;
+    };
+    // without further writes, one statement needs no transaction (PostgreSQL)
+    const event = await (beforeIssue ? this.runner.run(issue) : this.runner.oneStatement(issue));
     try {
       await deliver(code, expiresAt, codeId);
     } catch {
