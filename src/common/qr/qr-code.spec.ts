@@ -25,7 +25,7 @@ const BYTES_PER_VERSION = [
 
 /**
  * otpauth URIs of many lengths (so many QR versions) and characters, a few texts of other kinds, and
- * every version from 1 to 40, filled to its capacity.
+ * every version from 1 to 40, filled (lines of one to six 32-bit words, ending anywhere in the last).
  */
 function texts(): string[] {
   const list = ['A', '0123456789', 'HELLO WORLD', 'grüße, 東京 🙂', 'x'.repeat(600)];
