@@ -1,15 +1,32 @@
 import { randomBytes } from 'node:crypto';
 import * as QRCode from 'qrcode';
+import { decodeSvgQr } from '../../../test/helpers/qr';
 import { qrSvg, qrSvgDataUri } from './qr-code';
 
-/** What the qrcode package itself draws for the same text and options. */
+/**
+ * What the qrcode package itself draws for the same segment and options: the text as one byte-mode
+ * segment of its UTF-8 bytes (what the package makes of a string given as a byte segment, too).
+ */
 const packageSvg = (text: string) =>
-  QRCode.toString(text, { type: 'svg', errorCorrectionLevel: 'M', margin: 4 });
+  QRCode.toString([{ data: new TextEncoder().encode(text), mode: 'byte' }], {
+    type: 'svg',
+    errorCorrectionLevel: 'M',
+    margin: 4,
+  });
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 const secret = (length: number) => Array.from(randomBytes(length), (b) => BASE32[b % 32]).join('');
 
-/** otpauth URIs of many lengths (so many QR versions) and characters, and a few texts of other kinds. */
+/** How many bytes a byte-mode segment can hold at level M, versions 1 to 40. */
+const BYTES_PER_VERSION = [
+  14, 26, 42, 62, 84, 106, 122, 152, 180, 213, 251, 287, 331, 362, 412, 450, 504, 560, 624, 666, 711, 779,
+  857, 911, 997, 1059, 1125, 1190, 1264, 1370, 1452, 1538, 1628, 1722, 1809, 1911, 1989, 2099, 2213, 2331,
+];
+
+/**
+ * otpauth URIs of many lengths (so many QR versions) and characters, a few texts of other kinds, and
+ * every version from 1 to 40, filled (lines of one to six 32-bit words, ending anywhere in the last).
+ */
 function texts(): string[] {
   const list = ['A', '0123456789', 'HELLO WORLD', 'grüße, 東京 🙂', 'x'.repeat(600)];
   for (let i = 0; i < 150; i++) {
@@ -20,18 +37,38 @@ function texts(): string[] {
         `&algorithm=SHA1&digits=6&period=30`,
     );
   }
+  // Random text filling each version's capacity (level M, byte mode) to the last byte.
+  for (const capacity of BYTES_PER_VERSION)
+    list.push(randomBytes(capacity).toString('base64').slice(0, capacity));
   return list;
 }
 
 describe('qrSvg', () => {
   it('draws exactly what the qrcode package draws (same mask chosen, same SVG text)', async () => {
     const masks = new Set<number>();
+    const versions = new Set<number>();
     for (const text of texts()) {
       expect(qrSvg(text)).toBe(await packageSvg(text));
-      masks.add(QRCode.create(text, { errorCorrectionLevel: 'M' }).maskPattern as number);
+      const symbol = QRCode.create([{ data: new TextEncoder().encode(text), mode: 'byte' }], {
+        errorCorrectionLevel: 'M',
+      });
+      masks.add(symbol.maskPattern as number);
+      versions.add(symbol.version);
     }
     // The cases reach several masks, so a wrong score would show as a different choice.
     expect(masks.size).toBeGreaterThanOrEqual(6);
+    expect(versions.size).toBe(40);
+  });
+
+  it('encodes text as its UTF-8 bytes, as the package does a string, and a decoder reads it back', async () => {
+    const text = 'otpauth://totp/Grüße%20AG:jürgen@東京.example?secret=JBSWY3DPEHPK3PXP&issuer=Grüße 🙂';
+    // The package, given the string itself as a byte segment, encodes it with TextEncoder: UTF-8.
+    const asString = QRCode.create([{ data: text, mode: 'byte' } as unknown as QRCode.QRCodeSegment], {
+      errorCorrectionLevel: 'M',
+    });
+    expect(Buffer.from(asString.segments[0].data as Uint8Array)).toEqual(Buffer.from(text, 'utf8'));
+    expect(qrSvg(text)).toBe(await packageSvg(text));
+    expect(decodeSvgQr(await qrSvgDataUri(text))).toBe(text);
   });
 
   it('qrSvgDataUri wraps the SVG as base64', async () => {
@@ -39,5 +76,6 @@ describe('qrSvg', () => {
     const uri = await qrSvgDataUri(text);
     expect(uri.startsWith('data:image/svg+xml;base64,')).toBe(true);
     expect(Buffer.from(uri.split(',')[1], 'base64').toString('utf8')).toBe(await packageSvg(text));
+    expect(decodeSvgQr(uri)).toBe(text);
   });
 });
