@@ -1,18 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import * as QRCode from 'qrcode';
 import { decodeSvgQr } from '../../../test/helpers/qr';
-import { qrSvg, qrSvgDataUri } from './qr-code';
+import { totpUri } from '../../totp/totp-algorithm';
+import { qrSegments, qrSvg, qrSvgDataUri } from './qr-code';
 
 /**
- * What the qrcode package itself draws for the same segment and options: the text as one byte-mode
- * segment of its UTF-8 bytes (what the package makes of a string given as a byte segment, too).
+ * The segments the text should be encoded in, written here independently of `qrSegments`: a tail of
+ * at least eight alphanumeric-mode characters as an alphanumeric segment, the rest (or all) as its
+ * UTF-8 bytes in byte mode (what the package makes of a string given as a byte segment, too).
  */
+function expectedSegments(text: string): QRCode.QRCodeSegment[] {
+  const [, head, tail] = /^([\s\S]*?)([0-9A-Z $%*+\-./:]*)$/.exec(text)!;
+  const bytes = (t: string) => ({ data: new TextEncoder().encode(t), mode: 'byte' as const });
+  if (tail.length < 8) return [bytes(text)];
+  return [...(head ? [bytes(head)] : []), { data: tail, mode: 'alphanumeric' as const }];
+}
+
+/** What the qrcode package itself draws for those segments and the same options. */
 const packageSvg = (text: string) =>
-  QRCode.toString([{ data: new TextEncoder().encode(text), mode: 'byte' }], {
-    type: 'svg',
-    errorCorrectionLevel: 'M',
-    margin: 4,
-  });
+  QRCode.toString(expectedSegments(text), { type: 'svg', errorCorrectionLevel: 'M', margin: 4 });
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 const secret = (length: number) => Array.from(randomBytes(length), (b) => BASE32[b % 32]).join('');
@@ -37,9 +43,17 @@ function texts(): string[] {
         `&algorithm=SHA1&digits=6&period=30`,
     );
   }
+  // As TOTP registration writes them: the secret last.
+  for (let i = 0; i < 60; i++)
+    list.push(totpUri(`ACME ${i}`, `user${i}@${'x'.repeat(i)}.example`, secret(32)));
   // Random text filling each version's capacity (level M, byte mode) to the last byte.
+  // (The last character is lower-case: no alphanumeric tail, one byte segment.)
   for (const capacity of BYTES_PER_VERSION)
-    list.push(randomBytes(capacity).toString('base64').slice(0, capacity));
+    list.push(
+      randomBytes(capacity)
+        .toString('base64')
+        .slice(0, capacity - 1) + 'x',
+    );
   return list;
 }
 
@@ -49,15 +63,31 @@ describe('qrSvg', () => {
     const versions = new Set<number>();
     for (const text of texts()) {
       expect(qrSvg(text)).toBe(await packageSvg(text));
-      const symbol = QRCode.create([{ data: new TextEncoder().encode(text), mode: 'byte' }], {
-        errorCorrectionLevel: 'M',
-      });
+      const symbol = QRCode.create(expectedSegments(text), { errorCorrectionLevel: 'M' });
       masks.add(symbol.maskPattern as number);
       versions.add(symbol.version);
     }
     // The cases reach several masks, so a wrong score would show as a different choice.
     expect(masks.size).toBeGreaterThanOrEqual(6);
     expect(versions.size).toBe(40);
+  });
+
+  it("keeps the version of the package's own segment search for otpauth URIs, the secret as alphanumeric", () => {
+    let longer = 0;
+    for (let n = 0; n < 120; n++) {
+      const uri = totpUri('ACME', `user-${'x'.repeat(n)}@example.com`, secret(32));
+      const segments = qrSegments(uri);
+      expect(segments.map((s) => s.mode)).toEqual(['byte', 'alphanumeric']);
+      const ours = QRCode.create(segments, { errorCorrectionLevel: 'M' }).version;
+      const searched = QRCode.create(uri, { errorCorrectionLevel: 'M' }).version;
+      expect(ours).toBeLessThanOrEqual(searched);
+      // one byte segment would need a larger symbol for some of these lengths
+      const oneByteSegment = QRCode.create([{ data: Buffer.from(uri), mode: 'byte' }], {
+        errorCorrectionLevel: 'M',
+      });
+      if (oneByteSegment.version > ours) longer++;
+    }
+    expect(longer).toBeGreaterThan(0);
   });
 
   it('encodes text as its UTF-8 bytes, as the package does a string, and a decoder reads it back', async () => {

@@ -13,16 +13,16 @@ export async function qrSvgDataUri(text: string): Promise<string> {
 
 /**
  * The SVG of `text`'s QR code: the same symbol and the same SVG text as the `qrcode` package's
- * `toString([{ data: text, mode: 'byte' }], { type: 'svg', errorCorrectionLevel: 'M', margin: 4 })`
+ * `toString(qrSegments(text), { type: 'svg', errorCorrectionLevel: 'M', margin: 4 })`
  * (qr-code.spec compares them). TOTP registration draws one per call, so it is kept cheap: for an
  * otpauth URI, more than half of what is left is the package's encoding.
  *
- * The text is one byte-mode segment of its UTF-8 bytes: every QR reader takes it, and it is how
- * authenticator enrolment codes are usually written. Given the bare string, the package searches for
- * the shortest mix of byte, alphanumeric and numeric segments, which was most of its encoding time.
- * That search saves about 8 bytes on an otpauth URI (its base32 secret as alphanumeric), so a URI
- * that ends less than 8 bytes short of a version's capacity now gets a symbol one version larger (4
- * modules wider; the 135-byte example URI of the API does not, it stays at version 8).
+ * The text is one byte-mode segment of its UTF-8 bytes, but for an alphanumeric tail (see
+ * `qrSegments`): every QR reader takes it, and it is how authenticator enrolment codes are usually
+ * written. Given the bare string, the package searches for the shortest mix of byte, alphanumeric and
+ * numeric segments, which was most of its encoding time; nearly all that search saves on an otpauth
+ * URI is its base32 secret, which our URIs end with, so that tail alone is taken as alphanumeric and
+ * the symbol keeps the version the search found.
  *
  * The package encodes the data (version, error correction, module placement); choosing the mask and
  * drawing are done here, on lines packed 32 modules to a word: the mask is the one the package would
@@ -32,13 +32,37 @@ export function qrSvg(text: string): string {
   return svgBytes(text).toString('latin1');
 }
 
+/** The characters of the QR alphanumeric mode: digits, upper-case letters, space and $%*+-./: */
+const ALPHANUMERIC = new Uint8Array(128);
+for (const c of '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:') ALPHANUMERIC[c.charCodeAt(0)] = 1;
+
+/**
+ * An alphanumeric segment costs a header of 4 + 9 to 13 bits and then 5.5 bits a character against a
+ * byte's 8: from this length on the tail is shorter that way, whatever the version.
+ */
+const MIN_ALPHANUMERIC_TAIL = 8;
+
+/**
+ * The segments `text` is encoded in: its UTF-8 bytes in byte mode, except the longest tail of
+ * alphanumeric characters (a base32 secret at the end of an otpauth URI) when it has at least
+ * MIN_ALPHANUMERIC_TAIL of them, which is an alphanumeric segment of its own.
+ */
+export function qrSegments(text: string): QRCode.QRCodeSegment[] {
+  let start = text.length;
+  while (start > 0) {
+    const c = text.charCodeAt(start - 1);
+    if (c >= 128 || !ALPHANUMERIC[c]) break;
+    start--;
+  }
+  if (text.length - start < MIN_ALPHANUMERIC_TAIL) return [{ data: Buffer.from(text, 'utf8'), mode: 'byte' }];
+  const tail: QRCode.QRCodeSegment = { data: text.slice(start), mode: 'alphanumeric' };
+  return start === 0 ? [tail] : [{ data: Buffer.from(text.slice(0, start), 'utf8'), mode: 'byte' }, tail];
+}
+
 /** `qrSvg`'s text as ASCII bytes, valid until the next call. */
 function svgBytes(text: string): Buffer {
   // Mask 0 fixed: the package skips its own mask choice; undoing mask 0 gives the unmasked symbol.
-  const qr = QRCode.create([{ data: Buffer.from(text, 'utf8'), mode: 'byte' }], {
-    errorCorrectionLevel: 'M',
-    maskPattern: 0,
-  });
+  const qr = QRCode.create(qrSegments(text), { errorCorrectionLevel: 'M', maskPattern: 0 });
   const { size, data } = qr.modules;
   const layout = layoutOf(size, qr.modules.reservedBit);
   const { words, masks, masksT } = layout;
