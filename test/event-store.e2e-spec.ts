@@ -117,6 +117,60 @@ describe('EventStore on the real database', () => {
     ]);
   });
 
+  it('changeAndAppend with several events of one aggregate: consecutive sequences, outbox rows for those that notify', async () => {
+    const id = '390000000000000005';
+    const subject = { id, orgId: user.orgId };
+    await runner.run((em) => events.append(em, userEvent(caller, subject, 'user.human.phone.changed', {})));
+    const several = (from: number) => [
+      userEvent(caller, subject, 'user.human.mfa.otp.removed', { from }),
+      userEvent(caller, subject, 'user.human.mfa.otp.check.succeeded'),
+      userEvent(caller, subject, 'user.human.mfa.otp.added', { from }),
+    ];
+    const from = await probe();
+    // on PostgreSQL also outside a transaction: one statement
+    const last = await runner.oneStatement((em) => events.changeAndAppend(em, bump(from), several(from)));
+    expect(last).toMatchObject({ aggregateId: id, resourceOwner: user.orgId, sequence: 4 });
+    expect(await probe()).toBe(from + 1);
+    const notApplied = await runner.oneStatement((em) =>
+      events.changeAndAppend(em, bump(from), several(from)),
+    );
+    expect(notApplied).toBeUndefined();
+    expect(await probe()).toBe(from + 1);
+    expect(await eventsOf(id)).toEqual([
+      { sequence: 1, event_type: 'user.human.phone.changed', payload: '{}', creator: caller.userId },
+      {
+        sequence: 2,
+        event_type: 'user.human.mfa.otp.removed',
+        payload: `{"from":${from}}`,
+        creator: caller.userId,
+      },
+      {
+        sequence: 3,
+        event_type: 'user.human.mfa.otp.check.succeeded',
+        payload: null,
+        creator: caller.userId,
+      },
+      {
+        sequence: 4,
+        event_type: 'user.human.mfa.otp.added',
+        payload: `{"from":${from}}`,
+        creator: caller.userId,
+      },
+    ]);
+    expect(await outboxOf(id)).toEqual([
+      { kind: 'factor_removed', event_type: 'user.human.mfa.otp.removed', payload: `{"from":${from}}` },
+      { kind: 'factor_added', event_type: 'user.human.mfa.otp.added', payload: `{"from":${from}}` },
+    ]);
+    await expect(
+      runner.oneStatement((em) =>
+        events.changeAndAppend(em, bump(from + 1), [
+          userEvent(caller, subject, 'x.y'),
+          userEvent(caller, user, 'x.y'),
+        ]),
+      ),
+    ).rejects.toThrow('one aggregate');
+  });
+
   it('a transaction that fails after changeAndAppend keeps neither the change nor the event', async () => {
     const id = '390000000000000003';
     const before = await probe();

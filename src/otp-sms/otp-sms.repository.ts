@@ -160,23 +160,23 @@ export class OtpSmsRepository {
       : undefined;
   }
 
-  /** Replaces the pending code, if no other code was stored since generation `expected` was read. */
-  async storeCode(
-    em: EntityManager,
+  /**
+   * The change that replaces the pending code, if no other code was stored since generation
+   * `expectedGeneration` was read (it does not apply otherwise).
+   */
+  newCode(
     id: string,
     expectedGeneration: number,
     codeHash: string,
     expiresAt: number,
     now: number,
-  ): Promise<boolean> {
-    const { affected } = await rawQuery(
-      em,
-      `UPDATE otp_sms_authenticators
+  ): SqlChange {
+    return {
+      sql: `UPDATE otp_sms_authenticators
        SET code_hash = $1, code_generation = $2, code_expires_at = $3, code_attempts = 0, changed_at = $4
        WHERE id = $5 AND code_generation = $6`,
-      [codeHash, expectedGeneration + 1, expiresAt, now, id, expectedGeneration],
-    );
-    return affected === 1;
+      params: [codeHash, expectedGeneration + 1, expiresAt, now, id, expectedGeneration],
+    };
   }
 
   /**

@@ -72,23 +72,18 @@ class FakeOtpSmsRepository implements PublicOf<OtpSmsRepository> {
     return { id, numberHash: a.numberHash, numberSealed: a.numberSealed, codeGeneration: a.codeGeneration };
   }
 
-  async storeCode(
-    _em: EntityManager,
-    id: string,
-    expected: number,
-    codeHash: string,
-    expiresAt: number,
-    _now: number,
-  ) {
-    const a = this.rows.get(id)!;
-    if (a.codeGeneration !== expected) return false;
-    Object.assign(a, {
-      codeHash,
-      codeGeneration: expected + 1,
-      codeExpiresAt: expiresAt,
-      codeAttempts: 0,
+  newCode(id: string, expected: number, codeHash: string, expiresAt: number, _now: number) {
+    return fakeChange(() => {
+      const a = this.rows.get(id)!;
+      if (a.codeGeneration !== expected) return false;
+      Object.assign(a, {
+        codeHash,
+        codeGeneration: expected + 1,
+        codeExpiresAt: expiresAt,
+        codeAttempts: 0,
+      });
+      return true;
     });
-    return true;
   }
 
   async takeAttempt(

@@ -276,22 +276,25 @@ export class OtpSmsService {
     const { code, codeHash } = issueCode(this.hasher, CODE_DIGITS, smsCodeContext(auth.id, generation));
     const expiresAt = codeExpiresAt(now, this.config.sms.codeTtlSeconds);
     if (delivery === 'send') await this.deliver(this.box.open(auth.numberSealed, auth.id), code, expiresAt);
-    const e = await this.tx.run(async (em) => {
-      const stored = await this.repo.storeCode(em, auth.id, auth.codeGeneration, codeHash, expiresAt, now);
-      if (!stored) throw OtpSmsErrors.codeReplaced();
-      let last = await this.events.appendUserEvent(
-        em,
+    const events = [
+      userEvent(
         caller,
         user,
         OtpSmsEvents.codeAdded,
         codeAddedPayload(auth.id, purpose, delivery, expiresAt),
-      );
-      if (delivery === 'send')
-        last = await this.events.appendUserEvent(em, caller, user, OtpSmsEvents.codeSent, {
-          otpSmsId: auth.id,
-        });
-      return last;
-    });
+      ),
+    ];
+    if (delivery === 'send')
+      events.push(userEvent(caller, user, OtpSmsEvents.codeSent, { otpSmsId: auth.id }));
+    // the code and its events in one statement on PostgreSQL
+    const e = await this.tx.oneStatement((em) =>
+      this.events.changeAndAppend(
+        em,
+        this.repo.newCode(auth.id, auth.codeGeneration, codeHash, expiresAt, now),
+        events,
+      ),
+    );
+    if (!e) throw OtpSmsErrors.codeReplaced();
     return {
       details: resourceDetails(e, user.id),
       ...(delivery === 'return' ? { verificationCode: code } : {}),

@@ -28,8 +28,11 @@ export class RecordingEventStore extends EventStore {
   }
 
   /** Applies a change made by `fakeChange` (its in-memory effect) and appends only if it applied. */
-  override async changeAndAppend(em: EntityManager, change: SqlChange, e: NewEvent) {
-    return applyFake(change) ? this.append(em, e) : undefined;
+  override async changeAndAppend(em: EntityManager, change: SqlChange, e: NewEvent | NewEvent[]) {
+    if (!applyFake(change)) return undefined;
+    let last: AppendedEvent | undefined;
+    for (const one of Array.isArray(e) ? e : [e]) last = await this.append(em, one);
+    return last;
   }
 
   /** No aggregate has a stored history in memory. */

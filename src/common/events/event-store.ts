@@ -46,10 +46,12 @@ export interface AppendedEvent {
 const AGGREGATE_COLUMNS = 'aggregate_type, aggregate_id, sequence, resource_owner, created_at, changed_at';
 /**
  * An aggregate's first event gets sequence 1 (the row inserted); every later one the next sequence,
- * from one atomic upsert, which also serialises concurrent writers of one aggregate.
+ * from one atomic upsert, which also serialises concurrent writers of one aggregate. `count` events
+ * appended together take the next `count` sequences.
  */
-const NEXT_SEQUENCE = `ON CONFLICT (aggregate_type, aggregate_id)
-       DO UPDATE SET sequence = aggregates.sequence + 1, changed_at = excluded.changed_at, resource_owner = excluded.resource_owner`;
+const nextSequence = (count = 1) => `ON CONFLICT (aggregate_type, aggregate_id)
+       DO UPDATE SET sequence = aggregates.sequence + ${count}, changed_at = excluded.changed_at, resource_owner = excluded.resource_owner`;
+const NEXT_SEQUENCE = nextSequence();
 const EVENT_COLUMNS =
   'aggregate_type, aggregate_id, sequence, event_type, resource_owner, creator, payload, created_at';
 
@@ -69,45 +71,57 @@ const INSERT_EVENT_SQL = `INSERT INTO events (${EVENT_COLUMNS})
 const payloadText = (e: NewEvent): string | null => (e.payload ? JSON.stringify(e.payload) : null);
 
 /**
- * PostgreSQL: one statement that appends one event (aggregate upsert, event row and, with `outbox`,
- * the notification's outbox row) and, with `change`, only if that change applied: the change runs as
- * the first common table expression and gates the rest. One round trip, atomic without a transaction.
- * The event's params follow the change's: aggregate_type, aggregate_id, resource_owner, created_at,
- * event_type, creator, payload (JSON text or null), and with `outbox` the notification's kind. Returns
- * the aggregate's sequence and created_at, or no row when the change did not apply.
+ * PostgreSQL: one statement that appends events to one aggregate (aggregate upsert, event rows and, for
+ * those with a notification, outbox rows) and, with `change`, only if that change applied: the change
+ * runs as the first common table expression and gates the rest. One round trip, atomic without a
+ * transaction. `outboxes` has one flag per event: whether it has an outbox row. The params follow the
+ * change's: aggregate_type, aggregate_id, resource_owner, created_at, then for each event event_type,
+ * creator, payload (JSON text or null) and, with an outbox row, the notification's kind. Returns the
+ * aggregate's sequence (the last event's) and created_at, or no row when the change did not apply.
  */
-function appendOneSql(change: string | undefined, outbox: boolean): string {
+function appendSql(change: string | undefined, outboxes: boolean[]): string {
   const k = change ? placeholderCount(change) : 0;
   const p = (i: number) => `$${k + i}`;
-  const [type, id, owner, at, eventType, creator, payload, kind] = [1, 2, 3, 4, 5, 6, 7, 8].map(p);
+  const [type, id, owner, at] = [1, 2, 3, 4].map(p);
+  const count = outboxes.length;
+  const rows: string[] = [];
+  const notices: string[] = [];
+  let next = 5;
+  outboxes.forEach((outbox, i) => {
+    const [eventType, creator, payload] = [next, next + 1, next + 2].map(p);
+    rows.push(`(${i + 1 - count}, ${eventType}::varchar, ${creator}::varchar, ${payload}::text)`);
+    if (outbox) notices.push(`(${p(next + 3)}::varchar, ${eventType}::varchar, ${payload}::text)`);
+    next += outbox ? 4 : 3;
+  });
   const changed = change ? `changed AS (${change} RETURNING 1), ` : '';
   const gate = change ? ' WHERE EXISTS (SELECT 1 FROM changed)' : '';
-  const outboxCte = outbox
+  const outboxCte = notices.length
     ? `, notified AS (
      INSERT INTO notification_outbox (${OUTBOX_COLUMNS})
-     SELECT ${id}, ${owner}, ${kind}::varchar, ${eventType}, ${payload}, ${at} FROM appended
+     SELECT ${id}, ${owner}, n.kind, n.event_type, n.payload, ${at}
+     FROM appended, (VALUES ${notices.join(', ')}) AS n(kind, event_type, payload)
    )`
     : '';
   return `WITH ${changed}appended AS (
      INSERT INTO aggregates (${AGGREGATE_COLUMNS})
-     SELECT ${type}::varchar, ${id}::varchar, 1, ${owner}::varchar, ${at}::bigint, ${at}::bigint${gate}
-     ${NEXT_SEQUENCE}
+     SELECT ${type}::varchar, ${id}::varchar, ${count}, ${owner}::varchar, ${at}::bigint, ${at}::bigint${gate}
+     ${nextSequence(count)}
      RETURNING sequence, created_at
    ), appended_event AS (
      INSERT INTO events (${EVENT_COLUMNS})
-     SELECT ${type}, ${id}, a.sequence, ${eventType}::varchar, ${owner}, ${creator}::varchar, ${payload}::text, ${at}
-     FROM appended a
+     SELECT ${type}, ${id}, a.sequence + e.offset_from_last, e.event_type, ${owner}, e.creator, e.payload, ${at}
+     FROM appended a, (VALUES ${rows.join(', ')}) AS e(offset_from_last, event_type, creator, payload)
    )${outboxCte}
    SELECT sequence, created_at FROM appended`;
 }
 
-/** The composed statements, per change text and outbox flag (built once each). */
-const appendOneStatements = new Map<string, string>();
+/** The composed statements, per change text and outbox flags (built once each). */
+const appendStatements = new Map<string, string>();
 
-function appendOneStatement(change: string | undefined, outbox: boolean): string {
-  const key = `${outbox ? 1 : 0}${change ?? ''}`;
-  let sql = appendOneStatements.get(key);
-  if (sql === undefined) appendOneStatements.set(key, (sql = appendOneSql(change, outbox)));
+function appendStatement(change: string | undefined, outboxes: boolean[]): string {
+  const key = `${outboxes.map((o) => (o ? 1 : 0)).join('')}:${change ?? ''}`;
+  let sql = appendStatements.get(key);
+  if (sql === undefined) appendStatements.set(key, (sql = appendSql(change, outboxes)));
   return sql;
 }
 
@@ -293,7 +307,7 @@ export class EventStore {
 
   async append(em: EntityManager, e: NewEvent): Promise<AppendedEvent> {
     const now = this.clock.now();
-    if (dialectOf(em) === 'postgres') return (await this.appendOnPostgres(em, undefined, e, now))!;
+    if (dialectOf(em) === 'postgres') return (await this.appendOnPostgres(em, undefined, [e], now))!;
     const { rows } = await rawQuery<{ sequence: number | string; created_at: number | string }>(
       em,
       APPEND_AGGREGATE_SQL,
@@ -315,21 +329,36 @@ export class EventStore {
   }
 
   /**
-   * Applies `change` and, only if it applied, appends `e`, atomically: the event records exactly the
-   * changes that happened. PostgreSQL: one statement, so `em` may be outside a transaction (the
-   * DataSource's manager). SQLite: two statements, so `em` must be a transaction's. Undefined when the
+   * Applies `change` and, only if it applied, appends `e` (one event, or several of one aggregate in
+   * order), atomically: the events record exactly the changes that happened. PostgreSQL: one
+   * statement, so `em` may be outside a transaction (the DataSource's manager). SQLite: several
+   * statements, so `em` must be a transaction's. Answers the (last) event, or undefined when the
    * change did not apply (nothing written).
    */
   async changeAndAppend(
     em: EntityManager,
     change: SqlChange,
-    e: NewEvent,
+    e: NewEvent | NewEvent[],
   ): Promise<AppendedEvent | undefined> {
-    if (dialectOf(em) === 'postgres') return this.appendOnPostgres(em, change, e, this.clock.now());
+    const list = Array.isArray(e) ? e : [e];
+    const [first] = list;
+    if (
+      list.some(
+        (one) =>
+          one.aggregateType !== first.aggregateType ||
+          one.aggregateId !== first.aggregateId ||
+          one.resourceOwner !== first.resourceOwner,
+      )
+    )
+      throw new Error('events appended together belong to one aggregate');
+    if (dialectOf(em) === 'postgres') return this.appendOnPostgres(em, change, list, this.clock.now());
     if (!em.queryRunner?.isTransactionActive)
       throw new Error('changeAndAppend on SQLite needs a transaction');
     const { affected } = await rawQuery(em, change.sql, change.params);
-    return affected > 0 ? this.append(em, e) : undefined;
+    if (affected === 0) return undefined;
+    let last: AppendedEvent | undefined;
+    for (const one of list) last = await this.append(em, one);
+    return last;
   }
 
   /**
@@ -374,33 +403,38 @@ export class EventStore {
     return out;
   }
 
-  /** One statement (appendOneSql); undefined when `change` did not apply. */
+  /** One statement (appendSql) for events of one aggregate; undefined when `change` did not apply. */
   private async appendOnPostgres(
     em: EntityManager,
     change: SqlChange | undefined,
-    e: NewEvent,
+    events: NewEvent[],
     now: number,
   ): Promise<AppendedEvent | undefined> {
-    const kind = this.outbox?.kindOf(e);
-    const params = [
+    const [first] = events;
+    const last = events[events.length - 1];
+    const kinds = events.map((e) => this.outbox?.kindOf(e));
+    const params: unknown[] = [
       ...(change?.params ?? []),
-      e.aggregateType,
-      e.aggregateId,
-      e.resourceOwner,
+      first.aggregateType,
+      first.aggregateId,
+      first.resourceOwner,
       now,
-      e.eventType,
-      e.creator,
-      payloadText(e),
-      ...(kind === undefined ? [] : [kind]),
     ];
+    events.forEach((e, i) => {
+      params.push(e.eventType, e.creator, payloadText(e));
+      if (kinds[i] !== undefined) params.push(kinds[i]);
+    });
     const { rows } = await rawQuery<{ sequence: number | string; created_at: number | string }>(
       em,
-      appendOneStatement(change?.sql, kind !== undefined),
+      appendStatement(
+        change?.sql,
+        kinds.map((kind) => kind !== undefined),
+      ),
       params,
     );
     if (!rows[0]) return undefined;
-    if (kind !== undefined) this.outbox!.wrote(em);
-    return appended(e, now, Number(rows[0].sequence), rows[0].created_at);
+    if (kinds.some((kind) => kind !== undefined)) this.outbox!.wrote(em);
+    return appended(last, now, Number(rows[0].sequence), rows[0].created_at);
   }
 
   /** The aggregate's sequence and dates, or undefined when it has no event yet. */
