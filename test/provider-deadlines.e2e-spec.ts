@@ -2,6 +2,11 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { EmailChallengeRepository } from '../src/email-challenge/email-challenge.repository';
 import { EmailChallengeSweeper, UNSENT_GRACE_MS } from '../src/email-challenge/email-challenge.sweeper';
+import { EventStore } from '../src/common/events/event-store';
+import {
+  EMAIL_CHALLENGE_AGGREGATE,
+  EmailChallengeEvents,
+} from '../src/email-challenge/email-challenge.events';
 import { TransactionRunner } from '../src/common/database/transaction-runner';
 import { createHuman, createOrg, HumanFixture } from './helpers/factories';
 import { codeIn, startSmtpSink, SmtpSink } from './helpers/smtp-sink';
@@ -127,28 +132,35 @@ describe('a slow SMTP relay', () => {
     const repo = t.app.get(EmailChallengeRepository);
     const now = t.clock.now();
     const id = '999999999999999001';
+    // what a create writes before its send
+    const creation = repo.creation(
+      {
+        id,
+        userId: u.userId,
+        orgId: u.orgId,
+        operation: 'payment.approve',
+        status: 'PENDING',
+        codeHash: 'x'.repeat(64),
+        generation: 1,
+        attempts: 0,
+        maxAttempts: 5,
+        ttlSeconds: 300,
+        expiresAt: now + 300_000,
+        lastSentAt: now,
+        verifiedAt: null,
+        consumedAt: null,
+        createdAt: now,
+      },
+      { amount: 1 },
+    );
     await t.app.get(TransactionRunner).run((em) =>
-      repo.insert(
-        em,
-        {
-          id,
-          userId: u.userId,
-          orgId: u.orgId,
-          operation: 'payment.approve',
-          status: 'PENDING',
-          codeHash: 'x'.repeat(64),
-          generation: 1,
-          attempts: 0,
-          maxAttempts: 5,
-          ttlSeconds: 300,
-          expiresAt: now + 300_000,
-          lastSentAt: now,
-          verifiedAt: null,
-          consumedAt: null,
-          createdAt: now,
-        },
-        { amount: 1 },
-      ),
+      t.app.get(EventStore).changeAndAppend(em, creation, {
+        aggregateType: EMAIL_CHALLENGE_AGGREGATE,
+        aggregateId: id,
+        resourceOwner: u.orgId,
+        creator: u.userId,
+        eventType: EmailChallengeEvents.added,
+      }),
     );
     // invisible to every reader while unsent
     expect((await t.http.get(`${BASE}/${id}`).set(bearer(t.adminToken))).status).toBe(404);

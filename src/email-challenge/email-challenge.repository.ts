@@ -106,12 +106,18 @@ export class EmailChallengeRepository {
     return rows[0] ? toRow(rows[0]) : undefined;
   }
 
-  /** Stores a new challenge as UNSENT (invisible until `markSent`), with its request context. */
-  async insert(em: EntityManager, row: ChallengeRow, context: Record<string, unknown>): Promise<void> {
-    await rawQuery(
-      em,
-      `INSERT INTO email_challenges (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-      [
+  /**
+   * The change that stores a new challenge as UNSENT (invisible until `markSent`) with its sealed
+   * request context: the context's INSERT, after the challenge's own (`before`), so that on PostgreSQL
+   * both are one statement with the challenge's event.
+   */
+  creation(row: ChallengeRow, context: Record<string, unknown>): SqlChange {
+    return {
+      before: [
+        `INSERT INTO email_challenges (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+      ],
+      sql: 'INSERT INTO email_challenge_contexts (challenge_id, context) VALUES ($1, $16)',
+      params: [
         row.id,
         row.userId,
         row.orgId,
@@ -127,12 +133,9 @@ export class EmailChallengeRepository {
         row.verifiedAt,
         row.consumedAt,
         row.createdAt,
+        this.box.seal(JSON.stringify(context), stepUpContextAad(row.id)),
       ],
-    );
-    await rawQuery(em, 'INSERT INTO email_challenge_contexts (challenge_id, context) VALUES ($1, $2)', [
-      row.id,
-      this.box.seal(JSON.stringify(context), stepUpContextAad(row.id)),
-    ]);
+    };
   }
 
   /** The first mail went out: the challenge becomes what `row.status` said at insert (PENDING). */

@@ -34,9 +34,12 @@ class FakeEmailChallengeRepository implements PublicOf<EmailChallengeRepository>
     const r = this.rows.get(id);
     return r && !r.unsent ? { ...r } : undefined;
   }
-  async insert(_em: EntityManager, row: ChallengeRow, context: Record<string, unknown>) {
-    this.rows.set(row.id, { ...row, unsent: true });
-    this.contexts.set(row.id, context);
+  creation(row: ChallengeRow, context: Record<string, unknown>) {
+    return fakeChange(() => {
+      this.rows.set(row.id, { ...row, unsent: true });
+      this.contexts.set(row.id, context);
+      return true;
+    });
   }
   async markSent(_em: EntityManager, id: string) {
     const r = this.rows.get(id);

@@ -100,13 +100,15 @@ export class EmailChallengeService extends StepUpVerifier {
       consumedAt: null,
       createdAt: now,
     };
-    await this.tx.run(async (em) => {
-      await this.repo.insert(em, row, dto.context ?? {});
-      await this.append(em, row, caller.userId, EmailChallengeEvents.added, {
-        operation: row.operation,
-        ttlSeconds,
-      });
-    });
+    // the challenge, its context and its event in one statement on PostgreSQL
+    const added = await this.tx.oneStatement((em) =>
+      this.events.changeAndAppend(
+        em,
+        this.repo.creation(row, dto.context ?? {}),
+        this.event(row, caller.userId, EmailChallengeEvents.added, { operation: row.operation, ttlSeconds }),
+      ),
+    );
+    if (!added) throw new Error('the new challenge was not stored');
     try {
       // Within MAIL_SEND_DEADLINE_MS. A mail transmitted in full but not yet confirmed by the relay
       // counts as sent: the user most likely gets the code, so the challenge it belongs to stays.

@@ -6,6 +6,14 @@
 export interface SqlChange {
   sql: string;
   params: unknown[];
+  /**
+   * INSERT, UPDATE or DELETE statements that go with the change and run before it, written with the
+   * same `$1..$n` (each may use any of them): on SQLite one after the other, then the change; on
+   * PostgreSQL as common table expressions of the change's one statement. Whether the change applied
+   * is the change's own affair: these run either way, so they are for rows the change needs (a
+   * parent row its own INSERT refers to).
+   */
+  before?: string[];
 }
 
 /** The highest `$n` placeholder of a statement (the parameters it takes). */

@@ -79,8 +79,9 @@ const payloadText = (e: NewEvent): string | null => (e.payload ? JSON.stringify(
  * creator, payload (JSON text or null) and, with an outbox row, the notification's kind. Returns the
  * aggregate's sequence (the last event's) and created_at, or no row when the change did not apply.
  */
-function appendSql(change: string | undefined, outboxes: boolean[]): string {
-  const k = change ? placeholderCount(change) : 0;
+function appendSql(change: SqlChange | undefined, outboxes: boolean[]): string {
+  const pieces = change ? [...(change.before ?? []), change.sql] : [];
+  const k = Math.max(0, ...pieces.map(placeholderCount));
   const p = (i: number) => `$${k + i}`;
   const [type, id, owner, at] = [1, 2, 3, 4].map(p);
   const count = outboxes.length;
@@ -93,7 +94,8 @@ function appendSql(change: string | undefined, outboxes: boolean[]): string {
     if (outbox) notices.push(`(${p(next + 3)}::varchar, ${eventType}::varchar, ${payload}::text)`);
     next += outbox ? 4 : 3;
   });
-  const changed = change ? `changed AS (${change} RETURNING 1), ` : '';
+  const before = (change?.before ?? []).map((sql, i) => `before_${i + 1} AS (${sql}), `).join('');
+  const changed = change ? `${before}changed AS (${change.sql} RETURNING 1), ` : '';
   const gate = change ? ' WHERE EXISTS (SELECT 1 FROM changed)' : '';
   const outboxCte = notices.length
     ? `, notified AS (
@@ -118,8 +120,9 @@ function appendSql(change: string | undefined, outboxes: boolean[]): string {
 /** The composed statements, per change text and outbox flags (built once each). */
 const appendStatements = new Map<string, string>();
 
-function appendStatement(change: string | undefined, outboxes: boolean[]): string {
-  const key = `${outboxes.map((o) => (o ? 1 : 0)).join('')}:${change ?? ''}`;
+function appendStatement(change: SqlChange | undefined, outboxes: boolean[]): string {
+  const texts = change ? [...(change.before ?? []), change.sql] : [];
+  const key = `${outboxes.map((o) => (o ? 1 : 0)).join('')}:${texts.length}:${texts.join('\u0000')}`;
   let sql = appendStatements.get(key);
   if (sql === undefined) appendStatements.set(key, (sql = appendSql(change, outboxes)));
   return sql;
@@ -354,6 +357,7 @@ export class EventStore {
     if (dialectOf(em) === 'postgres') return this.appendOnPostgres(em, change, list, this.clock.now());
     if (!em.queryRunner?.isTransactionActive)
       throw new Error('changeAndAppend on SQLite needs a transaction');
+    for (const sql of change.before ?? []) await rawQuery(em, sql, change.params);
     const { affected } = await rawQuery(em, change.sql, change.params);
     if (affected === 0) return undefined;
     let last: AppendedEvent | undefined;
@@ -427,7 +431,7 @@ export class EventStore {
     const { rows } = await rawQuery<{ sequence: number | string; created_at: number | string }>(
       em,
       appendStatement(
-        change?.sql,
+        change,
         kinds.map((kind) => kind !== undefined),
       ),
       params,
