@@ -171,6 +171,37 @@ describe('EventStore on the real database', () => {
     ).rejects.toThrow('one aggregate');
   });
 
+  it('changeAndAppend with statements before the change: all of them or none', async () => {
+    const id = '390000000000000006';
+    const subject = { id, orgId: user.orgId };
+    const rowsOf = async (ids: string[]) =>
+      (
+        await rawQuery<{ id: string }>(
+          ds,
+          `SELECT id FROM event_store_probe WHERE id IN ($1, $2) ORDER BY id`,
+          ids,
+        )
+      ).rows.map((r) => r.id);
+    const adding = (parent: string, child: string) => ({
+      before: [`INSERT INTO event_store_probe (id, n) VALUES ($1, 0)`],
+      sql: `INSERT INTO event_store_probe (id, n) VALUES ($2, 1)`,
+      params: [parent, child],
+    });
+    const added = await runner.oneStatement((em) =>
+      events.changeAndAppend(em, adding('p1', 'c1'), userEvent(caller, subject, 'x.added')),
+    );
+    expect(added).toMatchObject({ aggregateId: id, sequence: 1 });
+    expect(await rowsOf(['p1', 'c1'])).toEqual(['c1', 'p1']);
+    // the change fails (its row exists): the statement before it is undone too, and no event written
+    await expect(
+      runner.oneStatement((em) =>
+        events.changeAndAppend(em, adding('p2', 'c1'), userEvent(caller, subject, 'x.added')),
+      ),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/unique|UNIQUE|duplicate/) });
+    expect(await rowsOf(['p2', 'c1'])).toEqual(['c1']);
+    expect((await eventsOf(id)).map((e) => e.sequence)).toEqual([1]);
+  });
+
   it('a transaction that fails after changeAndAppend keeps neither the change nor the event', async () => {
     const id = '390000000000000003';
     const before = await probe();

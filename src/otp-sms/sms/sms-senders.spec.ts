@@ -87,15 +87,18 @@ describe('renderSmsText', () => {
   });
 });
 
+/** A send to a local provider, without pauses between attempts. */
+const sendBase = {
+  provider: 'test',
+  headers: {},
+  body: '{}',
+  timeoutMs: 2000,
+  deadlineMs: 10_000,
+  backoffMs: noBackoff,
+};
+
 describe('postWithRetries', () => {
-  const base = {
-    provider: 'test',
-    headers: {},
-    body: '{}',
-    timeoutMs: 2000,
-    deadlineMs: 10_000,
-    backoffMs: noBackoff,
-  };
+  const base = sendBase;
 
   it('retries 5xx and succeeds when the provider recovers', async () => {
     const s = await serve((i, res) => res.writeHead(i < 2 ? 503 : 204).end());
@@ -249,15 +252,7 @@ describe('postWithRetries', () => {
 });
 
 describe('postWithRetries over kept-alive connections', () => {
-  const base = {
-    provider: 'test',
-    headers: {},
-    body: '{}',
-    timeoutMs: 2000,
-    deadlineMs: 10_000,
-    retries: 0,
-    backoffMs: noBackoff,
-  };
+  const base = { ...sendBase, retries: 0 };
 
   it('sends one send after the other over a single connection', async () => {
     const s = await serve((_i, res) => res.writeHead(200).end('{"ok":true}'));
