@@ -38,7 +38,7 @@ export async function runMetricsCostBench(rounds = 200_000): Promise<number> {
     routes,
   }) as unknown as RouteRegistry;
   const server = new EventEmitter();
-  const outcomes = new VerifyOutcomes();
+  const outcomes = new VerifyOutcomes({ getControllers: () => [] } as never);
   const metrics = new Metrics(
     config,
     registry,

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { SendOutcomes } from './send-outcome';
 import { VerifyOutcomes } from './verify-outcome';
 
@@ -8,6 +9,7 @@ import { VerifyOutcomes } from './verify-outcome';
  * report costs a loop over an empty list.
  */
 @Module({
+  imports: [DiscoveryModule],
   providers: [VerifyOutcomes, SendOutcomes],
   exports: [VerifyOutcomes, SendOutcomes],
 })
