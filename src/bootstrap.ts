@@ -13,6 +13,7 @@ import { screenJsonBody, screenRequestHead } from './common/http/input-screen';
 import { assignRequestId, REQUEST_ID_HEADER, requestIdFromHeaders } from './common/http/request-id';
 import { RequestLimits } from './common/http/request-limits';
 import { runInScope } from './common/http/request-scope';
+import { AccessLog } from './common/logging/access-log';
 import { buildOpenApiDocument } from './common/openapi/openapi';
 import { UnknownElementException } from '@nestjs/core/errors/exceptions/unknown-element.exception';
 import { isRpcPath, RpcServer } from './rpc/rpc.server';
@@ -77,6 +78,9 @@ export function configureHttp(app: INestApplication, config: AppConfig): void {
   // gRPC-Web and Connect on this port, gRPC on its own: one budget of requests in flight for all.
   const rpc = rpcServerOf(app);
   rpc?.attach(app, limits);
+  // The access log and the request's logger: after the request id, the head screen, the limits and
+  // the RPC exit on both adapters, and after the body parser on Express (as Nest middleware ran).
+  const accessLog = accessLogOf(app);
   if (config.httpAdapter === 'fastify') {
     configureFastify(instance as FastifyInstance, config);
     renderFrameworkErrorsWith(app);
@@ -87,12 +91,20 @@ export function configureHttp(app: INestApplication, config: AppConfig): void {
       reply.hijack();
       rpc.serve(request.raw, reply.raw);
     });
+    if (accessLog)
+      (instance as FastifyInstance).addHook('onRequest', (request, reply, done) =>
+        accessLog.track(request.raw, reply.raw, done),
+      );
   } else {
     const express = instance as { use(fn: unknown): void };
     if (limits) express.use(limits.expressAdmit);
     configureExpress(app, instance as { set(k: string, v: unknown): void }, config, rpc);
     if (limits)
       express.use((req: IncomingMessage, _res: unknown, next: () => void) => limits.reenter(req, next));
+    if (accessLog)
+      express.use((req: IncomingMessage, res: ServerResponse, next: () => void) =>
+        accessLog.track(req, res, next),
+      );
   }
 }
 
@@ -101,8 +113,17 @@ export function configureHttp(app: INestApplication, config: AppConfig): void {
  * assembled from a few modules (a unit test of the HTTP pipeline) serves REST alone.
  */
 function rpcServerOf(app: INestApplication): RpcServer | undefined {
+  return optional(app, RpcServer);
+}
+
+/** The access log, if the app logs (an app assembled from a few modules for a unit test may not). */
+function accessLogOf(app: INestApplication): AccessLog | undefined {
+  return optional(app, AccessLog);
+}
+
+function optional<T>(app: INestApplication, type: new (...args: never[]) => T): T | undefined {
   try {
-    return app.get(RpcServer, { strict: false });
+    return app.get(type, { strict: false });
   } catch (err) {
     if (err instanceof UnknownElementException) return undefined;
     throw err;

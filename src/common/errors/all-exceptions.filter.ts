@@ -7,6 +7,8 @@ import { RENDERERS } from './error-renderers';
 import { RouteRegistry } from './route-registry';
 import { unsupportedMediaType } from '../http/body-media-type';
 import { ensureRequestId } from '../http/request-id';
+import { isTracked } from '../logging/access-log';
+import type { IncomingMessage } from 'node:http';
 
 /** A request body that does not parse as JSON, whichever parser (body-parser, the Fastify adapter's) found it. */
 export const INVALID_JSON_BODY = () =>
@@ -33,7 +35,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       method: string;
       url: string;
       originalUrl?: string;
-      raw?: { log?: unknown };
+      raw?: unknown;
     }>();
     const res = http.getResponse<unknown>();
     const adapter = this.adapterHost.httpAdapter;
@@ -54,7 +56,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     } else if (err.kind === 'INTERNAL') {
       const stack = exception instanceof Error ? exception.stack : String(exception);
       this.logger.error({ requestId, err: { message: safeMessage(exception), stack } }, 'unexpected error');
-    } else if (((req.raw ?? req) as { log?: unknown }).log === undefined) {
+    } else if (!isTracked((req.raw ?? req) as IncomingMessage)) {
       // Rejected before the logging middleware ran (malformed JSON, oversize body): no access log follows.
       this.logger.log({ requestId, method: req.method, path, statusCode: err.status }, 'request rejected');
     }
