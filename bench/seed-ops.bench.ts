@@ -15,7 +15,7 @@
  * (operation names, see OPS), BENCH_SECONDS (3, per operation and round), BENCH_ROUNDS (3: the
  * operations take turns in that many rounds), BENCH_RSS_SECONDS (60; 0 skips), BENCH_SCALE_USERS
  * (10000,1000000; 0 skips), BENCH_WARMUP_SECONDS (unmeasured load per operation first, 1), BENCH_SEED_RATE (fresh items seeded per second of load and operation, 4000),
- * BENCH_NOTIFY_EVENTS (the service's NOTIFY_EVENTS, default all; `none` leaves the notification worker out).
+ * BENCH_SCALE_ROUNDS (2), BENCH_NOTIFY_EVENTS (the service's NOTIFY_EVENTS, default all; `none` leaves the notification worker out).
  * Run alone: npx ts-node --transpile-only bench/seed-ops.bench.ts
  */
 import { ChildProcess } from 'node:child_process';
@@ -67,7 +67,14 @@ const ROUNDS = Math.max(1, Math.floor(Number(process.env.BENCH_ROUNDS ?? 3)));
 const SCALE_USERS = (process.env.BENCH_SCALE_USERS ?? '10000,1000000')
   .split(',')
   .map(Number)
-  .filter((n) => n > 0);
+  .filter((n) => n > 0)
+  .sort((a, b) => a - b);
+/**
+ * Rounds of the scaling run (BENCH_SCALE_ROUNDS, 2): the sizes take turns, and the smallest population
+ * feeds about 20 000 fresh checks in the first 30-second step (two steps per user), which a third round
+ * would use up.
+ */
+const SCALE_ROUNDS = Math.max(1, Math.floor(Number(process.env.BENCH_SCALE_ROUNDS ?? 2)));
 const ADAPTERS = (process.env.BENCH_ADAPTERS ?? 'fastify,express')
   .split(',')
   .map((a) => a.trim())
@@ -940,17 +947,22 @@ async function rssRun(setting: SettingName, sinks: Sinks): Promise<string> {
   }
 }
 
-/**
- * `_check` and 000 verify with `size` users with a READY TOTP in the tables (plus the NOT_READY users
- * 000 consumes, at most max(3000, size)): CPU µs per request, after a warm-up on both.
- */
-async function scaleRun(setting: SettingName, sinks: Sinks, size: number): Promise<Record<string, number>> {
+/** One population of the scaling run: its database, its service, and the requests it is fed. */
+interface Population {
+  size: number;
+  env: Environment;
+  app?: { child: ChildProcess; url: string };
+  check: Next;
+  verify: Next;
+  total: number;
+  seeded: number;
+}
+
+async function seedPopulation(setting: SettingName, sinks: Sinks, size: number): Promise<Population> {
   const env = await newEnvironment(setting);
   try {
     const ctx = await prepare(env, sinks, Date.now());
-    const verifies = Math.min(Math.ceil(SEED_RATE * (SECONDS + WARMUP_SECONDS)), Math.max(3000, size));
-    let pools: Next[];
-    let total: number;
+    const verifies = Math.min(Math.ceil(SEED_RATE * (SECONDS + WARMUP_SECONDS)), Math.max(3000, 2 * size));
     const t0 = performance.now();
     try {
       // the population, in transactions of 50 000 users
@@ -959,43 +971,96 @@ async function scaleRun(setting: SettingName, sinks: Sinks, size: number): Promi
         checkUsers.push(...(await seedTotp(ctx, Math.min(50_000, size - done), 'READY', false)));
       }
       const source = new CodeSource(checkUsers);
-      pools = [
-        () => {
-          const before = source.exhausted;
-          const { userId, code } = source.next();
-          if (source.exhausted > before) return undefined;
-          return { path: `/v2/users/${userId}/totp/_check`, body: json({ code }), token: ctx.adminToken };
-        },
-        await OPS[1].seed(ctx, verifies),
-      ];
-      total = Number((await ctx.db.one('SELECT COUNT(*) AS n FROM users', []))?.n);
+      const check: Next = () => {
+        const before = source.exhausted;
+        const { userId, code } = source.next();
+        if (source.exhausted > before) return undefined;
+        return { path: `/v2/users/${userId}/totp/_check`, body: json({ code }), token: ctx.adminToken };
+      };
+      const verify = await OPS[1].seed(ctx, verifies);
+      const total = Number((await ctx.db.one('SELECT COUNT(*) AS n FROM users', []))?.n);
+      return { size, env, check, verify, total, seeded: (performance.now() - t0) / 1000 };
     } finally {
       await ctx.db.close();
     }
-    const seeded = (performance.now() - t0) / 1000;
-    const app = await startService(env, ADAPTERS[0], sinks);
-    try {
-      if (WARMUP_SECONDS > 0) {
-        await loadRequests(app.url, app.child.pid!, pools[0], WARMUP_SECONDS);
-        await loadRequests(app.url, app.child.pid!, pools[1], WARMUP_SECONDS);
-      }
-      const check = await loadRequests(app.url, app.child.pid!, pools[0], SECONDS);
-      const verify = await loadRequests(app.url, app.child.pid!, pools[1], SECONDS);
-      const failed = (r: Measured) => Math.max(0, r.other + r.errors - r.stale);
+  } catch (e) {
+    await env.cleanup();
+    throw e;
+  }
+}
+
+/**
+ * The scaling run of one setting: a database and a service per size, all up at once, `_check` loaded
+ * on each in turn for SCALE_ROUNDS rounds (so the machine's drift moves both sides of a ratio alike; the
+ * ratio is the median of the ratios within a round), then 000 verify once per size. Verify items are
+ * NOT_READY factors of their own users, as many as one run takes (at most twice the population's size, so
+ * they do not swamp the small population): one run each.
+ */
+async function scaleRun(setting: SettingName, sinks: Sinks): Promise<string[]> {
+  const populations: Population[] = [];
+  try {
+    for (const size of SCALE_USERS) populations.push(await seedPopulation(setting, sinks, size));
+    for (const p of populations) p.app = await startService(p.env, ADAPTERS[0], sinks);
+    for (const p of populations) {
+      if (WARMUP_SECONDS > 0) await loadRequests(p.app!.url, p.app!.child.pid!, p.check, WARMUP_SECONDS);
+    }
+    const checks = new Map<Population, Measured[]>(populations.map((p) => [p, []]));
+    for (let round = 0; round < SCALE_ROUNDS; round++) {
+      for (const p of populations)
+        checks.get(p)!.push(await loadRequests(p.app!.url, p.app!.child.pid!, p.check, SECONDS));
+    }
+    const verifies = new Map<Population, Measured>();
+    for (const p of populations) {
+      if (WARMUP_SECONDS > 0) await loadRequests(p.app!.url, p.app!.child.pid!, p.verify, WARMUP_SECONDS);
+      verifies.set(p, await loadRequests(p.app!.url, p.app!.child.pid!, p.verify, SECONDS));
+    }
+    const failed = (r: Measured) => Math.max(0, r.other + r.errors - r.stale);
+    for (const p of populations) {
+      const check = combine(checks.get(p)!);
+      const verify = verifies.get(p)!;
       console.log(
-        `  ${setting} ${size} READY users (${total} users in all, seeded in ${seeded.toFixed(1)} s): ` +
-          `_check ${f0(check.cpuUs)} µs/req over ${check.ok + check.other}${check.ranOut ? ' (ran out)' : ''}, ` +
+        `  ${setting} ${p.size} READY users (${p.total} users in all, seeded in ${p.seeded.toFixed(1)} s): ` +
+          `_check ${f0(check.cpuUs)} µs/req over ${check.ok + check.other} in ${SCALE_ROUNDS} rounds` +
+          `${check.ranOut ? ' (ran out)' : ''}, ` +
           `000 verify ${f0(verify.cpuUs)} µs/req over ${verify.ok + verify.other}${verify.ranOut ? ' (ran out)' : ''}` +
           `, non-2xx ${mark(String(failed(check) + failed(verify)), failed(check) + failed(verify) > 0)}` +
           (check.ranOut || verify.ranOut ? ' (not counting repeated requests)' : ''),
       );
-      // a run that ran out of fresh items measured mostly repeated requests and the ramp: no figure
-      return { _check: check.ranOut ? NaN : check.cpuUs, '000 verify': verify.ranOut ? NaN : verify.cpuUs };
-    } finally {
-      await stop(app.child);
     }
+    const small = populations[0];
+    const large = populations[populations.length - 1];
+    const line = (op: string, figures: string, ratio: number, how: string) =>
+      `  ${setting} ${op}: ${figures}; ` +
+      (Number.isNaN(ratio)
+        ? 'not compared: a run ran out of fresh items (more users, or a shorter BENCH_SECONDS)'
+        : `largest/smallest ${mark(`${f2(ratio)}×`, ratio > 1.1)} (${how})`);
+    // a run that ran out of fresh items measured mostly repeated requests and the ramp: no figure
+    const checkRatio = populations.some((p) => checks.get(p)!.some((m) => m.ranOut))
+      ? NaN
+      : roundRatio(checks.get(large)!, checks.get(small)!, (m) => m.cpuUs);
+    const verifyRatio =
+      verifies.get(large)!.ranOut || verifies.get(small)!.ranOut
+        ? NaN
+        : verifies.get(large)!.cpuUs / verifies.get(small)!.cpuUs;
+    return [
+      line(
+        '_check',
+        populations.map((p) => `${p.size} users ${f0(combine(checks.get(p)!).cpuUs)} µs`).join(', '),
+        checkRatio,
+        `median of ${SCALE_ROUNDS} rounds in turn`,
+      ),
+      line(
+        '000 verify',
+        populations.map((p) => `${p.size} users ${f0(verifies.get(p)!.cpuUs)} µs`).join(', '),
+        verifyRatio,
+        'one run each',
+      ),
+    ];
   } finally {
-    await env.cleanup();
+    for (const p of populations) {
+      if (p.app) await stop(p.app.child);
+      await p.env.cleanup();
+    }
   }
 }
 
@@ -1042,17 +1107,7 @@ export async function runSeedOpsBench(): Promise<void> {
         `\nScaling (${ADAPTERS[0]}; CPU µs per request by users in the tables, target within 10 %):`,
       );
       for (const setting of settings) {
-        const bySize: Record<number, Record<string, number>> = {};
-        for (const size of SCALE_USERS) bySize[size] = await scaleRun(setting, sinks, size);
-        const small = bySize[Math.min(...SCALE_USERS)];
-        const large = bySize[Math.max(...SCALE_USERS)];
-        for (const op of Object.keys(small)) {
-          const ratio = large[op] / small[op];
-          const line =
-            `  ${setting} ${op}: ${SCALE_USERS.map((s) => `${s} users ${f0(bySize[s][op])} µs`).join(', ')}; ` +
-            (Number.isNaN(ratio)
-              ? 'not compared: a run ran out of fresh items (more users, or a shorter BENCH_SECONDS)'
-              : `largest/smallest ${mark(`${f2(ratio)}×`, ratio > 1.1)}`);
+        for (const line of await scaleRun(setting, sinks)) {
           console.log(line);
           markdown.push(line.trim(), '');
         }
