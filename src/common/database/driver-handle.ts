@@ -32,7 +32,13 @@ export interface NumberedStatement {
  */
 export function prepareNumbered(db: Database, sql: string): NumberedStatement {
   const stmt = db.prepare(sql);
-  const named = (params: unknown[]) => Object.fromEntries(params.map((v, i) => [i + 1, v]));
+  // One parameter object per statement, refilled on each call: better-sqlite3 reads it synchronously
+  // during the call and keeps nothing of it (these run on every check; a new object each was garbage).
+  const bag: Record<number, unknown> = {};
+  const named = (params: unknown[]) => {
+    for (let i = 0; i < params.length; i++) bag[i + 1] = params[i];
+    return bag;
+  };
   return {
     get: (...params) => stmt.get(named(params)),
     run: (...params) => stmt.run(named(params)),
