@@ -41,6 +41,7 @@ import {
   freePort,
   LoadResult,
   loadRequests,
+  runFloor,
   start,
   stop,
   waitReady,
@@ -709,6 +710,7 @@ const ranOutNote = (r: Measured) =>
 interface Table {
   title: string;
   setting: SettingName;
+  adapter: string;
   /** The rounds combined (see `combine`), and each round as measured. */
   floor: Measured;
   floorRounds: Measured[];
@@ -813,6 +815,7 @@ async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]
         tables.push({
           title: `${setting}, ${adapter}`,
           setting,
+          adapter,
           floor: combine(floorRounds),
           floorRounds,
           rows: SELECTED_OPS.map((op) => {
@@ -906,6 +909,26 @@ function markdownTable(t: Table): string {
     ...rows.map((r) => `| ${r[0].startsWith('_') ? `\`${r[0]}\`` : r[0]} | ${r.slice(1).join(' | ')} |`),
     '',
   ].join('\n');
+}
+
+/**
+ * How close to the floor a Nest service can come at all: the floor's own work (lookup, HMAC, replay
+ * write) plus what Nest on this adapter costs over bare node:http for the same request answered with a
+ * constant (the stack floors, measured once at the start of the run). The bound leaves out everything
+ * the floor does not do – the token check, validation, counting the attempt, the event, the access line.
+ */
+function frameworkBound(t: Table, stacks?: Record<string, LoadResult>): string | undefined {
+  const nest = stacks?.[`nest-${t.adapter}`];
+  const bare = stacks?.['node-http'];
+  if (!nest || !bare) return undefined;
+  const framework = Math.max(0, nest.cpuUs - bare.cpuUs);
+  const best = t.floor.cpuUs + framework;
+  return (
+    `  framework bound: Nest on ${t.adapter} answers a constant for ${f0(nest.cpuUs)} µs of CPU, node:http for ` +
+    `${f0(bare.cpuUs)} µs; the floor's work alone inside Nest would cost ${f0(t.floor.cpuUs)} + ${f0(framework)} = ` +
+    `${f0(best)} µs, at most ${f2(t.floor.cpuUs / best)}× the floor's throughput (\`_check\` here: ` +
+    `${f2(t.floor.cpuUs / (t.rows.find((x) => x.op.name === '_check')?.r.cpuUs ?? NaN))}× by CPU)`
+  );
 }
 
 const LEGEND =
@@ -1084,13 +1107,16 @@ export async function runSeedOpsBench(): Promise<void> {
       `${SECONDS} s each; ${settings.join(', ')}; adapters ${ADAPTERS.join(', ')}`,
   );
   compile();
+  // what each HTTP stack costs before any work of ours (see frameworkBound); BENCH_FLOOR=0 skips it
+  const stacks = process.env.BENCH_FLOOR === '0' ? undefined : await runFloor(SECONDS);
   const sinks = await startSinks();
   const markdown: string[] = [`## Seed operations (${new Date().toISOString()})`, '', LEGEND, ''];
   try {
     for (const setting of settings) {
       for (const t of await benchSetting(setting, sinks)) {
-        console.log(printTable(t));
-        markdown.push(markdownTable(t));
+        const bound = frameworkBound(t, stacks);
+        console.log(printTable(t) + (bound ? `\n${bound}` : ''));
+        markdown.push(markdownTable(t) + (bound ? `\n${bound.trim()}\n` : ''));
       }
     }
     console.log(`\n  ${LEGEND}`);
