@@ -916,8 +916,12 @@ function markdownTable(t: Table): string {
  * write) plus what Nest on this adapter costs over bare node:http for the same request answered with a
  * constant (the stack floors, measured once at the start of the run). The bound leaves out everything
  * the floor does not do – the token check, validation, counting the attempt, the event, the access line.
+ * Only with SQLITE_SYNCHRONOUS=normal, where the floor is bound by its CPU: with `full` and on
+ * PostgreSQL it waits for a sync or a round trip per request, which the service shares between the
+ * requests of a batch, so there CPU says little about the throughput either can reach.
  */
 function frameworkBound(t: Table, stacks?: Record<string, LoadResult>): string | undefined {
+  if (t.setting !== 'sqlite-normal') return undefined;
   const nest = stacks?.[`nest-${t.adapter}`];
   const bare = stacks?.['node-http'];
   if (!nest || !bare) return undefined;
