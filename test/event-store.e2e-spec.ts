@@ -330,7 +330,8 @@ describe('EventStore on the real database', () => {
         // the five distinct keys ran in one transaction; the second item of key t1 in the next one
         expect(new Set(txs.slice(0, 5)).size).toBe(1);
         expect(txs[5]).not.toBe(txs[0]);
-        expect(batches).toEqual([5, 1]);
+        // two batches: which of them gets its connection and starts its work first is not ordered
+        expect([...batches].sort((a, b) => a - b)).toEqual([1, 5]);
       } else {
         expect(batches).toEqual([1, 1, 1, 1, 1, 1]);
       }
