@@ -99,8 +99,6 @@ function resultOf(e: DomainError): VerifyResult | undefined {
   return RESULT_BY_KIND[e.kind];
 }
 
-const VERIFY_FACTOR_KEY = 'verifyFactor';
-
 /** The VerifyOutcomes of the app each controller instance serves in (see VerifyOutcomes.onModuleInit). */
 const reporters = new WeakMap<object, VerifyOutcomes>();
 
@@ -167,6 +165,5 @@ export const CountsOutcome =
       Reflect.defineMetadata(key, Reflect.getOwnMetadata(key, route), counted);
     }
     Object.defineProperty(counted, 'name', { value: route.name });
-    Reflect.defineMetadata(VERIFY_FACTOR_KEY, factor, counted);
     descriptor.value = counted;
   };
