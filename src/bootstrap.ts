@@ -54,7 +54,7 @@ export function createHttpAdapter(config: AppConfig): AbstractHttpAdapter {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16 * 1024 },
     // Errors of the router itself (a path it cannot decode) go through the one exception filter too.
     frameworkErrors: fastifyFrameworkErrors,
-    // The request id is assigned before anything else runs, kept on the raw request for pino-http.
+    // The request id is assigned before anything else runs, kept on the raw request for the access log.
     genReqId: (req: unknown) => {
       const raw = req as IncomingMessage & { id?: unknown };
       const id = requestIdFromHeaders(raw);

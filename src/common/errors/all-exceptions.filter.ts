@@ -57,7 +57,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       const stack = exception instanceof Error ? exception.stack : String(exception);
       this.logger.error({ requestId, err: { message: safeMessage(exception), stack } }, 'unexpected error');
     } else if (!isTracked((req.raw ?? req) as IncomingMessage)) {
-      // Rejected before the logging middleware ran (malformed JSON, oversize body): no access log follows.
+      // Rejected before the access log took the request (malformed JSON, oversize body): no access line follows.
       this.logger.log({ requestId, method: req.method, path, statusCode: err.status }, 'request rejected');
     }
     const body = RENDERERS[family](err, { requestId, path, now: new Date() });

@@ -5,7 +5,7 @@ const SANE = /^[A-Za-z0-9._:-]{8,128}$/;
 export const REQUEST_ID_HEADER = 'X-Request-Id';
 
 /**
- * pino-http's genReqId: keep an id already assigned to the request (the Fastify adapter assigns one
+ * The request id: keep an id already assigned to the request (the Fastify adapter assigns one
  * before any middleware runs), else take the caller's X-Request-Id when it is a sane value, else make
  * one; echo it on the response. Works on the raw node objects every Nest adapter exposes.
  */
