@@ -9,12 +9,16 @@
  * BENCH_RSS_SECONDS) and a scaling run (`_check` and verify 000 at each BENCH_SCALE_USERS size).
  *
  * The SMS provider (SMS_PROVIDER=webhook) and the mail relay (MAIL_TRANSPORT=smtp) are sinks in this
- * process that answer at once, so the create/send figures leave the provider's own time aside.
+ * process that answer at once, so the create/send figures leave the provider's own time aside. The
+ * operations that reach a provider run a second time in every round against a second instance of the
+ * service on the same database whose transports only log (MAIL_TRANSPORT=log, SMS_PROVIDER=log): the
+ * "provider aside" rows, the same request without the provider call (the SMTP dialogue or the webhook
+ * POST). The create/challenge/send target (3× `_check`, "the provider call aside") is judged there.
  *
  * Env: BENCH_DB (sqlite-normal,sqlite-full,postgres), BENCH_ADAPTERS (fastify,express), BENCH_OPS
  * (operation names, see OPS), BENCH_SECONDS (3, per operation and round), BENCH_ROUNDS (3: the
  * operations take turns in that many rounds), BENCH_RSS_SECONDS (60; 0 skips), BENCH_SCALE_USERS
- * (10000,1000000; 0 skips), BENCH_WARMUP_SECONDS (unmeasured load per operation first, 1), BENCH_SEED_RATE (fresh items seeded per second of load and operation, 4000),
+ * (10000,1000000; 0 skips), BENCH_WARMUP_SECONDS (unmeasured load per operation first, 1), BENCH_SEED_RATE (fresh items seeded per second of load and operation, 8000),
  * BENCH_SCALE_ROUNDS (2), BENCH_NOTIFY_EVENTS (the service's NOTIFY_EVENTS, default all; `none` leaves the notification worker out).
  * Run alone: npx ts-node --transpile-only bench/seed-ops.bench.ts
  */
@@ -50,7 +54,7 @@ import {
 const ROOT = path.resolve(__dirname, '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const RSS_SECONDS = Number(process.env.BENCH_RSS_SECONDS ?? 60);
-const SEED_RATE = Number(process.env.BENCH_SEED_RATE ?? 4000);
+const SEED_RATE = Number(process.env.BENCH_SEED_RATE ?? 8000);
 /** Unmeasured load per operation before the measured runs, so no figure pays for the JIT's warm-up. */
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
 /**
@@ -104,6 +108,11 @@ interface Op {
   name: string;
   kind: Exclude<Kind, 'floor'>;
   route: string;
+  /**
+   * The provider call the operation makes: in the request (the code's SMS or mail), or afterwards by
+   * the notification worker (a security notice). Either gets a "provider aside" row as well.
+   */
+  provider?: 'request' | 'notice';
   /** Seeds what `n` requests need, returns their maker (one-shot items: undefined once used up). */
   seed(ctx: SeedContext, n: number): Promise<Next>;
 }
@@ -400,6 +409,7 @@ const OPS: Op[] = [
   {
     name: 'recovery code _check',
     kind: 'check',
+    provider: 'notice',
     route: 'POST /v2/users/{id}/recovery_codes/_check',
     async seed(ctx, n) {
       const us = users(ctx, n);
@@ -432,6 +442,7 @@ const OPS: Op[] = [
   {
     name: 'TOTP register',
     kind: 'create',
+    provider: 'notice',
     route: 'POST /v2/users/{id}/totp (on NOT_READY)',
     async seed(ctx, n) {
       return cycle(await seedTotp(ctx, cyclePool(n), 'NOT_READY', false), (u) => ({
@@ -444,6 +455,7 @@ const OPS: Op[] = [
   {
     name: 'email challenge create',
     kind: 'create',
+    provider: 'request',
     route: 'POST /internal/v1/mfa/totp-email (SMTP)',
     async seed(ctx, n) {
       const us = users(ctx, cyclePool(n));
@@ -458,6 +470,7 @@ const OPS: Op[] = [
   {
     name: 'OTP SMS _challenge (v3alpha)',
     kind: 'create',
+    provider: 'request',
     route: 'POST /resources/v3alpha/users/{id}/otp_sms/{otpSmsId}/_challenge (webhook)',
     async seed(ctx, n) {
       return cycle(await seedSmsAuthenticators(ctx, cyclePool(n), 'READY', false), (a) => ({
@@ -470,6 +483,7 @@ const OPS: Op[] = [
   {
     name: 'OTP SMS _send (v2)',
     kind: 'create',
+    provider: 'request',
     route: 'POST /v2/users/{id}/otp_sms/_send (webhook)',
     async seed(ctx, n) {
       return cycle(await seedChannel(ctx, cyclePool(n), 'sms', false), (u) => ({
@@ -482,6 +496,7 @@ const OPS: Op[] = [
   {
     name: 'OTP Email _send (v2)',
     kind: 'create',
+    provider: 'request',
     route: 'POST /v2/users/{id}/otp_email/_send (SMTP)',
     async seed(ctx, n) {
       return cycle(await seedChannel(ctx, cyclePool(n), 'email', false), (u) => ({
@@ -627,15 +642,23 @@ async function newEnvironment(setting: SettingName): Promise<Environment> {
   };
 }
 
+/** The transports of the "provider aside" instance: the same service, whose sends only log. */
+const PROVIDER_ASIDE = { MAIL_TRANSPORT: 'log', SMS_PROVIDER: 'log' };
+
+/** The row of an operation measured on the instance whose transports only log. */
+const asideName = (op: Op) => `${op.name} (provider aside)`;
+
 async function startService(
   env: Environment,
   adapter: string,
   sinks: Sinks,
+  transports: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const child = start('src/main.js', {
     ...env.dbEnv,
     ...sinks.env,
+    ...transports,
     PORT: String(port),
     HOST: '127.0.0.1',
     DATA_DIR: env.dir,
@@ -644,6 +667,10 @@ async function startService(
     HTTP_ADAPTER: adapter,
     // security notifications on, as by default: the worker mails them to the SMTP sink
     NOTIFY_EVENTS: process.env.BENCH_NOTIFY_EVENTS ?? 'all',
+    // Each instance delivers the notices of its own commits (its worker wakes on them); without the
+    // poll for other instances' rows, the idle one of two instances on one database never takes the
+    // loaded one's notices, and so never its CPU or its transport.
+    NOTIFY_POLL_INTERVAL_MS: '3600000',
     METRICS_PORT: '0',
     GRPC_PORT: '0',
   });
@@ -714,7 +741,8 @@ interface Table {
   /** The rounds combined (see `combine`), and each round as measured. */
   floor: Measured;
   floorRounds: Measured[];
-  rows: { op: Op; r: Measured; rounds: Measured[] }[];
+  /** One per operation, and one more for each "provider aside" run (`name` says which). */
+  rows: { name: string; op: Op; providerAside: boolean; r: Measured; rounds: Measured[] }[];
 }
 
 const median = (xs: number[]) => {
@@ -762,8 +790,10 @@ async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]
         const m = new Map<string, Next>();
         const w = new Map<string, Next>();
         for (const op of SELECTED_OPS) {
-          m.set(op.name, await op.seed(ctx, n));
-          if (WARMUP_SECONDS > 0) w.set(op.name, await op.seed(ctx, nWarm));
+          for (const name of op.provider ? [op.name, asideName(op)] : [op.name]) {
+            m.set(name, await op.seed(ctx, n));
+            if (WARMUP_SECONDS > 0) w.set(name, await op.seed(ctx, nWarm));
+          }
         }
         pools.push(m);
         warmPools.push(w);
@@ -785,31 +815,44 @@ async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]
         await loadRequests(floorApp.url, floorApp.child.pid!, floorNext, WARMUP_SECONDS);
       for (const [a, adapter] of ADAPTERS.entries()) {
         const app = await startService(env, adapter, sinks);
+        // the same service on the same database, its transports only logging: up beside the first one
+        // only when an operation reaches a provider, and loaded only for those operations' aside rows
+        const aside = SELECTED_OPS.some((op) => op.provider)
+          ? await startService(env, adapter, sinks, PROVIDER_ASIDE).catch(async (e: unknown) => {
+              await stop(app.child);
+              throw e;
+            })
+          : undefined;
+        const runs = SELECTED_OPS.flatMap((op) => [
+          { name: op.name, op, providerAside: false, on: app },
+          ...(op.provider && aside ? [{ name: asideName(op), op, providerAside: true, on: aside }] : []),
+        ]);
         const floorRounds: Measured[] = [];
-        const rounds = new Map<string, Measured[]>(SELECTED_OPS.map((op) => [op.name, []]));
+        const rounds = new Map<string, Measured[]>(runs.map((run) => [run.name, []]));
         try {
-          for (const op of SELECTED_OPS) {
+          for (const run of runs) {
             if (WARMUP_SECONDS === 0) break;
-            await loadRequests(app.url, app.child.pid!, warmPools[a].get(op.name)!, WARMUP_SECONDS);
-            await settle(sinks, reader, app.child.pid!);
+            await loadRequests(run.on.url, run.on.child.pid!, warmPools[a].get(run.name)!, WARMUP_SECONDS);
+            await settle(sinks, reader, run.on.child.pid!);
           }
           for (let round = 1; round <= ROUNDS; round++) {
             floorRounds.push(await loadRequests(floorApp.url, floorApp.child.pid!, floorNext, SECONDS));
-            for (const op of SELECTED_OPS) {
+            for (const run of runs) {
               const sms0 = sinks.sms();
               const mail0 = sinks.mails();
-              const r = await loadRequests(app.url, app.child.pid!, pools[a].get(op.name)!, SECONDS);
-              rounds.get(op.name)!.push(r);
-              await settle(sinks, reader, app.child.pid!);
+              const r = await loadRequests(run.on.url, run.on.child.pid!, pools[a].get(run.name)!, SECONDS);
+              rounds.get(run.name)!.push(r);
+              await settle(sinks, reader, run.on.child.pid!);
               const sent = sinks.sms() - sms0 + sinks.mails() - mail0;
               console.log(
-                `  ${adapter} ${round}/${ROUNDS} ${op.name.padEnd(30)} ${r.rps.toFixed(0).padStart(6)} req/s, ` +
+                `  ${adapter} ${round}/${ROUNDS} ${run.name.padEnd(30)} ${r.rps.toFixed(0).padStart(6)} req/s, ` +
                   `2xx ${r.ok}, non-2xx ${r.other}, errors ${r.errors}` +
                   `${sent ? `, ${sent} SMS/mails to the sinks` : ''}${ranOutNote(r)}`,
               );
             }
           }
         } finally {
+          if (aside) await stop(aside.child);
           await stop(app.child);
         }
         tables.push({
@@ -818,9 +861,9 @@ async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]
           adapter,
           floor: combine(floorRounds),
           floorRounds,
-          rows: SELECTED_OPS.map((op) => {
-            const r = rounds.get(op.name)!;
-            return { op, r: combine(r), rounds: r };
+          rows: runs.map(({ name, op, providerAside }) => {
+            const r = rounds.get(name)!;
+            return { name, op, providerAside, r: combine(r), rounds: r };
           }),
         });
       }
@@ -842,11 +885,11 @@ const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
 const mark = (text: string, miss: boolean) => (miss ? `${text}!` : text);
 
 function tableRows(t: Table): string[][] {
-  const check = t.rows.find((x) => x.op.name === '_check');
+  const check = t.rows.find((x) => x.name === '_check');
   const rpsTarget = t.setting === 'sqlite-normal' ? 0.5 : 0.9;
-  const cells = (name: string, kind: Kind, r: Measured, rounds: Measured[]): string[] => {
+  const cells = (name: string, kind: Kind, r: Measured, rounds: Measured[], judged = true): string[] => {
     const cpuRatio = check ? roundRatio(rounds, check.rounds, (m) => m.cpuUs) : NaN;
-    const cpuTarget = CPU_TARGET[kind];
+    const cpuTarget = judged ? CPU_TARGET[kind] : undefined;
     const p99Ratio = roundRatio(rounds, t.floorRounds, (m) => m.p99);
     const rpsRatio = roundRatio(rounds, t.floorRounds, (m) => m.rps);
     return [
@@ -873,7 +916,10 @@ function tableRows(t: Table): string[][] {
   };
   return [
     cells('floor (raw baseline _check)', 'floor', t.floor, t.floorRounds),
-    ...t.rows.map((x) => cells(x.op.name, x.op.kind, x.r, x.rounds)),
+    // a create/challenge/send whose request calls the provider is held to its target without that call
+    ...t.rows.map((x) =>
+      cells(x.name, x.op.kind, x.r, x.rounds, x.providerAside || x.op.provider !== 'request'),
+    ),
   ];
 }
 
@@ -931,17 +977,22 @@ function frameworkBound(t: Table, stacks?: Record<string, LoadResult>): string |
     `  framework bound: Nest on ${t.adapter} answers a constant for ${f0(nest.cpuUs)} µs of CPU, node:http for ` +
     `${f0(bare.cpuUs)} µs; the floor's work alone inside Nest would cost ${f0(t.floor.cpuUs)} + ${f0(framework)} = ` +
     `${f0(best)} µs, at most ${f2(t.floor.cpuUs / best)}× the floor's throughput (\`_check\` here: ` +
-    `${f2(t.floor.cpuUs / (t.rows.find((x) => x.op.name === '_check')?.r.cpuUs ?? NaN))}× by CPU)`
+    `${f2(t.floor.cpuUs / (t.rows.find((x) => x.name === '_check')?.r.cpuUs ?? NaN))}× by CPU)`
   );
 }
 
 const LEGEND =
-  '`!` marks a miss: CPU ×_check above 1.5 (verifies and checks) or 3 (create/challenge/send), `_check` ' +
-  'below 0.5× the floor’s throughput (synchronous=normal) or 0.9× (full, PostgreSQL), p99 above 2× the ' +
-  'floor’s p99, any non-2xx answer. The SMS webhook and the SMTP relay are sinks in the bench process that ' +
-  'answer at once: the create/send figures leave the provider’s own time aside. Each figure is the median of ' +
-  'the rounds, each ratio the median of the ratios within a round. `_check (again, last)` runs after all ' +
-  'others in every round: its distance from `_check` is the drift of the yardstick within a round (noise, warm-up).';
+  '`!` marks a miss: CPU ×_check above 1.5 (verifies and checks) or 3 (create/challenge/send, the ' +
+  'provider call aside), `_check` below 0.5× the floor’s throughput (synchronous=normal) or 0.9× (full, ' +
+  'PostgreSQL), p99 above 2× the floor’s p99, any non-2xx answer. The SMS webhook and the SMTP relay are ' +
+  'sinks in the bench process that answer at once: the figures leave the provider’s own time aside, not the ' +
+  'service’s side of the call (the SMTP dialogue, the webhook POST). A “provider aside” row is the same ' +
+  'operation on a second instance of the service, on the same database, whose transports only log ' +
+  '(MAIL_TRANSPORT=log, SMS_PROVIDER=log): where the request itself calls the provider (create, challenge, ' +
+  'send), the 3× target is judged on that row, and the row with the call shows its ratio unmarked. Each ' +
+  'figure is the median of the rounds, each ratio the median of the ratios within a round. `_check (again, ' +
+  'last)` runs after all others in every round: its distance from `_check` is the drift of the yardstick ' +
+  'within a round (noise, warm-up).';
 
 // --- RSS and scaling ---------------------------------------------------------------------------
 
