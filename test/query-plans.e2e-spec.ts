@@ -187,22 +187,54 @@ describe('every statement of the request paths is an index lookup', () => {
     expect(t.db === 'sqlite' ? sqliteScans(probe) : await postgresScans(probe)).toEqual(['events']);
   });
 
+  it('claims notifications without sorting the pending rows or passing the sent ones', async () => {
+    const claim = [...executed].find((s) =>
+      /^UPDATE notification_outbox\b.*\blease_token = (\$2|\?),/.test(s),
+    );
+    expect(claim).toBeDefined();
+    if (t.db === 'sqlite') {
+      const plan = sqlitePlan(claim!);
+      expect(plan).toContain('SCAN notification_outbox USING INDEX ix_notification_outbox_pending');
+      expect(plan.filter((step) => /TEMP B-TREE/.test(step))).toEqual([]);
+    } else {
+      const nodes = await postgresPlanNodes(claim!);
+      expect(nodes.filter((n) => n['Node Type'] === 'Sort')).toEqual([]);
+      expect(nodes.some((n) => n['Index Name'] === 'ix_notification_outbox_pending')).toBe(true);
+    }
+  });
+
   /**
    * Tables that SQLite's plan for `sql` reads whole (`SCAN t`, with or without a covering index). The
    * rows of a multi-row VALUES list (`SCAN 3-ROW VALUES CLAUSE`) are the statement's own, no table's.
+   * A partial index read in order under a LIMIT holds only the rows asked for and stops at the limit
+   * (the notification claim): it is no table read whole.
    */
   function sqliteScans(sql: string): string[] {
+    const limited = /\bLIMIT\b/i.test(sql);
     return sqlitePlan(sql)
       .filter((detail) => !/^SCAN \d+-ROW VALUES CLAUSE$/.test(detail))
+      .filter((detail) => {
+        const index = /^SCAN \w+ USING (?:COVERING )?INDEX (\w+)$/.exec(detail)?.[1];
+        return !(limited && index && isPartialIndex(index));
+      })
       .map((detail) => /^SCAN (\w+)/.exec(detail)?.[1])
       .filter((table): table is string => table !== undefined && table !== 'CONSTANT');
   }
 
+  function sqliteDb(): Database {
+    return (t.app.get(DataSource).driver as unknown as { databaseConnection: Database }).databaseConnection;
+  }
+
+  function isPartialIndex(name: string): boolean {
+    const row = sqliteDb()
+      .prepare(`SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?`)
+      .get(name) as { sql: string | null } | undefined;
+    return /\bWHERE\b/i.test(row?.sql ?? '');
+  }
+
   /** SQLite's query plan of `sql`, one line per step. */
   function sqlitePlan(sql: string): string[] {
-    const db = (t.app.get(DataSource).driver as unknown as { databaseConnection: Database })
-      .databaseConnection;
-    const stmt = db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
+    const stmt = sqliteDb().prepare(`EXPLAIN QUERY PLAN ${sql}`);
     const named = [...sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1]));
     const positional = (sql.match(/\?/g) ?? []).length;
     const rows = (
@@ -215,6 +247,13 @@ describe('every statement of the request paths is an index lookup', () => {
 
   /** Tables that PostgreSQL can only read whole for `sql`, whatever the parameters. */
   async function postgresScans(sql: string): Promise<string[]> {
+    return (await postgresPlanNodes(sql))
+      .filter((node) => node['Node Type'] === 'Seq Scan')
+      .map((node) => node['Relation Name'] ?? '?');
+  }
+
+  /** Every node of PostgreSQL's generic plan for `sql`, with sequential scans disabled. */
+  async function postgresPlanNodes(sql: string): Promise<PlanNode[]> {
     const qr = t.app.get(DataSource).createQueryRunner();
     await qr.connect();
     try {
@@ -226,9 +265,9 @@ describe('every statement of the request paths is an index lookup', () => {
       const rows = (await qr.query(
         `EXPLAIN (FORMAT JSON) EXECUTE plan_probe${params ? `(${Array(params).fill('NULL').join(', ')})` : ''}`,
       )) as { 'QUERY PLAN': { Plan: PlanNode }[] }[];
-      const found: string[] = [];
+      const found: PlanNode[] = [];
       const walk = (node: PlanNode) => {
-        if (node['Node Type'] === 'Seq Scan') found.push(node['Relation Name'] ?? '?');
+        found.push(node);
         node.Plans?.forEach(walk);
       };
       walk(rows[0]['QUERY PLAN'][0].Plan);
@@ -245,5 +284,6 @@ describe('every statement of the request paths is an index lookup', () => {
 interface PlanNode {
   'Node Type': string;
   'Relation Name'?: string;
+  'Index Name'?: string;
   Plans?: PlanNode[];
 }

@@ -29,6 +29,22 @@ interface Row {
   attempts: number | string;
 }
 
+/** The due, unleased pending rows, oldest first, `$4` at most (`$3`: now). */
+const DUE_PENDING = `FROM notification_outbox %s
+  WHERE state = 'PENDING' AND next_attempt_at <= $3 AND lease_until <= $3 ORDER BY id LIMIT $4`;
+const CLAIM_SET = `SET lease_until = $1, lease_token = $2, attempts = attempts + 1`;
+const CLAIM_RETURNING = `RETURNING id, user_id, kind, event_type, payload, created_at, attempts`;
+
+const CLAIM_POSTGRES = `UPDATE notification_outbox ${CLAIM_SET}
+  WHERE id = ANY (ARRAY(SELECT id ${DUE_PENDING.replace('%s', '')} FOR UPDATE SKIP LOCKED))
+    AND state = 'PENDING' AND lease_until <= $3
+  ${CLAIM_RETURNING}`;
+
+const CLAIM_SQLITE = `UPDATE notification_outbox NOT INDEXED ${CLAIM_SET}
+  WHERE id IN (SELECT id ${DUE_PENDING.replace('%s', 'INDEXED BY ix_notification_outbox_pending')})
+    AND state = 'PENDING' AND lease_until <= $3
+  ${CLAIM_RETURNING}`;
+
 /**
  * The delivery side of the notification outbox (rows are written by Outbox, in the events' own
  * transactions). Claims are leases: a conditional UPDATE takes due, unleased rows and stamps them with
@@ -54,17 +70,17 @@ export class NotificationRepository {
     return this.runner.run((em) => rawQuery<T>(em, text, params));
   }
 
+  /**
+   * Takes up to `limit` due rows, oldest first. The pending rows are read through their partial index
+   * in id order and the read stops at `limit`, so a claim costs the same with a backlog of thousands
+   * (a claim that sorted every pending row, or passed every sent one, made a backlog quadratic).
+   * SQLite is told the indexes (its planner, without statistics, would sort instead); PostgreSQL takes
+   * the claimed ids as an array, so the UPDATE looks each one up instead of joining every pending row.
+   */
   async claim(now: number, leaseMs: number, limit: number): Promise<ClaimedNotice[]> {
     const token = randomBytes(16).toString('hex');
-    const skipLocked = dialectOf(this.ds) === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
     const { rows } = await this.query<Row>(
-      `UPDATE notification_outbox SET lease_until = $1, lease_token = $2, attempts = attempts + 1
-       WHERE id IN (
-         SELECT id FROM notification_outbox
-         WHERE state = 'PENDING' AND next_attempt_at <= $3 AND lease_until <= $3
-         ORDER BY id LIMIT $4${skipLocked}
-       ) AND state = 'PENDING' AND lease_until <= $3
-       RETURNING id, user_id, kind, event_type, payload, created_at, attempts`,
+      dialectOf(this.ds) === 'postgres' ? CLAIM_POSTGRES : CLAIM_SQLITE,
       [now + leaseMs, token, now, limit],
     );
     return rows

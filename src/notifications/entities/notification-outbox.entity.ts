@@ -10,6 +10,9 @@ export type OutboxState = 'PENDING' | 'SENT' | 'SKIPPED' | 'FAILED';
  */
 @Entity({ name: 'notification_outbox' })
 @Index('ix_notification_outbox_due', ['state', 'nextAttemptAt'])
+// The claim's order: only the pending rows, oldest first, so a claim reads as many rows as it takes
+// (the due index would have it sort every pending row, and the primary key would pass every sent one).
+@Index('ix_notification_outbox_pending', ['id'], { where: `"state" = 'PENDING'` })
 export class NotificationOutboxEntity {
   @PrimaryGeneratedColumn({ name: 'id' })
   id: number;

@@ -5,6 +5,7 @@ import { TotpFactors1795309072413 } from './1795309072413-TotpFactors';
 import { SealStepUpContexts1795400000000 } from './1795400000000-SealStepUpContexts';
 import { OtpChannelsAndRecoveryCodes1795969558369 } from './1795969558369-OtpChannelsAndRecoveryCodes';
 import { NotificationOutbox1795971351031 } from './1795971351031-NotificationOutbox';
+import { NotificationOutboxPendingOrder1796038388259 } from './1796038388259-NotificationOutboxPendingOrder';
 /* The migrations, in order. `npm run migration:generate -- <Name>` appends to this list. */
 export const MIGRATIONS: (new () => unknown)[] = [
   Init1795308752933,
@@ -14,4 +15,5 @@ export const MIGRATIONS: (new () => unknown)[] = [
   SealStepUpContexts1795400000000,
   OtpChannelsAndRecoveryCodes1795969558369,
   NotificationOutbox1795971351031,
+  NotificationOutboxPendingOrder1796038388259,
 ];
