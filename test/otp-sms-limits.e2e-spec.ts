@@ -97,10 +97,24 @@ describe('OTP SMS (v3alpha) limits, races and provider failures', () => {
       .query(`SELECT id FROM otp_sms_authenticators WHERE user_id = '${other.userId}'`)) as unknown[];
     expect(list).toHaveLength(0);
 
+    // the full counter of that day is the number's; its next message forgets it
+    const day = Math.floor(t.clock.now() / 86_400_000);
+    const fullCounters = async () =>
+      Number(
+        (
+          (await t.app
+            .get(DataSource)
+            .query(
+              `SELECT COUNT(*) AS n FROM sms_daily_counters WHERE day = ${day} AND count = ${DAILY_LIMIT}`,
+            )) as { n: number | string }[]
+        )[0].n,
+      );
+    expect(await fullCounters()).toBe(1);
     t.clock.set(dayEnd + 1000);
     const nextDay = await add(other.token, other.userId, { number: p.number });
     expect(nextDay.status).toBe(200);
     expect(sms.received.length).toBe(sent + 1);
+    expect(await fullCounters()).toBe(0);
     expect((await verify(other.token, other.userId, nextDay.body.otpSmsId, codeFor(p.number))).status).toBe(
       200,
     );
