@@ -32,6 +32,7 @@ describe('loadConfig', () => {
       type: 'sqlite',
       path: path.join(dir, 'mfa.sqlite'),
       synchronous: 'full',
+      cacheMb: 16,
     });
     expect(config.logLevel).toBe('info');
     expect(config.bodyLimitBytes).toBe(64 * 1024);
@@ -47,6 +48,7 @@ describe('loadConfig', () => {
       type: 'sqlite',
       path: path.resolve('data/mfa.sqlite'),
       synchronous: 'full',
+      cacheMb: 16,
     });
   });
 

@@ -15,7 +15,13 @@ import {
 } from './env.dto';
 
 export type DatabaseConfig =
-  | { type: 'sqlite'; path: string; synchronous?: (typeof SQLITE_SYNCHRONOUS_MODES)[number] }
+  | {
+      type: 'sqlite';
+      path: string;
+      synchronous?: (typeof SQLITE_SYNCHRONOUS_MODES)[number];
+      /** SQLite's page cache of the connection, in MiB (SQLITE_CACHE_MB). */
+      cacheMb?: number;
+    }
   | { type: 'postgres'; url: string; schema?: string; poolSize: number; bounds?: DatabaseBounds };
 
 /** How long the service waits for PostgreSQL, and how many requests may wait for a pooled connection. */
@@ -280,6 +286,7 @@ function parseDatabase(dto: EnvDto, dataDir: string): DatabaseConfig {
       type: 'sqlite',
       path: p === ':memory:' ? p : path.resolve(p),
       synchronous: dto.SQLITE_SYNCHRONOUS ?? 'full',
+      cacheMb: dto.SQLITE_CACHE_MB ?? 16,
     };
   }
   return {

@@ -140,6 +140,13 @@ export class EnvDto {
   SQLITE_SYNCHRONOUS?: (typeof SQLITE_SYNCHRONOUS_MODES)[number];
 
   @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(2)
+  @Max(1024)
+  SQLITE_CACHE_MB?: number;
+
+  @IsOptional()
   @IsIn(LOG_LEVELS)
   LOG_LEVEL?: (typeof LOG_LEVELS)[number];
 

@@ -25,6 +25,10 @@ export function buildDataSourceOptions(
       // NORMAL: WAL's lighter mode, safe against corruption and process crashes, not against power loss.
       prepareDatabase: (conn: { pragma(sql: string): unknown }) => {
         conn.pragma(`synchronous = ${(db.synchronous ?? 'full').toUpperCase()}`);
+        // SQLite's own default is 2 MiB: at a million users each lookup then reads index pages from the
+        // OS again, and a request cost 12-14 % more than at 30 000 users (16 MiB: 0-7 %). The pages
+        // count in the process's RSS.
+        conn.pragma(`cache_size = -${(db.cacheMb ?? 16) * 1024}`);
       },
     };
   }
