@@ -29,19 +29,19 @@ interface Row {
   attempts: number | string;
 }
 
-/** The due, unleased pending rows, oldest first, `$4` at most (`$3`: now). */
-const DUE_PENDING = `FROM notification_outbox %s
+/** The ids of the due, unleased pending rows, oldest first, `$4` at most (`$3`: now). */
+const duePending = (indexHint = '') => `SELECT id FROM notification_outbox ${indexHint}
   WHERE state = 'PENDING' AND next_attempt_at <= $3 AND lease_until <= $3 ORDER BY id LIMIT $4`;
 const CLAIM_SET = `SET lease_until = $1, lease_token = $2, attempts = attempts + 1`;
 const CLAIM_RETURNING = `RETURNING id, user_id, kind, event_type, payload, created_at, attempts`;
 
 const CLAIM_POSTGRES = `UPDATE notification_outbox ${CLAIM_SET}
-  WHERE id = ANY (ARRAY(SELECT id ${DUE_PENDING.replace('%s', '')} FOR UPDATE SKIP LOCKED))
+  WHERE id = ANY (ARRAY(${duePending()} FOR UPDATE SKIP LOCKED))
     AND state = 'PENDING' AND lease_until <= $3
   ${CLAIM_RETURNING}`;
 
 const CLAIM_SQLITE = `UPDATE notification_outbox NOT INDEXED ${CLAIM_SET}
-  WHERE id IN (SELECT id ${DUE_PENDING.replace('%s', 'INDEXED BY ix_notification_outbox_pending')})
+  WHERE id IN (${duePending('INDEXED BY ix_notification_outbox_pending')})
     AND state = 'PENDING' AND lease_until <= $3
   ${CLAIM_RETURNING}`;
 
