@@ -14,6 +14,9 @@ import {
   SQLITE_SYNCHRONOUS_MODES,
 } from './env.dto';
 
+/** SQLite's page cache when SQLITE_CACHE_MB is unset, in MiB (see buildDataSourceOptions). */
+export const DEFAULT_SQLITE_CACHE_MB = 16;
+
 export type DatabaseConfig =
   | {
       type: 'sqlite';
@@ -286,7 +289,7 @@ function parseDatabase(dto: EnvDto, dataDir: string): DatabaseConfig {
       type: 'sqlite',
       path: p === ':memory:' ? p : path.resolve(p),
       synchronous: dto.SQLITE_SYNCHRONOUS ?? 'full',
-      cacheMb: dto.SQLITE_CACHE_MB ?? 16,
+      cacheMb: dto.SQLITE_CACHE_MB ?? DEFAULT_SQLITE_CACHE_MB,
     };
   }
   return {

@@ -1,5 +1,5 @@
 import { DataSource, DataSourceOptions, MixedList } from 'typeorm';
-import { DatabaseConfig } from '../config/app-config';
+import { DatabaseConfig, DEFAULT_SQLITE_CACHE_MB } from '../config/app-config';
 import { preparePrivateSqliteFile } from '../files/private-files';
 import { boundedPg } from './bounded-pool';
 
@@ -28,7 +28,7 @@ export function buildDataSourceOptions(
         // SQLite's own default is 2 MiB: at a million users each lookup then reads index pages from the
         // OS again, and a request cost 12-14 % more than at 30 000 users (16 MiB: 0-7 %). The pages
         // count in the process's RSS.
-        conn.pragma(`cache_size = -${(db.cacheMb ?? 16) * 1024}`);
+        conn.pragma(`cache_size = -${(db.cacheMb ?? DEFAULT_SQLITE_CACHE_MB) * 1024}`);
       },
     };
   }

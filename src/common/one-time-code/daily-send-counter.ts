@@ -39,8 +39,9 @@ export class DailySendCounter {
   ): Promise<number | undefined> {
     const day = Math.floor(now / DAY_MS);
     const params = [destinationHash, day, limit];
-    if (dialectOf(em) === 'sqlite') await rawQuery(em, FORGET_EARLIER_DAYS, params.slice(0, 2));
-    const { rows } = await rawQuery(em, dialectOf(em) === 'postgres' ? COUNT_POSTGRES : UPSERT, params);
+    const postgres = dialectOf(em) === 'postgres';
+    if (!postgres) await rawQuery(em, FORGET_EARLIER_DAYS, params.slice(0, 2));
+    const { rows } = await rawQuery(em, postgres ? COUNT_POSTGRES : UPSERT, params);
     return rows.length === 1 ? undefined : ((day + 1) * DAY_MS - now) / 1000;
   }
 }
