@@ -95,24 +95,49 @@ export class NotificationWorker implements OnApplicationBootstrap, OnModuleDestr
       this.again = false;
       const batch = await this.repo.claim(Date.now(), leaseMs, BATCH);
       if (batch.length === 0 && !this.again) break;
-      for (const [i, n] of batch.entries()) {
-        if (this.stopped) {
-          for (const left of batch.slice(i)) await this.repo.retryLater(left, 0);
-          return;
-        }
-        await this.deliver(n);
-      }
+      await this.deliverAll(batch);
+      if (this.stopped) return;
     }
     await this.armForNextDue();
   }
 
-  private async deliver(n: ClaimedNotice): Promise<void> {
+  /**
+   * The mails of a claimed batch, one after the other. Each outcome is recorded right after its send,
+   * but the next send does not wait for that record's commit: the records of mails sent in one turn
+   * share one. Once a record has failed (the database is failing), no further mail of the batch goes
+   * out: those rows keep their lease until it runs out, as after a crash. Throws the first record's
+   * error once every record has ended.
+   */
+  private async deliverAll(batch: ClaimedNotice[]): Promise<void> {
+    const records: Promise<void>[] = [];
+    let recordFailed = false;
+    for (const [i, n] of batch.entries()) {
+      if (this.stopped) {
+        records.push(...batch.slice(i).map((left) => this.repo.retryLater(left, 0)));
+        break;
+      }
+      if (recordFailed) break;
+      const { recorded } = await this.deliver(n);
+      recorded.catch(() => (recordFailed = true));
+      records.push(recorded);
+    }
+    const failed = (await Promise.allSettled(records)).find(
+      (o): o is PromiseRejectedResult => o.status === 'rejected',
+    );
+    if (failed) throw failed.reason;
+  }
+
+  /**
+   * Sends one claimed notice; answers once the mail is out (or refused), with the record of its
+   * outcome – the row's settle or retry, then its log line – under way.
+   */
+  private async deliver(n: ClaimedNotice): Promise<{ recorded: Promise<void> }> {
     const log = { kind: n.kind, outboxId: n.id };
     const user = await this.users.findUser(n.userId);
     if (!user || user.type !== 'human' || !user.email || !user.emailVerified) {
-      await this.repo.settle(n, 'SKIPPED', Date.now());
-      this.logger.log(log, 'notification skipped: no verified email address');
-      return;
+      return record(this.repo.settle(n, 'SKIPPED', Date.now()), () =>
+        this.logger.log(log, 'notification skipped: no verified email address'),
+      );
     }
     const remaining = n.payload?.remaining;
     const content = renderNotice(
@@ -135,20 +160,25 @@ export class NotificationWorker implements OnApplicationBootstrap, OnModuleDestr
       const errorCode = e instanceof MailDeliveryError ? e.detail.errorCode : undefined;
       const responseCode = e instanceof MailDeliveryError ? e.detail.responseCode : undefined;
       if (n.attempts >= this.config.notify.maxAttempts) {
-        await this.repo.settle(n, 'FAILED', Date.now());
-        this.logger.error({ ...log, attempt: n.attempts, errorCode, responseCode }, 'notification given up');
-        return;
+        return record(this.repo.settle(n, 'FAILED', Date.now()), () =>
+          this.logger.error(
+            { ...log, attempt: n.attempts, errorCode, responseCode },
+            'notification given up',
+          ),
+        );
       }
       const delay = backoffMs(n.attempts, this.config.notify.retryBaseMs, this.config.notify.retryMaxMs);
-      await this.repo.retryLater(n, Date.now() + delay);
-      this.logger.warn(
-        { ...log, attempt: n.attempts, errorCode, responseCode, retryInMs: delay },
-        'notification not sent, will retry',
+      return record(this.repo.retryLater(n, Date.now() + delay), () =>
+        this.logger.warn(
+          { ...log, attempt: n.attempts, errorCode, responseCode, retryInMs: delay },
+          'notification not sent, will retry',
+        ),
       );
-      return;
     }
-    if (await this.repo.settle(n, 'SENT', Date.now())) this.logger.log(log, 'notification sent');
-    else this.logger.warn(log, 'notification sent after its claim ran out (it may be sent twice)');
+    return record(this.repo.settle(n, 'SENT', Date.now()), (kept) => {
+      if (kept) this.logger.log(log, 'notification sent');
+      else this.logger.warn(log, 'notification sent after its claim ran out (it may be sent twice)');
+    });
   }
 
   /** A timer for the next retry (or lease expiry), so retries need no poll. */
@@ -159,4 +189,14 @@ export class NotificationWorker implements OnApplicationBootstrap, OnModuleDestr
     this.dueTimer = setTimeout(() => this.wake(), Math.max(due - Date.now(), MIN_REARM_MS));
     this.dueTimer.unref();
   }
+}
+
+/**
+ * A write under way and what follows it. Its failure is marked handled at once: it is awaited only
+ * once the batch's sends are over, and must not count as an unhandled rejection meanwhile.
+ */
+function record<T>(write: Promise<T>, then: (result: T) => void): { recorded: Promise<void> } {
+  const recorded = write.then(then);
+  recorded.catch(() => undefined);
+  return { recorded };
 }
