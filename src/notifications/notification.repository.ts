@@ -2,7 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { dialectOf, rawQuery } from '../common/database/db-dialect';
+import { dialectOf, rawQuery, RawResult, sqliteQuery } from '../common/database/db-dialect';
+import { sqliteConnection } from '../common/database/driver-handle';
+import { SqliteGroupCommit } from '../common/database/sqlite-group-commit';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { OutboxState } from './entities/notification-outbox.entity';
 
@@ -60,14 +62,20 @@ export class NotificationRepository {
     private readonly runner: TransactionRunner,
   ) {}
 
+  /** SQLite only: the worker's statements as units of a group commit (see `query`). */
+  private commits?: SqliteGroupCommit;
+
   /**
    * One statement, atomic on its own. PostgreSQL: straight on the pool (autocommit: no BEGIN and COMMIT
-   * round trips around it). SQLite: in a unit of TransactionRunner, queued behind the others on the
-   * one connection.
+   * round trips around it). SQLite: a synchronous unit of a group commit on the one connection, queued
+   * with the TransactionRunner's transactions: the statements of a batch's settles that arrive together
+   * share one COMMIT, without an ORM transaction around each.
    */
-  private query<T>(text: string, params: unknown[] = []) {
+  private async query<T>(text: string, params: unknown[] = []): Promise<RawResult<T>> {
     if (dialectOf(this.ds) === 'postgres') return rawQuery<T>(this.ds, text, params);
-    return this.runner.run((em) => rawQuery<T>(em, text, params));
+    const db = sqliteConnection(this.ds);
+    this.commits ??= new SqliteGroupCommit(this.ds, this.runner);
+    return this.commits.run(() => sqliteQuery<T>(db, text, params));
   }
 
   /**

@@ -95,7 +95,11 @@ export function sqliteStatement(db: Database, text: string): SqliteStatement {
   return entry;
 }
 
-function sqliteQuery<T>(db: Database, text: string, params: unknown[]): RawResult<T> {
+/**
+ * `rawQuery` on a SQLite connection, synchronously: for work that runs as a unit of SqliteGroupCommit
+ * (which takes synchronous statements only).
+ */
+export function sqliteQuery<T>(db: Database, text: string, params: unknown[] = []): RawResult<T> {
   let bound: unknown[] = params;
   try {
     const { stmt, order } = sqliteStatement(db, text);
