@@ -13,7 +13,10 @@
  * operations that reach a provider run a second time in every round against a second instance of the
  * service on the same database whose transports only log (MAIL_TRANSPORT=log, SMS_PROVIDER=log): the
  * "provider aside" rows, the same request without the provider call (the SMTP dialogue or the webhook
- * POST). The targets of those operations ("the provider call aside") are judged there.
+ * POST). The targets of those operations ("the provider call aside") are judged there. An operation
+ * that asks for a security notice runs a third time, on an instance that sends no notices
+ * (NOTIFY_EVENTS=none): its "notice aside" row, the request on its own; the line under the table gives
+ * what the notice adds.
  *
  * Env: BENCH_DB (sqlite-normal,sqlite-full,postgres), BENCH_ADAPTERS (fastify,express), BENCH_OPS
  * (operation names, see OPS), BENCH_SECONDS (3, per operation and round), BENCH_ROUNDS (3: the
@@ -650,21 +653,42 @@ async function newEnvironment(setting: SettingName): Promise<Environment> {
 
 /** The transports of the "provider aside" instance: the same service, whose sends only log. */
 const PROVIDER_ASIDE = { MAIL_TRANSPORT: 'log', SMS_PROVIDER: 'log' };
+/** The "notice aside" instance: as the provider-aside one, and no event asks for a security notice. */
+const NOTICE_ASIDE = { ...PROVIDER_ASIDE, NOTIFY_EVENTS: 'none' };
+/** Whether the run's instances send security notices at all (BENCH_NOTIFY_EVENTS=none: none does). */
+const NOTICES_ON = (process.env.BENCH_NOTIFY_EVENTS ?? 'all') !== 'none';
 
-/** The row of an operation measured on the instance whose transports only log. */
-const asideName = (op: Op) => `${op.name} (provider aside)`;
+/** Which instance a row was measured on: the service as configured, or one of the two asides. */
+type Variant = 'main' | 'provider aside' | 'notice aside';
+
+/** The rows of an operation: every operation on the main instance, and its aside rows where they apply. */
+function variantsOf(op: Op): Variant[] {
+  if (!op.provider) return ['main'];
+  return op.provider === 'notice' && NOTICES_ON
+    ? ['main', 'provider aside', 'notice aside']
+    : ['main', 'provider aside'];
+}
+
+const rowName = (op: Op, variant: Variant) => (variant === 'main' ? op.name : `${op.name} (${variant})`);
+
+/**
+ * The warm-up pool of `_check` for an aside instance. Such an instance is loaded only for its aside
+ * rows; warmed with the yardstick as well, the code all instances share (HTTP, Nest, guards, logging)
+ * has had the same warm-up in each, and an aside row no longer pays for JIT work that the main instance
+ * did in its other operations' warm-ups (on Express it cost an aside row up to 40 %).
+ */
+const yardstickWarmUp = (variant: Variant) => `_check (warm-up of the ${variant} instance)`;
 
 async function startService(
   env: Environment,
   adapter: string,
   sinks: Sinks,
-  transports: Record<string, string> = {},
+  overrides: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const child = start('src/main.js', {
     ...env.dbEnv,
     ...sinks.env,
-    ...transports,
     PORT: String(port),
     HOST: '127.0.0.1',
     DATA_DIR: env.dir,
@@ -679,6 +703,7 @@ async function startService(
     NOTIFY_POLL_INTERVAL_MS: '3600000',
     METRICS_PORT: '0',
     GRPC_PORT: '0',
+    ...overrides,
   });
   const url = `http://127.0.0.1:${port}`;
   await waitReady(`${url}/healthz`, child);
@@ -747,8 +772,8 @@ interface Table {
   /** The rounds combined (see `combine`), and each round as measured. */
   floor: Measured;
   floorRounds: Measured[];
-  /** One per operation, and one more for each "provider aside" run (`name` says which). */
-  rows: { name: string; op: Op; providerAside: boolean; r: Measured; rounds: Measured[] }[];
+  /** One per operation, and one more for each of its aside runs (`name` and `variant` say which). */
+  rows: { name: string; op: Op; variant: Variant; r: Measured; rounds: Measured[] }[];
 }
 
 const median = (xs: number[]) => {
@@ -796,10 +821,14 @@ async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]
         const m = new Map<string, Next>();
         const w = new Map<string, Next>();
         for (const op of SELECTED_OPS) {
-          for (const name of op.provider ? [op.name, asideName(op)] : [op.name]) {
+          for (const name of variantsOf(op).map((v) => rowName(op, v))) {
             m.set(name, await op.seed(ctx, n));
             if (WARMUP_SECONDS > 0) w.set(name, await op.seed(ctx, nWarm));
           }
+        }
+        if (WARMUP_SECONDS > 0) {
+          const asides = new Set(SELECTED_OPS.flatMap(variantsOf).filter((v) => v !== 'main'));
+          for (const v of asides) w.set(yardstickWarmUp(v), await OPS[0].seed(ctx, nWarm));
         }
         pools.push(m);
         warmPools.push(w);
@@ -820,23 +849,40 @@ async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]
       if (WARMUP_SECONDS > 0)
         await loadRequests(floorApp.url, floorApp.child.pid!, floorNext, WARMUP_SECONDS);
       for (const [a, adapter] of ADAPTERS.entries()) {
-        const app = await startService(env, adapter, sinks);
-        // the same service on the same database, its transports only logging: up beside the first one
-        // only when an operation reaches a provider, and loaded only for those operations' aside rows
-        const aside = SELECTED_OPS.some((op) => op.provider)
-          ? await startService(env, adapter, sinks, PROVIDER_ASIDE).catch(async (e: unknown) => {
-              await stop(app.child);
-              throw e;
-            })
-          : undefined;
-        const runs = SELECTED_OPS.flatMap((op) => [
-          { name: op.name, op, providerAside: false, on: app },
-          ...(op.provider && aside ? [{ name: asideName(op), op, providerAside: true, on: aside }] : []),
-        ]);
+        // The same service on the same database, its transports only logging (and, for the notice aside,
+        // sending no notices): up beside the main one only when an operation has such a row, and loaded
+        // only for those rows.
+        const instances = new Map<Variant, { child: ChildProcess; url: string }>();
+        try {
+          instances.set('main', await startService(env, adapter, sinks));
+          const asides = new Set(SELECTED_OPS.flatMap(variantsOf).filter((v) => v !== 'main'));
+          for (const v of asides)
+            instances.set(
+              v,
+              await startService(env, adapter, sinks, v === 'provider aside' ? PROVIDER_ASIDE : NOTICE_ASIDE),
+            );
+        } catch (e) {
+          for (const i of instances.values()) await stop(i.child);
+          throw e;
+        }
+        const runs = SELECTED_OPS.flatMap((op) =>
+          variantsOf(op).map((variant) => ({
+            name: rowName(op, variant),
+            op,
+            variant,
+            on: instances.get(variant)!,
+          })),
+        );
         const floorRounds: Measured[] = [];
         const rounds = new Map<string, Measured[]>(runs.map((run) => [run.name, []]));
         try {
-          for (const run of runs) {
+          const warmUps = [
+            ...[...instances]
+              .filter(([v]) => v !== 'main')
+              .map(([v, on]) => ({ name: yardstickWarmUp(v), on })),
+            ...runs.map(({ name, on }) => ({ name, on })),
+          ];
+          for (const run of warmUps) {
             if (WARMUP_SECONDS === 0) break;
             await loadRequests(run.on.url, run.on.child.pid!, warmPools[a].get(run.name)!, WARMUP_SECONDS);
             await settle(sinks, reader, run.on.child.pid!);
@@ -863,8 +909,7 @@ async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]
             }
           }
         } finally {
-          if (aside) await stop(aside.child);
-          await stop(app.child);
+          for (const i of [...instances.values()].reverse()) await stop(i.child);
         }
         tables.push({
           title: `${setting}, ${adapter}`,
@@ -872,9 +917,9 @@ async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]
           adapter,
           floor: combine(floorRounds),
           floorRounds,
-          rows: runs.map(({ name, op, providerAside }) => {
+          rows: runs.map(({ name, op, variant }) => {
             const r = rounds.get(name)!;
-            return { name, op, providerAside, r: combine(r), rounds: r };
+            return { name, op, variant, r: combine(r), rounds: r };
           }),
         });
       }
@@ -928,8 +973,8 @@ function tableRows(t: Table): string[][] {
   return [
     cells('floor (raw baseline _check)', 'floor', t.floor, t.floorRounds),
     // an operation that reaches a provider (in the request or by its notice) is held to its target
-    // without that call: on its provider-aside row
-    ...t.rows.map((x) => cells(x.name, x.op.kind, x.r, x.rounds, x.providerAside || !x.op.provider)),
+    // without that call: on its aside rows (with its notice, and without)
+    ...t.rows.map((x) => cells(x.name, x.op.kind, x.r, x.rounds, x.variant !== 'main' || !x.op.provider)),
   ];
 }
 
@@ -991,6 +1036,27 @@ function frameworkBound(t: Table, stacks?: Record<string, LoadResult>): string |
   );
 }
 
+/**
+ * What a security notice adds to its request, for each operation that asks for one: its provider-aside
+ * row (request, notice and its delivery, the mail only logged) less its notice-aside row (the request
+ * alone), round by round.
+ */
+function noticeCosts(t: Table): string[] {
+  const check = t.rows.find((x) => x.name === '_check');
+  return t.rows.flatMap((withNotice) => {
+    const alone = t.rows.find((x) => x.op === withNotice.op && x.variant === 'notice aside');
+    if (withNotice.variant !== 'provider aside' || !alone || !check) return [];
+    const added = (m: Measured, i: number) => m.cpuUs - alone.rounds[i].cpuUs;
+    const us = median(withNotice.rounds.map(added));
+    const ratio = median(withNotice.rounds.map((m, i) => added(m, i) / check.rounds[i].cpuUs));
+    return [
+      `  ${withNotice.op.name}: its security notice adds ${f0(us)} µs of CPU per request ` +
+        `(${f2(ratio)}× \`_check\`): the outbox row in the request's transaction, the worker's claim, ` +
+        `the user's read, the text, the log lines and the settle (provider-aside row less notice-aside row)`,
+    ];
+  });
+}
+
 const LEGEND =
   '`!` marks a miss: CPU ×_check above 1.5 (verifies and checks) or 3 (create/challenge/send, the ' +
   'provider call aside), `_check` below 0.5× the floor’s throughput (synchronous=normal) or 0.9× (full, ' +
@@ -1001,7 +1067,9 @@ const LEGEND =
   '(MAIL_TRANSPORT=log, SMS_PROVIDER=log): the target of an operation that reaches a provider (create, ' +
   'challenge, send, and the notices) is judged on that row, and the row with the call shows its ratio unmarked. Where ' +
   'a request asks for a security notice (TOTP register, recovery code `_check`), the CPU the notification ' +
-  'worker spends delivering the run’s notices after its window is added to the run’s CPU. Each ' +
+  'worker spends delivering the run’s notices after its window is added to the run’s CPU; its “notice ' +
+  'aside” row is the request on a third instance that sends no notices (NOTIFY_EVENTS=none, transports ' +
+  'logging), also judged. Every aside instance is warmed with `_check` as well as with its own rows. Each ' +
   'figure is the median of the rounds, each ratio the median of the ratios within a round. `_check (again, ' +
   'last)` runs after all others in every round: its distance from `_check` is the drift of the yardstick ' +
   'within a round (noise, warm-up).';
@@ -1181,9 +1249,9 @@ export async function runSeedOpsBench(): Promise<void> {
   try {
     for (const setting of settings) {
       for (const t of await benchSetting(setting, sinks)) {
-        const bound = frameworkBound(t, stacks);
-        console.log(printTable(t) + (bound ? `\n${bound}` : ''));
-        markdown.push(markdownTable(t) + (bound ? `\n${bound.trim()}\n` : ''));
+        const notes = [frameworkBound(t, stacks), ...noticeCosts(t)].filter((x): x is string => !!x);
+        console.log([printTable(t), ...notes].join('\n'));
+        markdown.push(markdownTable(t) + notes.map((x) => `\n${x.trim()}\n`).join(''));
       }
     }
     console.log(`\n  ${LEGEND}`);
