@@ -669,6 +669,15 @@ function variantsOf(op: Op): Variant[] {
     : ['main', 'provider aside'];
 }
 
+/** The aside instances the selected operations need, and what each is started with. */
+const ASIDES = [...new Set(SELECTED_OPS.flatMap(variantsOf))].filter(
+  (v): v is Exclude<Variant, 'main'> => v !== 'main',
+);
+const ASIDE_ENV: Record<Exclude<Variant, 'main'>, Record<string, string>> = {
+  'provider aside': PROVIDER_ASIDE,
+  'notice aside': NOTICE_ASIDE,
+};
+
 const rowName = (op: Op, variant: Variant) => (variant === 'main' ? op.name : `${op.name} (${variant})`);
 
 /**
@@ -826,10 +835,8 @@ async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]
             if (WARMUP_SECONDS > 0) w.set(name, await op.seed(ctx, nWarm));
           }
         }
-        if (WARMUP_SECONDS > 0) {
-          const asides = new Set(SELECTED_OPS.flatMap(variantsOf).filter((v) => v !== 'main'));
-          for (const v of asides) w.set(yardstickWarmUp(v), await OPS[0].seed(ctx, nWarm));
-        }
+        if (WARMUP_SECONDS > 0)
+          for (const v of ASIDES) w.set(yardstickWarmUp(v), await OPS[0].seed(ctx, nWarm));
         pools.push(m);
         warmPools.push(w);
       }
@@ -855,12 +862,7 @@ async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]
         const instances = new Map<Variant, { child: ChildProcess; url: string }>();
         try {
           instances.set('main', await startService(env, adapter, sinks));
-          const asides = new Set(SELECTED_OPS.flatMap(variantsOf).filter((v) => v !== 'main'));
-          for (const v of asides)
-            instances.set(
-              v,
-              await startService(env, adapter, sinks, v === 'provider aside' ? PROVIDER_ASIDE : NOTICE_ASIDE),
-            );
+          for (const v of ASIDES) instances.set(v, await startService(env, adapter, sinks, ASIDE_ENV[v]));
         } catch (e) {
           for (const i of instances.values()) await stop(i.child);
           throw e;
@@ -877,9 +879,7 @@ async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]
         const rounds = new Map<string, Measured[]>(runs.map((run) => [run.name, []]));
         try {
           const warmUps = [
-            ...[...instances]
-              .filter(([v]) => v !== 'main')
-              .map(([v, on]) => ({ name: yardstickWarmUp(v), on })),
+            ...ASIDES.map((v) => ({ name: yardstickWarmUp(v), on: instances.get(v)! })),
             ...runs.map(({ name, on }) => ({ name, on })),
           ];
           for (const run of warmUps) {
