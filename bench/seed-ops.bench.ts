@@ -21,7 +21,9 @@
  * Env: BENCH_DB (sqlite-normal,sqlite-full,postgres), BENCH_ADAPTERS (fastify,express), BENCH_OPS
  * (operation names, see OPS), BENCH_SECONDS (3, per operation and round), BENCH_ROUNDS (3: the
  * operations take turns in that many rounds), BENCH_RSS_SECONDS (60; 0 skips), BENCH_SCALE_USERS
- * (30000,1000000; 0 skips), BENCH_WARMUP_SECONDS (unmeasured load per operation first, 1), BENCH_SEED_RATE (fresh items seeded per second of load and operation, 8000),
+ * (30000,1000000; 0 skips), BENCH_WARMUP_SECONDS (unmeasured load per operation first, 1),
+ * BENCH_PRIME_SECONDS (unmeasured load right before each measured run, 0.5), BENCH_PAUSE_SECONDS (idle
+ * time before each prime, 0), BENCH_NODE_FLAGS (more Node/V8 flags for every server), BENCH_SEED_RATE (fresh items seeded per second of load and operation, 8000),
  * BENCH_SCALE_ROUNDS (2), BENCH_NOTIFY_EVENTS (the service's NOTIFY_EVENTS, default all; `none` leaves the notification worker out).
  * Run alone: npx ts-node --transpile-only bench/seed-ops.bench.ts
  */
@@ -60,6 +62,20 @@ const RSS_SECONDS = Number(process.env.BENCH_RSS_SECONDS ?? 60);
 const SEED_RATE = Number(process.env.BENCH_SEED_RATE ?? 8000);
 /** Unmeasured load per operation before the measured runs, so no figure pays for the JIT's warm-up. */
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
+/**
+ * Unmeasured load right before every measured run, on the instance it measures, with the same kind of
+ * request. An instance sits idle while the others' rows run (an aside instance for most of a round, the
+ * floor for all of it but its own row), and V8 uses an idle process's time to give memory back: its
+ * memory reducer shrinks the young generation and ages unused bytecode out. The first second of load
+ * after that pays for growing the heap and compiling again. Measured on sqlite-normal with 25 s of idle
+ * before each row (BENCH_PAUSE_SECONDS=25), that cost a recovery `_check` row 40–70 % more CPU, and
+ * it went away with `--no-memory-reducer --no-flush-bytecode`. A row measures the request in steady
+ * state, as the main instance serves it in a long run: the prime restores that state without changing
+ * the service's flags.
+ */
+const PRIME_SECONDS = Number(process.env.BENCH_PRIME_SECONDS ?? 0.5);
+/** Idle time before every measured run (after its prime): 0, or a test of how well the prime works. */
+const PAUSE_SECONDS = Number(process.env.BENCH_PAUSE_SECONDS ?? 0);
 /**
  * Rounds per table: every operation (and the floor) runs SECONDS at a time, in turn, ROUNDS times, and
  * each ratio is the median of the ratios within a round – so a drift of the machine during a table
@@ -822,21 +838,21 @@ async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]
     let floorNext: () => BenchRequest | undefined;
     const pools: Map<string, Next>[] = [];
     const warmPools: Map<string, Next>[] = [];
-    const nWarm = Math.ceil(SEED_RATE * WARMUP_SECONDS);
+    // the warm-up pool of a row also feeds its primes, one per round
+    const nWarm = Math.ceil(SEED_RATE * (WARMUP_SECONDS + PRIME_SECONDS * ROUNDS));
     try {
       // the floor runs several times faster than the service: three times the codes, for each adapter
-      floorNext = await OPS[0].seed(ctx, (n * ADAPTERS.length + nWarm) * 3);
+      floorNext = await OPS[0].seed(ctx, (n + nWarm) * ADAPTERS.length * 3);
       for (let a = 0; a < ADAPTERS.length; a++) {
         const m = new Map<string, Next>();
         const w = new Map<string, Next>();
         for (const op of SELECTED_OPS) {
           for (const name of variantsOf(op).map((v) => rowName(op, v))) {
             m.set(name, await op.seed(ctx, n));
-            if (WARMUP_SECONDS > 0) w.set(name, await op.seed(ctx, nWarm));
+            if (nWarm > 0) w.set(name, await op.seed(ctx, nWarm));
           }
         }
-        if (WARMUP_SECONDS > 0)
-          for (const v of ASIDES) w.set(yardstickWarmUp(v), await OPS[0].seed(ctx, nWarm));
+        if (nWarm > 0) for (const v of ASIDES) w.set(yardstickWarmUp(v), await OPS[0].seed(ctx, nWarm));
         pools.push(m);
         warmPools.push(w);
       }
@@ -850,6 +866,13 @@ async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]
     );
     const tables: Table[] = [];
     const reader = await openSeedDb(env.dbEnv);
+    /** Before a measured run: the pause if one is asked for, then the prime and its notices delivered. */
+    const prime = async (on: { child: ChildProcess; url: string }, next: Next | undefined) => {
+      if (PAUSE_SECONDS > 0) await new Promise((r) => setTimeout(r, PAUSE_SECONDS * 1000));
+      if (PRIME_SECONDS <= 0 || !next) return;
+      await loadRequests(on.url, on.child.pid!, next, PRIME_SECONDS);
+      await settle(sinks, reader, on.child.pid!);
+    };
     // the floor stays up next to the service, so that it runs in every round of every table
     const floorApp = await startFloor(env);
     try {
@@ -888,8 +911,10 @@ async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]
             await settle(sinks, reader, run.on.child.pid!);
           }
           for (let round = 1; round <= ROUNDS; round++) {
+            await prime(floorApp, floorNext);
             floorRounds.push(await loadRequests(floorApp.url, floorApp.child.pid!, floorNext, SECONDS));
             for (const run of runs) {
+              await prime(run.on, warmPools[a].get(run.name));
               const sms0 = sinks.sms();
               const mail0 = sinks.mails();
               const r = await loadRequests(run.on.url, run.on.child.pid!, pools[a].get(run.name)!, SECONDS);
@@ -1069,7 +1094,9 @@ const LEGEND =
   'a request asks for a security notice (TOTP register, recovery code `_check`), the CPU the notification ' +
   'worker spends delivering the run’s notices after its window is added to the run’s CPU; its “notice ' +
   'aside” row is the request on a third instance that sends no notices (NOTIFY_EVENTS=none, transports ' +
-  'logging), also judged. Every aside instance is warmed with `_check` as well as with its own rows. Each ' +
+  'logging), also judged. Every aside instance is warmed with `_check` as well as with its own rows, and ' +
+  'every measured run comes right after an unmeasured prime of the same load on its instance ' +
+  '(BENCH_PRIME_SECONDS), so no row pays for what V8 gave back while its instance sat idle. Each ' +
   'figure is the median of the rounds, each ratio the median of the ratios within a round. `_check (again, ' +
   'last)` runs after all others in every round: its distance from `_check` is the drift of the yardstick ' +
   'within a round (noise, warm-up).';

@@ -131,9 +131,11 @@ export function start(script: string, env: Record<string, string>): ChildProcess
   return fork(path.join(BUILD, script), [], {
     cwd: ROOT,
     env: { ...process.env, ...env },
+    // BENCH_NODE_FLAGS: more Node and V8 flags for every server (for experiments, e.g. with the GC);
     // BENCH_PROFILE=<dir>: write a V8 CPU profile of each server there (for finding the hot spots)
     execArgv: [
       ...NODE_FLAGS,
+      ...(process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []),
       ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
     ],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
