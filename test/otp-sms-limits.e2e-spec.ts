@@ -120,6 +120,28 @@ describe('OTP SMS (v3alpha) limits, races and provider failures', () => {
     );
   });
 
+  it('counts a resend on the day it is sent, and forgets the counters of earlier days of its number', async () => {
+    const p = await pending(); // message 1, today
+    const counters = async () =>
+      (
+        (await t.app.get(DataSource).query(
+          `SELECT day, count FROM sms_daily_counters
+           WHERE number_hash = (SELECT number_hash FROM otp_sms_authenticators WHERE id = '${p.id}')`,
+        )) as { day: number | string; count: number | string }[]
+      ).map((r) => [Number(r.day), Number(r.count)]);
+    const today = Math.floor(t.clock.now() / 86_400_000);
+    expect(await counters()).toEqual([[today, 1]]);
+    t.clock.set((today + 1) * 86_400_000 + 1000);
+    expect((await resend(p.user.token, p.user.userId, p.id)).status).toBe(200);
+    expect(await counters()).toEqual([[today + 1, 1]]);
+    // a returned code is no message: not counted
+    t.clock.advance(31_000);
+    const returned = await resend(p.user.token, p.user.userId, p.id, { returnCode: {} });
+    expect(returned.status).toBe(200);
+    seenCodes.add(returned.body.verificationCode);
+    expect(await counters()).toEqual([[today + 1, 1]]);
+  });
+
   it('allows one authenticator per number and several numbers per user', async () => {
     const p = await pending();
     const dup = await add(p.user.token, p.user.userId, { number: p.number, returnCode: {} });

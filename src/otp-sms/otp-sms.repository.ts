@@ -4,6 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { numOrNull } from '../common/database/columns';
 import { dialectOf, rawQuery } from '../common/database/db-dialect';
 import { SqlChange, SqlChangeBatch } from '../common/database/sql-change';
+import { dailyCountCtes, DailySendCounter, dayOf } from '../common/one-time-code/daily-send-counter';
 import { OtpSmsState } from './entities/otp-sms-authenticator.entity';
 
 /** An authenticator as the service reads it (the entity never leaves the repository). */
@@ -25,6 +26,20 @@ export type ClaimedSlot = Pick<OtpSmsAuthenticator, 'id' | 'numberHash' | 'numbe
 
 const COLUMNS = `id, user_id, number_hash, number_sealed, state, code_hash, code_generation, code_expires_at,
   code_attempts, last_code_at`;
+
+/** What a claim returns of the authenticator's row. */
+interface RawClaim {
+  number_hash: string;
+  number_sealed: string;
+  code_generation: number | string;
+}
+
+const toClaim = (id: string, r: RawClaim): ClaimedSlot => ({
+  id,
+  numberHash: r.number_hash,
+  numberSealed: r.number_sealed,
+  codeGeneration: Number(r.code_generation),
+});
 
 /** A row of COLUMNS (node-pg returns BIGINT as a string). */
 interface RawAuthenticator {
@@ -82,7 +97,10 @@ export interface AttemptRequest {
  */
 @Injectable()
 export class OtpSmsRepository {
-  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly counter: DailySendCounter,
+  ) {}
 
   async find(userId: string, id: string, em?: EntityManager): Promise<OtpSmsAuthenticator | undefined> {
     const { rows } = await rawQuery<RawAuthenticator>(
@@ -127,8 +145,15 @@ export class OtpSmsRepository {
   /**
    * Claims the right to issue a new code for the user's authenticator in `state`: succeeds only when
    * the last code was issued at or before `cooldownCutoff` (or none was). Concurrent callers cannot
-   * both win. Returns what issuing the code needs, or undefined (unknown, other state or cooldown: the
-   * caller reads the row to say which).
+   * both win. With `dailyLimit`, the claim also counts one message to the authenticator's number
+   * against the shared daily budget (DailySendCounter), and answers `daily-limit` when the budget is
+   * spent: then the caller must throw inside the unit, so that SQLite undoes the claim (on PostgreSQL
+   * the one statement claimed nothing). Returns what issuing the code needs, or undefined (unknown,
+   * other state or cooldown: the caller reads the row to say which).
+   *
+   * PostgreSQL with `dailyLimit`: one statement. It locks the authenticator row if it is claimable
+   * (a concurrent claim waits and sees the new `last_code_at`), counts the message, and sets
+   * `last_code_at` only when the message was counted.
    */
   async claimCodeSlot(
     em: EntityManager,
@@ -137,27 +162,38 @@ export class OtpSmsRepository {
     state: OtpSmsState,
     now: number,
     cooldownCutoff: number,
-  ): Promise<ClaimedSlot | undefined> {
-    const { rows } = await rawQuery<{
-      number_hash: string;
-      number_sealed: string;
-      code_generation: number | string;
-    }>(
+    dailyLimit?: number,
+  ): Promise<ClaimedSlot | 'daily-limit' | undefined> {
+    const slotWhere = `id = $2 AND user_id = $3 AND state = $4 AND (last_code_at IS NULL OR last_code_at <= $5)`;
+    if (dailyLimit !== undefined && dialectOf(em) === 'postgres') {
+      const { rows } = await rawQuery<Partial<RawClaim> & { claimable: boolean }>(
+        em,
+        `WITH slot AS (
+           SELECT id, number_hash FROM otp_sms_authenticators WHERE ${slotWhere} FOR UPDATE
+         ), ${dailyCountCtes('slot', '$6', '$7')}, claimed AS (
+           UPDATE otp_sms_authenticators a SET last_code_at = $1
+           FROM slot WHERE a.id = slot.id AND EXISTS (SELECT 1 FROM counted)
+           RETURNING a.number_hash, a.number_sealed, a.code_generation
+         )
+         SELECT EXISTS (SELECT 1 FROM slot) AS claimable, claimed.* FROM (SELECT 1) AS one LEFT JOIN claimed ON true`,
+        [now, id, userId, state, cooldownCutoff, dayOf(now), dailyLimit],
+      );
+      const r = rows[0];
+      if (!r?.claimable) return undefined;
+      // claimable, but nothing claimed: the message was not counted
+      return r.number_hash ? toClaim(id, r as RawClaim) : 'daily-limit';
+    }
+    const { rows } = await rawQuery<RawClaim>(
       em,
-      `UPDATE otp_sms_authenticators SET last_code_at = $1
-       WHERE id = $2 AND user_id = $3 AND state = $4 AND (last_code_at IS NULL OR last_code_at <= $5)
+      `UPDATE otp_sms_authenticators SET last_code_at = $1 WHERE ${slotWhere}
        RETURNING number_hash, number_sealed, code_generation`,
       [now, id, userId, state, cooldownCutoff],
     );
-    const r = rows[0];
-    return r
-      ? {
-          id,
-          numberHash: r.number_hash,
-          numberSealed: r.number_sealed,
-          codeGeneration: Number(r.code_generation),
-        }
-      : undefined;
+    if (!rows[0]) return undefined;
+    const claim = toClaim(id, rows[0]);
+    if (dailyLimit === undefined) return claim;
+    const over = await this.counter.count(em, claim.numberHash, now, dailyLimit);
+    return over === undefined ? claim : 'daily-limit';
   }
 
   /**

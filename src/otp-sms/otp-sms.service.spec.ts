@@ -41,6 +41,8 @@ class FakeOtpSmsRepository implements PublicOf<OtpSmsRepository> {
   /** Every read, and whether it ran inside a transaction. */
   readonly reads: { method: string; inTransaction: boolean }[] = [];
 
+  constructor(private readonly counter: FakeDailySendCounter) {}
+
   async find(userId: string, id: string, em?: EntityManager) {
     this.reads.push({ method: 'find', inTransaction: !!em });
     const a = this.rows.get(id);
@@ -64,10 +66,17 @@ class FakeOtpSmsRepository implements PublicOf<OtpSmsRepository> {
     state: OtpSmsState,
     now: number,
     cooldownCutoff: number,
+    dailyLimit?: number,
   ) {
     const a = this.rows.get(id);
     if (!a || a.userId !== userId || a.state !== state) return undefined;
     if (a.lastCodeAt !== null && a.lastCodeAt > cooldownCutoff) return undefined;
+    // as the repository: the message is counted with the claim, and a spent budget claims nothing
+    if (
+      dailyLimit !== undefined &&
+      (await this.counter.count(EM, a.numberHash, now, dailyLimit)) !== undefined
+    )
+      return 'daily-limit' as const;
     a.lastCodeAt = now;
     return { id, numberHash: a.numberHash, numberSealed: a.numberSealed, codeGeneration: a.codeGeneration };
   }
@@ -172,7 +181,8 @@ function setup() {
       template: 'Code {{code}}',
     },
   } as unknown as AppConfig;
-  const repo = new FakeOtpSmsRepository();
+  const counter = new FakeDailySendCounter();
+  const repo = new FakeOtpSmsRepository(counter);
   const events = new RecordingEventStore(clock);
   const tx = inlineTransactions(EM);
   const hasher = new CodeHasher(config);
@@ -194,7 +204,7 @@ function setup() {
     box as unknown as SecretBox,
     hasher,
     sms,
-    new FakeDailySendCounter() as unknown as DailySendCounter,
+    counter as unknown as DailySendCounter,
   );
   return { clock, repo, events, tx, compare, sms, service };
 }
