@@ -22,7 +22,7 @@
  * (operation names, see OPS), BENCH_SECONDS (3, per operation and round), BENCH_ROUNDS (3: the
  * operations take turns in that many rounds), BENCH_RSS_SECONDS (60; 0 skips), BENCH_SCALE_USERS
  * (30000,1000000; 0 skips), BENCH_WARMUP_SECONDS (unmeasured load per operation first, 1),
- * BENCH_PRIME_SECONDS (unmeasured load right before each measured run, 0.5), BENCH_PAUSE_SECONDS (idle
+ * BENCH_PRIME_REQUESTS (unmeasured requests right before each measured run, 1200), BENCH_PAUSE_SECONDS (idle
  * time before each prime, 0), BENCH_NODE_FLAGS (more Node/V8 flags for every server), BENCH_SEED_RATE (fresh items seeded per second of load and operation, 8000),
  * BENCH_SCALE_ROUNDS (2), BENCH_NOTIFY_EVENTS (the service's NOTIFY_EVENTS, default all; `none` leaves the notification worker out).
  * Run alone: npx ts-node --transpile-only bench/seed-ops.bench.ts
@@ -63,17 +63,19 @@ const SEED_RATE = Number(process.env.BENCH_SEED_RATE ?? 8000);
 /** Unmeasured load per operation before the measured runs, so no figure pays for the JIT's warm-up. */
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
 /**
- * Unmeasured load right before every measured run, on the instance it measures, with the same kind of
- * request. An instance sits idle while the others' rows run (an aside instance for most of a round, the
- * floor for all of it but its own row), and V8 uses an idle process's time to give memory back: its
- * memory reducer shrinks the young generation and ages unused bytecode out. The first second of load
- * after that pays for growing the heap and compiling again. Measured on sqlite-normal with 25 s of idle
- * before each row (BENCH_PAUSE_SECONDS=25), that cost a recovery `_check` row 40–70 % more CPU, and
- * it went away with `--no-memory-reducer --no-flush-bytecode`. A row measures the request in steady
- * state, as the main instance serves it in a long run: the prime restores that state without changing
- * the service's flags.
+ * Unmeasured requests right before every measured run, on the instance it measures, of the same kind.
+ * An instance sits idle while the others' rows run (an aside instance for most of a round, the floor
+ * for all of it but its own row), and V8 uses an idle process's time to give memory back: its memory
+ * reducer shrinks the young generation and ages unused bytecode out. The first requests after that pay
+ * for growing the heap and compiling again. Measured on sqlite-normal with 25 s of idle before each row
+ * (BENCH_PAUSE_SECONDS=25), that cost a recovery `_check` row 40–70 % more CPU, and it went away with
+ * `--no-memory-reducer --no-flush-bytecode`. A row measures the request in steady state, as the main
+ * instance serves it in a long run: the prime restores that state without changing the service's
+ * flags. It is a number of requests, not a time: half a second primed `_check` (about 1 200 requests)
+ * but not an SMS `_challenge` on PostgreSQL (about 250), whose provider-aside row then cost 1.8× the
+ * same row after 2 s.
  */
-const PRIME_SECONDS = Number(process.env.BENCH_PRIME_SECONDS ?? 0.5);
+const PRIME_REQUESTS = Math.max(0, Math.floor(Number(process.env.BENCH_PRIME_REQUESTS ?? 1200)));
 /** Idle time before every measured run (after its prime): 0, or a test of how well the prime works. */
 const PAUSE_SECONDS = Number(process.env.BENCH_PAUSE_SECONDS ?? 0);
 /**
@@ -839,7 +841,7 @@ async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]
     const pools: Map<string, Next>[] = [];
     const warmPools: Map<string, Next>[] = [];
     // the warm-up pool of a row also feeds its primes, one per round
-    const nWarm = Math.ceil(SEED_RATE * (WARMUP_SECONDS + PRIME_SECONDS * ROUNDS));
+    const nWarm = Math.ceil(SEED_RATE * WARMUP_SECONDS) + PRIME_REQUESTS * ROUNDS;
     try {
       // the floor runs several times faster than the service: three times the codes, for each adapter
       floorNext = await OPS[0].seed(ctx, (n + nWarm) * ADAPTERS.length * 3);
@@ -869,8 +871,8 @@ async function benchSetting(setting: SettingName, sinks: Sinks): Promise<Table[]
     /** Before a measured run: the pause if one is asked for, then the prime and its notices delivered. */
     const prime = async (on: { child: ChildProcess; url: string }, next: Next | undefined) => {
       if (PAUSE_SECONDS > 0) await new Promise((r) => setTimeout(r, PAUSE_SECONDS * 1000));
-      if (PRIME_SECONDS <= 0 || !next) return;
-      await loadRequests(on.url, on.child.pid!, next, PRIME_SECONDS);
+      if (PRIME_REQUESTS === 0 || !next) return;
+      await loadRequests(on.url, on.child.pid!, next, SECONDS, PRIME_REQUESTS);
       await settle(sinks, reader, on.child.pid!);
     };
     // the floor stays up next to the service, so that it runs in every round of every table
@@ -1096,7 +1098,7 @@ const LEGEND =
   'aside” row is the request on a third instance that sends no notices (NOTIFY_EVENTS=none, transports ' +
   'logging), also judged. Every aside instance is warmed with `_check` as well as with its own rows, and ' +
   'every measured run comes right after an unmeasured prime of the same load on its instance ' +
-  '(BENCH_PRIME_SECONDS), so no row pays for what V8 gave back while its instance sat idle. Each ' +
+  '(BENCH_PRIME_REQUESTS), so no row pays for what V8 gave back while its instance sat idle. Each ' +
   'figure is the median of the rounds, each ratio the median of the ratios within a round. `_check (again, ' +
   'last)` runs after all others in every round: its distance from `_check` is the drift of the yardstick ' +
   'within a round (noise, warm-up).';

@@ -212,6 +212,8 @@ export async function loadRequests(
   pid: number,
   next: () => BenchRequest | undefined,
   seconds = SECONDS,
+  /** A number of requests to send instead of a duration (the run ends when they are answered). */
+  amount?: number,
 ): Promise<LoadResult & { ranOut: boolean; stale: number }> {
   let maxRss = rssMb(pid);
   const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssMb(pid))), 250);
@@ -225,7 +227,7 @@ export async function loadRequests(
       {
         url: baseUrl,
         connections: CONNECTIONS,
-        duration: seconds,
+        ...(amount ? { amount } : { duration: seconds }),
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         requests: [
