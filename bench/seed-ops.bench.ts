@@ -76,7 +76,7 @@ const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
  * same row after 2 s.
  */
 const PRIME_REQUESTS = Math.max(0, Math.floor(Number(process.env.BENCH_PRIME_REQUESTS ?? 1200)));
-/** Idle time before every measured run (after its prime): 0, or a test of how well the prime works. */
+/** Idle time before every measured run and its prime: 0, or a test of how well the prime works. */
 const PAUSE_SECONDS = Number(process.env.BENCH_PAUSE_SECONDS ?? 0);
 /**
  * Rounds per table: every operation (and the floor) runs SECONDS at a time, in turn, ROUNDS times, and
