@@ -168,6 +168,29 @@ describe('recovery codes (v2 User Service)', () => {
     );
   });
 
+  it('a check with no codes to check: 404 for the user without a set, the user not found for an unknown or machine user; nothing written', async () => {
+    const user = await createHuman(t, orgId);
+    const ds = t.app.get(DataSource);
+    const rows = async () =>
+      Number(
+        (
+          await ds.query(
+            'SELECT (SELECT COUNT(*) FROM events) + (SELECT COUNT(*) FROM recovery_code_sets) AS n',
+          )
+        )[0].n,
+      );
+    const before = await rows();
+    const none = await check(user.token, user.userId, wrongCode);
+    expect(none.status).toBe(404);
+    expect(none.body.details).toEqual(detailsWithId('RECOVERY-n0tfnd'));
+    for (const userId of [stranger.userId, '999999999999999999']) {
+      const missing = await check(t.adminToken, userId, wrongCode);
+      expect(missing.status).toBe(404);
+      expect(missing.body.details).toEqual(detailsWithId('COMMAND-bx2OLtgGNS'));
+    }
+    expect(await rows()).toBe(before);
+  });
+
   it('permissions: a stranger gets 403, another user too; unauthenticated 401', async () => {
     const user = await createHuman(t, orgId);
     const other = await createHuman(t, orgId);

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { CryptoModule } from '../common/crypto/crypto.module';
 import { ObservabilityModule } from '../common/observability/observability.module';
 import { IdentityModule } from '../identity';
+import { RecoveryCheckProvider } from './check/recovery-check.provider';
 import { RecoveryCodesAuthMethods } from './recovery-codes-auth-methods';
 import { RecoveryCodesController } from './recovery-codes.controller';
 import { RecoveryCodesRepository } from './recovery-codes.repository';
@@ -11,6 +12,6 @@ import { RecoveryCodesService } from './recovery-codes.service';
 @Module({
   imports: [CryptoModule, ObservabilityModule, IdentityModule],
   controllers: [RecoveryCodesController],
-  providers: [RecoveryCodesService, RecoveryCodesRepository, RecoveryCodesAuthMethods],
+  providers: [RecoveryCodesService, RecoveryCodesRepository, RecoveryCheckProvider, RecoveryCodesAuthMethods],
 })
 export class RecoveryCodesModule {}
