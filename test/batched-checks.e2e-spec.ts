@@ -3,6 +3,7 @@ import { Principal } from '../src/common/auth/principal';
 import { DomainError } from '../src/common/errors/domain-error';
 import { OneTimeCodes, CodePolicy } from '../src/common/one-time-code/one-time-codes';
 import { EmailChallengeService } from '../src/email-challenge/email-challenge.service';
+import { ChallengeVerifyStrategy } from '../src/email-challenge/verify/challenge-verify';
 import { UsersReader } from '../src/identity';
 import { IdentityDirectory } from '../src/identity/identity-directory';
 import { OtpSmsService } from '../src/otp-sms/otp-sms.service';
@@ -14,7 +15,7 @@ import { bearer } from './helpers/test-app';
 
 /**
  * Code checks that arrive together: on PostgreSQL they share one transaction and one statement per
- * step (TransactionBatcher); on SQLite each is a unit of its own. Each suite below starts several
+ * step (TransactionBatcher); on SQLite each is a unit of its own (of a group commit). Each suite below starts several
  * checks in the same turn of the event loop – right codes, a wrong one, and the same code twice for
  * one user (which waits for the next batch) – and proves each answer, the rows and the events are
  * exactly those of checks run one after the other, and on PostgreSQL that they ran as two batches.
@@ -79,17 +80,16 @@ describe('code checks that arrive together', () => {
   };
 
   /**
-   * The recovery check's batches: on PostgreSQL those of its strategy's batch method; on SQLite each
-   * check is a unit of a group commit of its own (a batch of one).
+   * The batches of a check strategy: on PostgreSQL those its batch method `batch` is handed; on SQLite
+   * each check is a unit of a group commit of its own (`one`, a batch of one).
    */
-  const recordRecoveryChecks = () => {
-    const strategy = f.t.app.get(RecoveryCheckStrategy);
-    if (f.t.db === 'postgres') return recordBatches(strategy, 'checkBatch');
-    const target = strategy as unknown as Record<string, (c: unknown) => unknown>;
-    const original = target.checkOne.bind(strategy);
-    jest.spyOn(target, 'checkOne').mockImplementation((c) => {
+  const recordStrategy = (strategy: object, batch: string, one: string) => {
+    if (f.t.db === 'postgres') return recordBatches(strategy, batch);
+    const target = strategy as Record<string, (item: unknown) => unknown>;
+    const original = target[one].bind(strategy);
+    jest.spyOn(target, one).mockImplementation((item) => {
       batches.push(1);
-      return original(c);
+      return original(item);
     });
   };
 
@@ -120,7 +120,7 @@ describe('code checks that arrive together', () => {
 
   it('email challenge verify: right, right, wrong, right, and the last one again', async () => {
     const service = f.t.app.get(EmailChallengeService);
-    recordBatches(service, 'verifyBatch');
+    recordStrategy(f.t.app.get(ChallengeVerifyStrategy), 'verifyBatch', 'verifyOne');
     const started = [];
     for (const u of users) started.push(await f.started(u));
     const outcomes = await settle([
@@ -190,7 +190,7 @@ describe('code checks that arrive together', () => {
 
   it('recovery codes: right, wrong, right, and the same code again', async () => {
     const service = f.t.app.get(RecoveryCodesService);
-    recordRecoveryChecks();
+    recordStrategy(f.t.app.get(RecoveryCheckStrategy), 'checkBatch', 'checkOne');
     const sets: string[][] = [];
     for (const u of users) {
       const res = await f.t.http

@@ -8,6 +8,7 @@ import { EmailChallengeController } from './email-challenge.controller';
 import { EmailChallengeRepository } from './email-challenge.repository';
 import { EmailChallengeService } from './email-challenge.service';
 import { EmailChallengeSweeper } from './email-challenge.sweeper';
+import { ChallengeVerifyProvider } from './verify/challenge-verify.provider';
 
 /**
  * Email step-up challenges. Exports the StepUpVerifier port, which AppModule's StepUpGuard uses.
@@ -18,6 +19,7 @@ import { EmailChallengeSweeper } from './email-challenge.sweeper';
   providers: [
     EmailChallengeRepository,
     EmailChallengeService,
+    ChallengeVerifyProvider,
     EmailChallengeSweeper,
     { provide: StepUpVerifier, useExisting: EmailChallengeService },
   ],

@@ -3,41 +3,11 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { SecretBox } from '../common/crypto/secret-box';
 import { numOrNull } from '../common/database/columns';
-import { dialectOf, rawQuery } from '../common/database/db-dialect';
+import { rawQuery } from '../common/database/db-dialect';
 import { RANDOM_ID_PATTERN } from '../common/database/id-generator';
-import { SqlChange, SqlChangeBatch } from '../common/database/sql-change';
+import { SqlChange } from '../common/database/sql-change';
 import { stepUpContextAad } from './entities/email-challenge-context.entity';
 import { EmailChallengeEntity, StoredStatus, UNSENT } from './entities/email-challenge.entity';
-
-/** An attempt spent on a challenge's code: what the comparison needs. */
-export interface TakenAttempt {
-  /** The subject's organisation (the resource owner of the events). */
-  orgId: string;
-  codeHash: string | null;
-  generation: number;
-  /** Attempts spent on the challenge, this one included. */
-  attempts: number;
-  maxAttempts: number;
-}
-
-/** The row an attempt statement returns (node-pg returns BIGINT as a string). */
-interface RawTaken {
-  org_id: string;
-  code_hash: string | null;
-  generation: number | string;
-  attempts: number | string;
-  max_attempts: number | string;
-}
-
-function takenOf(r: RawTaken): TakenAttempt {
-  return {
-    orgId: r.org_id,
-    codeHash: r.code_hash,
-    generation: Number(r.generation),
-    attempts: Number(r.attempts),
-    maxAttempts: Number(r.max_attempts),
-  };
-}
 
 /** A challenge as the service sees it (the entity never leaves this module). */
 export type ChallengeRow = Omit<EmailChallengeEntity, 'user' | 'status'> & { status: StoredStatus };
@@ -164,93 +134,6 @@ export class EmailChallengeRepository {
   async remove(em: EntityManager, id: string): Promise<void> {
     await rawQuery(em, 'DELETE FROM email_challenge_contexts WHERE challenge_id = $1', [id]);
     await rawQuery(em, 'DELETE FROM email_challenges WHERE id = $1', [id]);
-  }
-
-  /**
-   * Spends one attempt of `userId` on the code before it is compared (rate limit first): succeeds only
-   * while the challenge is that user's, PENDING, unexpired and below max_attempts. Returns what the
-   * comparison and the events need, or undefined when the challenge is not verifiable by that user
-   * (the caller reads it to say why).
-   */
-  async takeAttempt(
-    em: EntityManager,
-    id: string,
-    userId: string,
-    now: number,
-  ): Promise<TakenAttempt | undefined> {
-    if (!RANDOM_ID_PATTERN.test(id)) return undefined;
-    const { rows } = await rawQuery<RawTaken>(
-      em,
-      `UPDATE email_challenges SET attempts = attempts + 1
-        WHERE id = $1 AND user_id = $3 AND status = 'PENDING' AND expires_at > $2 AND attempts < max_attempts
-        RETURNING org_id, code_hash, generation, attempts, max_attempts`,
-      [id, now, userId],
-    );
-    return rows[0] && takenOf(rows[0]);
-  }
-
-  /**
-   * Verify-and-consume of the code, after `takeAttempt`: PENDING → VERIFIED at `now` only if the stored
-   * hash is still `codeHash`; the attempt taken is given back (a right code costs none). A change that
-   * does not apply when the row no longer qualifies, for EventStore.changeAndAppend.
-   */
-  verification(id: string, codeHash: string, now: number): SqlChange {
-    return {
-      sql: `UPDATE email_challenges SET status = 'VERIFIED', verified_at = $3, code_hash = NULL, attempts = attempts - 1
-        WHERE id = $1 AND status = 'PENDING' AND code_hash = $2`,
-      params: [id, codeHash, now],
-    };
-  }
-
-  /**
-   * `takeAttempt` for a batch of attempts (one per challenge), in the items' order. PostgreSQL: one
-   * statement for all of them.
-   */
-  async takeAttempts(
-    em: EntityManager,
-    items: { id: string; userId: string; now: number }[],
-  ): Promise<(TakenAttempt | undefined)[]> {
-    if (dialectOf(em) !== 'postgres') {
-      const taken: (TakenAttempt | undefined)[] = [];
-      for (const a of items) taken.push(await this.takeAttempt(em, a.id, a.userId, a.now));
-      return taken;
-    }
-    const valid = items.filter((a) => RANDOM_ID_PATTERN.test(a.id));
-    const { rows } = await rawQuery<RawTaken & { id: string }>(
-      em,
-      `UPDATE email_challenges c SET attempts = c.attempts + 1
-        FROM unnest($1::varchar[], $2::varchar[], $3::bigint[]) AS b(id, user_id, at)
-        WHERE c.id = b.id AND c.user_id = b.user_id AND c.status = 'PENDING' AND c.expires_at > b.at
-          AND c.attempts < c.max_attempts
-        RETURNING c.id, c.org_id, c.code_hash, c.generation, c.attempts, c.max_attempts`,
-      [valid.map((a) => a.id), valid.map((a) => a.userId), valid.map((a) => a.now)],
-    );
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return items.map((a) => {
-      const r = byId.get(a.id);
-      return r && takenOf(r);
-    });
-  }
-
-  /** `verification` for a batch of right codes (one per challenge), for EventStore.changeAndAppendEach. */
-  verifications(em: EntityManager, items: { id: string; codeHash: string; now: number }[]): SqlChangeBatch {
-    if (dialectOf(em) !== 'postgres')
-      return { each: items.map((v) => this.verification(v.id, v.codeHash, v.now)) };
-    return {
-      postgres: {
-        sql: `UPDATE email_challenges c SET status = 'VERIFIED', verified_at = b.at, code_hash = NULL,
-            attempts = c.attempts - 1
-          FROM unnest($1::varchar[], $2::varchar[], $3::bigint[]) AS b(id, code_hash, at)
-          WHERE c.id = b.id AND c.status = 'PENDING' AND c.code_hash = b.code_hash
-          RETURNING c.id AS aggregate_id`,
-        params: [items.map((v) => v.id), items.map((v) => v.codeHash), items.map((v) => v.now)],
-      },
-    };
-  }
-
-  /** A wrong code spent the last attempt: the challenge is locked and its code forgotten. */
-  async lock(em: EntityManager, id: string): Promise<void> {
-    await rawQuery(em, `UPDATE email_challenges SET status = 'LOCKED', code_hash = NULL WHERE id = $1`, [id]);
   }
 
   /**

@@ -14,7 +14,16 @@ import { TransactionRunner } from '../common/database/transaction-runner';
 import { DomainError } from '../common/errors/domain-error';
 import { UsersReader } from '../identity';
 import { EmailChallengeEvents } from './email-challenge.events';
-import { ChallengeRow, EmailChallengeRepository, TakenAttempt } from './email-challenge.repository';
+import { ChallengeRow, EmailChallengeRepository } from './email-challenge.repository';
+import {
+  ChallengeVerifyStrategy,
+  judge,
+  TakenAttempt,
+  verifiedEvent,
+  VerifyAttempt,
+  VerifyOutcome,
+  wrongCode,
+} from './verify/challenge-verify';
 import { EmailChallengeService } from './email-challenge.service';
 import { ChallengeMail, MailDeliveryError, MailSender } from '../common/mail/mail-sender';
 
@@ -53,43 +62,6 @@ class FakeEmailChallengeRepository implements PublicOf<EmailChallengeRepository>
   async remove(_em: EntityManager, id: string) {
     this.rows.delete(id);
     this.contexts.delete(id);
-  }
-  async takeAttempt(
-    _em: EntityManager,
-    id: string,
-    userId: string,
-    now: number,
-  ): Promise<TakenAttempt | undefined> {
-    const r = this.rows.get(id);
-    if (!r || r.unsent || r.userId !== userId || r.status !== 'PENDING') return undefined;
-    if (r.expiresAt <= now || r.attempts >= r.maxAttempts) return undefined;
-    r.attempts++;
-    return {
-      orgId: r.orgId,
-      codeHash: r.codeHash,
-      generation: r.generation,
-      attempts: r.attempts,
-      maxAttempts: r.maxAttempts,
-    };
-  }
-  async takeAttempts(em: EntityManager, items: { id: string; userId: string; now: number }[]) {
-    const taken: (TakenAttempt | undefined)[] = [];
-    for (const a of items) taken.push(await this.takeAttempt(em, a.id, a.userId, a.now));
-    return taken;
-  }
-  verifications(_em: EntityManager, items: { id: string; codeHash: string; now: number }[]) {
-    return { each: items.map((v) => this.verification(v.id, v.codeHash, v.now)) };
-  }
-  verification(id: string, codeHash: string, now: number) {
-    return fakeChange(() => {
-      const r = this.rows.get(id);
-      if (!r || r.status !== 'PENDING' || r.codeHash !== codeHash) return false;
-      Object.assign(r, { status: 'VERIFIED', verifiedAt: now, codeHash: null, attempts: r.attempts - 1 });
-      return true;
-    });
-  }
-  async lock(_em: EntityManager, id: string) {
-    Object.assign(this.rows.get(id)!, { status: 'LOCKED', codeHash: null });
   }
   async replaceCode(
     _em: EntityManager,
@@ -136,6 +108,43 @@ class FakeEmailChallengeRepository implements PublicOf<EmailChallengeRepository>
   }
   async purgeChallenges() {
     return 0;
+  }
+}
+
+/**
+ * The verify strategies' statements, in memory over the fake repository's rows, with the same
+ * preconditions as the SQL and the strategies' shared decisions (judge, wrongCode, verifiedEvent).
+ */
+class FakeChallengeVerify extends ChallengeVerifyStrategy {
+  constructor(
+    private readonly repo: FakeEmailChallengeRepository,
+    private readonly hasher: CodeHasher,
+    private readonly events: RecordingEventStore,
+  ) {
+    super();
+  }
+
+  async verify(a: VerifyAttempt): Promise<VerifyOutcome> {
+    const r = this.repo.rows.get(a.challengeId);
+    if (!r || r.unsent || r.userId !== a.userId || r.status !== 'PENDING') return { kind: 'refused' };
+    if (r.expiresAt <= a.now || r.attempts >= r.maxAttempts) return { kind: 'refused' };
+    r.attempts++;
+    const t: TakenAttempt = {
+      orgId: r.orgId,
+      codeHash: r.codeHash,
+      generation: r.generation,
+      attempts: r.attempts,
+      maxAttempts: r.maxAttempts,
+    };
+    if (judge(this.hasher, a, t) === 'match') {
+      Object.assign(r, { status: 'VERIFIED', verifiedAt: a.now, codeHash: null, attempts: r.attempts - 1 });
+      await this.events.append(EM, verifiedEvent(a, t));
+      return { kind: 'verified', verifiedAt: a.now };
+    }
+    const wrong = wrongCode(a, t);
+    if (wrong.locked) Object.assign(r, { status: 'LOCKED', codeHash: null });
+    for (const e of wrong.events) await this.events.append(EM, e);
+    return wrong.outcome;
   }
 }
 
@@ -190,6 +199,7 @@ function setup() {
     mail,
     clock,
     config,
+    new FakeChallengeVerify(repo, hasher, events),
   );
   return { clock, repo, events, compare, mail, service };
 }

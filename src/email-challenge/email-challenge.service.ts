@@ -4,23 +4,19 @@ import { Principal } from '../common/auth/principal';
 import { StepUpOutcome, StepUpVerifier } from '../common/auth/step-up';
 import { AppConfig } from '../common/config/app-config';
 import { newRandomId } from '../common/database/id-generator';
-import { TransactionBatcher } from '../common/database/transaction-batcher';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { CodeHasher } from '../common/crypto/code-hasher';
 import {
   attemptsRemaining,
-  codeContext,
   codeExpiresAt,
   cooldownCutoff,
   cooldownRetryAfterSeconds,
   inCooldown,
   issueCode,
-  judgeAttempt,
-  wrongCodeExhausts,
 } from '../common/one-time-code/code-rules';
 import { DomainError } from '../common/errors/domain-error';
 import { tagOutcome } from '../common/observability/verify-outcome';
-import { EventStore, NewEvent } from '../common/events/event-store';
+import { EventStore } from '../common/events/event-store';
 import { Clock } from '../common/time/clock';
 import { UsersReader, UserView } from '../identity';
 import {
@@ -33,8 +29,9 @@ import {
   VerifyEmailResponseDto,
 } from './dto/email-challenge.dto';
 import { EmailChallengeErrors } from './email-challenge.errors';
-import { EMAIL_CHALLENGE_AGGREGATE, EmailChallengeEvents } from './email-challenge.events';
-import { ChallengeRow, EmailChallengeRepository, TakenAttempt } from './email-challenge.repository';
+import { challengeCodeContext, challengeEvent, EmailChallengeEvents } from './email-challenge.events';
+import { ChallengeRow, EmailChallengeRepository } from './email-challenge.repository';
+import { ChallengeVerifyStrategy } from './verify/challenge-verify';
 import { MailSender } from '../common/mail/mail-sender';
 import { maskEmail } from '../common/mail/mask-email';
 
@@ -63,15 +60,10 @@ export class EmailChallengeService extends StepUpVerifier {
     private readonly mail: MailSender,
     private readonly clock: Clock,
     private readonly config: AppConfig,
+    private readonly verifier: ChallengeVerifyStrategy,
   ) {
     super();
-    this.verifier = tx.batched(
-      (em, items) => this.verifyBatch(em, items),
-      (a) => a.challengeId,
-    );
   }
-
-  private readonly verifier: TransactionBatcher<VerifyAttempt, VerifyOutcome>;
 
   async create(
     caller: Principal,
@@ -105,7 +97,10 @@ export class EmailChallengeService extends StepUpVerifier {
       this.events.changeAndAppend(
         em,
         this.repo.creation(row, dto.context ?? {}),
-        this.event(row, caller.userId, EmailChallengeEvents.added, { operation: row.operation, ttlSeconds }),
+        challengeEvent(row, caller.userId, EmailChallengeEvents.added, {
+          operation: row.operation,
+          ttlSeconds,
+        }),
       ),
     );
     if (!added) throw new Error('the new challenge was not stored');
@@ -140,7 +135,7 @@ export class EmailChallengeService extends StepUpVerifier {
   async verify(caller: Principal, challengeId: string, totp: string): Promise<VerifyEmailResponseDto> {
     const now = this.clock.now();
     // Whitespace around the code is ignored here (OTP SMS compares the body as sent; see README).
-    const outcome = await this.verifier.submit({
+    const outcome = await this.verifier.verify({
       challengeId,
       userId: caller.userId,
       code: totp.trim(),
@@ -156,63 +151,6 @@ export class EmailChallengeService extends StepUpVerifier {
       case 'refused':
         throw this.whyNotVerifiable(caller, await this.repo.find(challengeId), now);
     }
-  }
-
-  /**
-   * Judges a batch of verify attempts (one per challenge) in one transaction (TransactionBatcher).
-   * Count the attempt, then compare (as OTP SMS does): each attempt is spent in a conditional UPDATE
-   * before its code is looked at, so no more than max_attempts codes are ever compared; a right code
-   * gives its attempt back when it verifies. Same work on a hit as on a miss: the attempt, the hash
-   * under every configured key, a constant-time compare, one more statement. The attempt's UPDATE only
-   * counts for the subject on a verifiable challenge, so it answers the usual request alone; the
-   * challenge is read only when it fails, to say why. The right codes of the batch verify, with their
-   * events, in one more statement (EventStore.changeAndAppendEach); a wrong code's events are written
-   * one by one. The attempts' rows stay locked until the commit, so a burst of one code is judged one
-   * request after the other.
-   */
-  private async verifyBatch(em: EntityManager, items: VerifyAttempt[]): Promise<VerifyOutcome[]> {
-    const taken = await this.repo.takeAttempts(
-      em,
-      items.map((a) => ({ id: a.challengeId, userId: a.userId, now: a.now })),
-    );
-    const matched = items.flatMap((a, i) => {
-      const t = taken[i];
-      if (!t) return [];
-      const context = challengeCodeContext(a.challengeId, t.generation);
-      return judgeAttempt(this.hasher, a.code, context, t, t.maxAttempts) === 'match' ? [i] : [];
-    });
-    const verified = await this.events.changeAndAppendEach(
-      em,
-      this.repo.verifications(
-        em,
-        matched.map((i) => ({ id: items[i].challengeId, codeHash: taken[i]!.codeHash!, now: items[i].now })),
-      ),
-      matched.map((i) =>
-        this.event(rowOf(items[i], taken[i]!), items[i].userId, EmailChallengeEvents.verified),
-      ),
-    );
-    const outcomes: VerifyOutcome[] = [];
-    for (const [i, a] of items.entries()) {
-      const t = taken[i];
-      const m = matched.indexOf(i);
-      if (!t) outcomes.push({ kind: 'refused' });
-      // A right code whose challenge changed meanwhile: answered as a challenge that cannot be verified
-      // any more; the attempt stays spent.
-      else if (m >= 0)
-        outcomes.push(verified[m] ? { kind: 'verified', verifiedAt: a.now } : { kind: 'refused' });
-      else outcomes.push(await this.wrongCode(em, a, t));
-    }
-    return outcomes;
-  }
-
-  /** A wrong code: the attempt stays spent, and the last one locks the challenge. */
-  private async wrongCode(em: EntityManager, a: VerifyAttempt, t: TakenAttempt): Promise<VerifyOutcome> {
-    const row = rowOf(a, t);
-    const locked = wrongCodeExhausts(t.attempts, t.maxAttempts);
-    if (locked) await this.repo.lock(em, a.challengeId);
-    await this.append(em, row, a.userId, EmailChallengeEvents.checkFailed, { attempts: t.attempts });
-    if (locked) await this.append(em, row, a.userId, EmailChallengeEvents.locked);
-    return { kind: 'wrong', remaining: attemptsRemaining(t.attempts, t.maxAttempts), locked };
   }
 
   async get(caller: Principal, challengeId: string): Promise<EmailChallengeDto> {
@@ -376,46 +314,8 @@ export class EmailChallengeService extends StepUpVerifier {
     eventType: string,
     payload?: Record<string, unknown>,
   ) {
-    return this.events.append(em, this.event(row, creator, eventType, payload));
+    return this.events.append(em, challengeEvent(row, creator, eventType, payload));
   }
-
-  private event(
-    row: Pick<ChallengeRow, 'id' | 'orgId'>,
-    creator: string,
-    eventType: string,
-    payload?: Record<string, unknown>,
-  ): NewEvent {
-    return {
-      aggregateType: EMAIL_CHALLENGE_AGGREGATE,
-      aggregateId: row.id,
-      resourceOwner: row.orgId,
-      creator,
-      eventType,
-      payload,
-    };
-  }
-}
-
-/** A verify request as its batch sees it; the code is already trimmed. */
-interface VerifyAttempt {
-  challengeId: string;
-  /** The caller, who must be the challenge's subject. */
-  userId: string;
-  code: string;
-  now: number;
-}
-
-type VerifyOutcome =
-  | { kind: 'verified'; verifiedAt: number }
-  | { kind: 'wrong'; remaining: number; locked: boolean }
-  | { kind: 'refused' };
-
-/** The challenge an attempt was taken on, as its events need it. */
-const rowOf = (a: VerifyAttempt, t: TakenAttempt) => ({ id: a.challengeId, orgId: t.orgId });
-
-/** The HMAC context of a code: the challenge and the sending it belongs to. */
-function challengeCodeContext(challengeId: string, generation: number): string {
-  return codeContext('email-challenge', challengeId, generation);
 }
 
 function stepUpRefusal(status: ChallengeStatus): Exclude<StepUpOutcome, { ok: true }>['reason'] | undefined {

@@ -1,0 +1,66 @@
+import type { Database } from 'better-sqlite3';
+import { DataSource } from 'typeorm';
+import { CodeHasher } from '../../common/crypto/code-hasher';
+import { sqliteQuery } from '../../common/database/db-dialect';
+import { sqliteConnection } from '../../common/database/driver-handle';
+import { RANDOM_ID_PATTERN } from '../../common/database/id-generator';
+import { SqliteGroupCommit } from '../../common/database/sqlite-group-commit';
+import { TransactionRunner } from '../../common/database/transaction-runner';
+import { EventStore, SqliteEventAppender } from '../../common/events/event-store';
+import {
+  ChallengeVerifyStrategy,
+  judge,
+  LOCK_SQL,
+  TAKE_ATTEMPT_SQL,
+  takenOf,
+  TakenRow,
+  verifiedEvent,
+  VERIFY_SQL,
+  VerifyAttempt,
+  VerifyOutcome,
+  wrongCode,
+} from './challenge-verify';
+
+/**
+ * SQLite: a verify is one synchronous run of prepared statements on the driver, in its own savepoint
+ * of a group commit (SqliteGroupCommit), as the TOTP `_check` is: the verifies that arrive together
+ * share one transaction and one sync to disk, and none pays for the ORM's transaction machinery.
+ */
+export class SqliteChallengeVerify extends ChallengeVerifyStrategy {
+  private readonly db: Database;
+  private readonly commits: SqliteGroupCommit;
+  private readonly events: SqliteEventAppender;
+
+  constructor(
+    ds: DataSource,
+    runner: TransactionRunner,
+    events: EventStore,
+    private readonly hasher: CodeHasher,
+  ) {
+    super();
+    this.db = sqliteConnection(ds);
+    this.commits = new SqliteGroupCommit(ds, runner);
+    this.events = events.sqliteAppender(this.db);
+  }
+
+  verify(a: VerifyAttempt): Promise<VerifyOutcome> {
+    if (!RANDOM_ID_PATTERN.test(a.challengeId)) return Promise.resolve({ kind: 'refused' });
+    return this.commits.run(() => this.verifyOne(a));
+  }
+
+  private verifyOne(a: VerifyAttempt): VerifyOutcome {
+    const [row] = sqliteQuery<TakenRow>(this.db, TAKE_ATTEMPT_SQL, [a.challengeId, a.now, a.userId]).rows;
+    if (!row) return { kind: 'refused' };
+    const taken = takenOf(row);
+    if (judge(this.hasher, a, taken) === 'match') {
+      if (sqliteQuery(this.db, VERIFY_SQL, [a.challengeId, taken.codeHash, a.now]).affected !== 1)
+        return { kind: 'refused' };
+      this.events.append(verifiedEvent(a, taken), a.now);
+      return { kind: 'verified', verifiedAt: a.now };
+    }
+    const wrong = wrongCode(a, taken);
+    if (wrong.locked) sqliteQuery(this.db, LOCK_SQL, [a.challengeId]);
+    for (const e of wrong.events) this.events.append(e, a.now);
+    return wrong.outcome;
+  }
+}
