@@ -8,6 +8,7 @@ import {
   CodeCheck,
   FIND_SET_SQL,
   RecoveryCheckStrategy,
+  SetRow,
   refusal,
   remainingAfter,
   TakenAttempt,
@@ -89,7 +90,7 @@ export class PostgresRecoveryCheck extends RecoveryCheckStrategy {
     for (const [i, c] of checks.entries()) {
       const t = taken[i];
       if (!t) {
-        outcomes.push(refusal(c, (await rawQuery<TakenRow>(em, FIND_SET_SQL, [c.userId])).rows[0]));
+        outcomes.push(refusal(c, (await rawQuery<SetRow>(em, FIND_SET_SQL, [c.userId])).rows[0]));
         continue;
       }
       const event = eventOf[i];

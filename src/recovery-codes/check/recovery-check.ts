@@ -82,7 +82,12 @@ export const REFUND_SQL = `UPDATE recovery_code_sets SET attempts = attempts - 1
    WHERE user_id = $1 AND attempts > 0 AND window_started_at = $2`;
 
 /** The set's window, when no attempt could be taken. Params: user_id. */
-export const FIND_SET_SQL = `SELECT attempts, window_started_at FROM recovery_code_sets WHERE user_id = $1`;
+export const FIND_SET_SQL = `SELECT window_started_at FROM recovery_code_sets WHERE user_id = $1`;
+
+/** A row of FIND_SET_SQL. */
+export interface SetRow {
+  window_started_at: number | string;
+}
 
 /** Uses up the code whose hash is one of `$2..$n+1` (the code under each configured key). Params: user_id, hashes. */
 export function useCodeSql(hashes: number): string {

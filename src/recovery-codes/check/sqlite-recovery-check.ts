@@ -10,6 +10,7 @@ import {
   CodeCheck,
   FIND_SET_SQL,
   RecoveryCheckStrategy,
+  SetRow,
   refusal,
   REFUND_SQL,
   remainingAfter,
@@ -49,7 +50,7 @@ export class SqliteRecoveryCheck extends RecoveryCheckStrategy {
       c.now,
       c.maxAttempts,
     ]).rows;
-    if (!row) return refusal(c, sqliteQuery<TakenRow>(this.db, FIND_SET_SQL, [c.userId]).rows[0]);
+    if (!row) return refusal(c, sqliteQuery<SetRow>(this.db, FIND_SET_SQL, [c.userId]).rows[0]);
     const taken = takenOf(row);
     if (sqliteQuery(this.db, useCodeSql(c.hashes.length), [c.userId, ...c.hashes]).affected === 1) {
       sqliteQuery(this.db, REFUND_SQL, [c.userId, taken.windowStartedAt]);
