@@ -3,7 +3,7 @@ import { EntityManager } from 'typeorm';
 import { Principal } from '../common/auth/principal';
 import { StepUpOutcome, StepUpVerifier } from '../common/auth/step-up';
 import { AppConfig } from '../common/config/app-config';
-import { newRandomId } from '../common/database/id-generator';
+import { newRandomId, RANDOM_ID_PATTERN } from '../common/database/id-generator';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { CodeHasher } from '../common/crypto/code-hasher';
 import {
@@ -31,7 +31,7 @@ import {
 import { EmailChallengeErrors } from './email-challenge.errors';
 import { challengeCodeContext, challengeEvent, EmailChallengeEvents } from './email-challenge.events';
 import { ChallengeRow, EmailChallengeRepository } from './email-challenge.repository';
-import { ChallengeVerifyStrategy } from './verify/challenge-verify';
+import { ChallengeVerifyStrategy, VerifyOutcome } from './verify/challenge-verify';
 import { MailSender } from '../common/mail/mail-sender';
 import { maskEmail } from '../common/mail/mask-email';
 
@@ -135,12 +135,10 @@ export class EmailChallengeService extends StepUpVerifier {
   async verify(caller: Principal, challengeId: string, totp: string): Promise<VerifyEmailResponseDto> {
     const now = this.clock.now();
     // Whitespace around the code is ignored here (OTP SMS compares the body as sent; see README).
-    const outcome = await this.verifier.verify({
-      challengeId,
-      userId: caller.userId,
-      code: totp.trim(),
-      now,
-    });
+    // An id no challenge can have takes no attempt: refused, and answered as an unknown one.
+    const outcome: VerifyOutcome = RANDOM_ID_PATTERN.test(challengeId)
+      ? await this.verifier.verify({ challengeId, userId: caller.userId, code: totp.trim(), now })
+      : { kind: 'refused' };
     switch (outcome.kind) {
       case 'verified':
         return { challengeId, status: 'VERIFIED', verifiedAt: iso(outcome.verifiedAt) };

@@ -10,6 +10,7 @@ import { challengeCodeContext, challengeEvent, EmailChallengeEvents } from '../e
 
 /** A verify request as a strategy sees it; the code is already trimmed. */
 export interface VerifyAttempt {
+  /** A well-formed id (RANDOM_ID_PATTERN): the service refuses any other before a strategy runs. */
   challengeId: string;
   /** The caller, who must be the challenge's subject. */
   userId: string;

@@ -3,7 +3,6 @@ import { DataSource } from 'typeorm';
 import { CodeHasher } from '../../common/crypto/code-hasher';
 import { sqliteQuery } from '../../common/database/db-dialect';
 import { sqliteConnection } from '../../common/database/driver-handle';
-import { RANDOM_ID_PATTERN } from '../../common/database/id-generator';
 import { SqliteGroupCommit } from '../../common/database/sqlite-group-commit';
 import { TransactionRunner } from '../../common/database/transaction-runner';
 import { EventStore, SqliteEventAppender } from '../../common/events/event-store';
@@ -44,7 +43,6 @@ export class SqliteChallengeVerify extends ChallengeVerifyStrategy {
   }
 
   verify(a: VerifyAttempt): Promise<VerifyOutcome> {
-    if (!RANDOM_ID_PATTERN.test(a.challengeId)) return Promise.resolve({ kind: 'refused' });
     return this.commits.run(() => this.verifyOne(a));
   }
 

@@ -139,7 +139,7 @@ export function wrongCode(c: CodeCheck, t: TakenAttempt): { locked: boolean; eve
 }
 
 /** Why no attempt could be taken: no set, or its window is full until it ends. */
-export function refusal(c: CodeCheck, set: { window_started_at: number | string } | undefined): CheckOutcome {
+export function refusal(c: CodeCheck, set: SetRow | undefined): CheckOutcome {
   if (!set) return { kind: 'none' };
   const endsIn = Number(set.window_started_at) + c.windowMs - c.now;
   return { kind: 'locked', retryAfterSeconds: Math.max(1, Math.ceil(endsIn / 1000)) };
