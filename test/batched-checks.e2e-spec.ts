@@ -6,6 +6,7 @@ import { EmailChallengeService } from '../src/email-challenge/email-challenge.se
 import { ChallengeVerifyStrategy } from '../src/email-challenge/verify/challenge-verify';
 import { UsersReader } from '../src/identity';
 import { IdentityDirectory } from '../src/identity/identity-directory';
+import { CodeUseStrategy } from '../src/otp-sms/code-use/code-use';
 import { OtpSmsService } from '../src/otp-sms/otp-sms.service';
 import { RecoveryCheckStrategy } from '../src/recovery-codes/check/recovery-check';
 import { RecoveryCodesService } from '../src/recovery-codes/recovery-codes.service';
@@ -231,7 +232,7 @@ describe('code checks that arrive together', () => {
 
   it('OTP SMS (v3alpha) registration codes: right, wrong, right, and a used code again', async () => {
     const service = f.t.app.get(OtpSmsService);
-    recordBatches(service, 'useCodes');
+    recordStrategy(f.t.app.get(CodeUseStrategy), 'useBatch', 'useOne');
     const added: { otpSmsId: string; code: string }[] = [];
     for (const [i, u] of users.entries()) {
       const res = await service.add(

@@ -9,6 +9,7 @@ import { OtpSmsController } from './otp-sms.controller';
 import { OtpSmsRepository } from './otp-sms.repository';
 import { OtpSmsService } from './otp-sms.service';
 import { SmsSenderProvider } from './sms/sms-sender.provider';
+import { CodeUseProvider } from './code-use/code-use.provider';
 
 /**
  * OTP SMS: the authenticators of ZITADEL Resources v3alpha and the v2 User Service factor on the
@@ -17,6 +18,13 @@ import { SmsSenderProvider } from './sms/sms-sender.provider';
 @Module({
   imports: [CryptoModule, ObservabilityModule, IdentityModule],
   controllers: [OtpSmsController, OtpSmsV2Controller],
-  providers: [OtpSmsService, OtpSmsRepository, SmsSenderProvider, OtpSmsV2Service, OtpSmsAuthMethods],
+  providers: [
+    OtpSmsService,
+    OtpSmsRepository,
+    CodeUseProvider,
+    SmsSenderProvider,
+    OtpSmsV2Service,
+    OtpSmsAuthMethods,
+  ],
 })
 export class OtpSmsModule {}

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { numOrNull } from '../common/database/columns';
 import { dialectOf, rawQuery } from '../common/database/db-dialect';
-import { SqlChange, SqlChangeBatch } from '../common/database/sql-change';
+import { SqlChange } from '../common/database/sql-change';
 import { dailyCountCtes, DailySendCounter, dayOf } from '../common/one-time-code/daily-send-counter';
 import { OtpSmsState } from './entities/otp-sms-authenticator.entity';
 
@@ -72,22 +72,6 @@ function toAuthenticator(r: RawAuthenticator): OtpSmsAuthenticator {
 
 /** A new authenticator: its read model without spent attempts (a new code has none), and the time of writing. */
 export type NewAuthenticator = Omit<OtpSmsAuthenticator, 'codeAttempts'> & { now: number };
-
-export interface TakenAttempt {
-  codeHash: string;
-  codeGeneration: number;
-  /** Attempts spent on the code, this one included. */
-  attempts: number;
-}
-
-/** An attempt to spend on an authenticator's pending code (see OtpSmsRepository.takeAttempt). */
-export interface AttemptRequest {
-  userId: string;
-  id: string;
-  state: OtpSmsState;
-  now: number;
-  maxAttempts: number;
-}
 
 /**
  * Persistence of OTP SMS authenticators and the per-number daily counters. Every state change that
@@ -212,126 +196,6 @@ export class OtpSmsRepository {
        SET code_hash = $1, code_generation = $2, code_expires_at = $3, code_attempts = 0, changed_at = $4
        WHERE id = $5 AND code_generation = $6`,
       params: [codeHash, expectedGeneration + 1, expiresAt, now, id, expectedGeneration],
-    };
-  }
-
-  /**
-   * Spends one attempt on the pending code before it is compared (rate limit first): succeeds only
-   * when the authenticator is in `state`, a code is pending, unexpired and below `maxAttempts`.
-   */
-  async takeAttempt(
-    em: EntityManager,
-    userId: string,
-    id: string,
-    state: OtpSmsState,
-    now: number,
-    maxAttempts: number,
-  ): Promise<TakenAttempt | undefined> {
-    const { rows } = await rawQuery<{
-      code_hash: string;
-      code_generation: number | string;
-      code_attempts: number | string;
-    }>(
-      em,
-      `UPDATE otp_sms_authenticators SET code_attempts = code_attempts + 1
-       WHERE id = $1 AND user_id = $2 AND state = $3 AND code_hash IS NOT NULL
-         AND code_expires_at >= $4 AND code_attempts < $5
-       RETURNING code_hash, code_generation, code_attempts`,
-      [id, userId, state, now, maxAttempts],
-    );
-    const row = rows[0];
-    return row
-      ? {
-          codeHash: row.code_hash,
-          codeGeneration: Number(row.code_generation),
-          attempts: Number(row.code_attempts),
-        }
-      : undefined;
-  }
-
-  /**
-   * Uses up the pending code of generation `generation` (single use) and, for a registration, makes
-   * the authenticator ready. Only one caller's change applies.
-   */
-  codeConsumption(id: string, generation: number, now: number, markReady: boolean): SqlChange {
-    return {
-      sql: `UPDATE otp_sms_authenticators
-       SET code_hash = NULL, code_expires_at = NULL, code_attempts = 0, changed_at = $1${markReady ? `, state = 'READY'` : ''}
-       WHERE id = $2 AND code_generation = $3 AND code_hash IS NOT NULL`,
-      params: [now, id, generation],
-    };
-  }
-
-  /**
-   * `takeAttempt` for a batch of attempts (one per authenticator), in the items' order. PostgreSQL: one
-   * statement for all of them.
-   */
-  async takeAttempts(em: EntityManager, items: AttemptRequest[]): Promise<(TakenAttempt | undefined)[]> {
-    if (dialectOf(em) !== 'postgres') {
-      const taken: (TakenAttempt | undefined)[] = [];
-      for (const a of items)
-        taken.push(await this.takeAttempt(em, a.userId, a.id, a.state, a.now, a.maxAttempts));
-      return taken;
-    }
-    const { rows } = await rawQuery<{
-      id: string;
-      code_hash: string;
-      code_generation: number | string;
-      code_attempts: number | string;
-    }>(
-      em,
-      `UPDATE otp_sms_authenticators a SET code_attempts = a.code_attempts + 1
-       FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::bigint[], $5::int[])
-         AS b(id, user_id, state, at, max_attempts)
-       WHERE a.id = b.id AND a.user_id = b.user_id AND a.state = b.state AND a.code_hash IS NOT NULL
-         AND a.code_expires_at >= b.at AND a.code_attempts < b.max_attempts
-       RETURNING a.id, a.code_hash, a.code_generation, a.code_attempts`,
-      [
-        items.map((a) => a.id),
-        items.map((a) => a.userId),
-        items.map((a) => a.state),
-        items.map((a) => a.now),
-        items.map((a) => a.maxAttempts),
-      ],
-    );
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return items.map((a) => {
-      const r = byId.get(a.id);
-      return r
-        ? {
-            codeHash: r.code_hash,
-            codeGeneration: Number(r.code_generation),
-            attempts: Number(r.code_attempts),
-          }
-        : undefined;
-    });
-  }
-
-  /**
-   * `codeConsumption` for a batch of codes (one per user), for EventStore.changeAndAppendEach: the
-   * aggregate of each change's event is the authenticator's user.
-   */
-  codeConsumptions(
-    em: EntityManager,
-    items: { id: string; generation: number; now: number; markReady: boolean }[],
-  ): SqlChangeBatch {
-    if (dialectOf(em) !== 'postgres')
-      return { each: items.map((c) => this.codeConsumption(c.id, c.generation, c.now, c.markReady)) };
-    return {
-      postgres: {
-        sql: `UPDATE otp_sms_authenticators a
-         SET code_hash = NULL, code_expires_at = NULL, code_attempts = 0, changed_at = b.at,
-           state = CASE WHEN b.mark_ready THEN 'READY' ELSE a.state END
-         FROM unnest($1::varchar[], $2::bigint[], $3::bigint[], $4::boolean[]) AS b(id, generation, at, mark_ready)
-         WHERE a.id = b.id AND a.code_generation = b.generation AND a.code_hash IS NOT NULL
-         RETURNING a.user_id AS aggregate_id`,
-        params: [
-          items.map((c) => c.id),
-          items.map((c) => c.generation),
-          items.map((c) => c.now),
-          items.map((c) => c.markReady),
-        ],
-      },
     };
   }
 

@@ -18,13 +18,19 @@ import { UsersReader } from '../identity';
 import { SetPhoneDto } from './dto/otp-sms.dto';
 import { OtpSmsState } from './entities/otp-sms-authenticator.entity';
 import { OtpSmsEvents } from './otp-sms.events';
+import { NewAuthenticator, OtpSmsAuthenticator, OtpSmsRepository } from './otp-sms.repository';
 import {
-  AttemptRequest,
-  NewAuthenticator,
-  OtpSmsAuthenticator,
-  OtpSmsRepository,
-  TakenAttempt,
-} from './otp-sms.repository';
+  CodeFailure,
+  CodeUse,
+  CodeUseOutcome,
+  CodeUseStrategy,
+  failed,
+  failedEvent,
+  judge,
+  refusal,
+  stateFor,
+  usedEvent,
+} from './code-use/code-use';
 import { OtpSmsService } from './otp-sms.service';
 import { SmsMessage, SmsSender } from './sms/sms-sender';
 
@@ -95,43 +101,6 @@ class FakeOtpSmsRepository implements PublicOf<OtpSmsRepository> {
     });
   }
 
-  async takeAttempt(
-    _em: EntityManager,
-    userId: string,
-    id: string,
-    state: OtpSmsState,
-    now: number,
-    maxAttempts: number,
-  ): Promise<TakenAttempt | undefined> {
-    const a = this.rows.get(id);
-    if (!a || a.userId !== userId || a.state !== state || !a.codeHash) return undefined;
-    if (a.codeExpiresAt === null || a.codeExpiresAt < now || a.codeAttempts >= maxAttempts) return undefined;
-    a.codeAttempts++;
-    return { codeHash: a.codeHash, codeGeneration: a.codeGeneration, attempts: a.codeAttempts };
-  }
-
-  async takeAttempts(em: EntityManager, items: AttemptRequest[]) {
-    const taken: (TakenAttempt | undefined)[] = [];
-    for (const a of items)
-      taken.push(await this.takeAttempt(em, a.userId, a.id, a.state, a.now, a.maxAttempts));
-    return taken;
-  }
-  codeConsumptions(
-    _em: EntityManager,
-    items: { id: string; generation: number; now: number; markReady: boolean }[],
-  ) {
-    return { each: items.map((c) => this.codeConsumption(c.id, c.generation, c.now, c.markReady)) };
-  }
-  codeConsumption(id: string, generation: number, _now: number, markReady: boolean) {
-    return fakeChange(() => {
-      const a = this.rows.get(id)!;
-      if (a.codeGeneration !== generation || !a.codeHash) return false;
-      Object.assign(a, { codeHash: null, codeExpiresAt: null, codeAttempts: 0 });
-      if (markReady) a.state = 'READY';
-      return true;
-    });
-  }
-
   async delete(_em: EntityManager, userId: string, id: string) {
     const a = this.rows.get(id);
     if (!a || a.userId !== userId) return false;
@@ -140,6 +109,51 @@ class FakeOtpSmsRepository implements PublicOf<OtpSmsRepository> {
 
   async anyReady(userId: string) {
     return [...this.rows.values()].some((a) => a.userId === userId && a.state === 'READY');
+  }
+}
+
+/** The code use's conditional statements on the fake repository's rows, with the same preconditions as the SQL. */
+class FakeCodeUse extends CodeUseStrategy {
+  constructor(
+    private readonly repo: FakeOtpSmsRepository,
+    private readonly hasher: CodeHasher,
+    private readonly events: RecordingEventStore,
+  ) {
+    super();
+  }
+
+  async use(u: CodeUse): Promise<CodeUseOutcome> {
+    const a = this.repo.rows.get(u.otpSmsId);
+    const mine = a && a.userId === u.user.id ? a : undefined;
+    const attemptable =
+      mine &&
+      mine.state === stateFor(u.purpose) &&
+      mine.codeHash !== null &&
+      mine.codeExpiresAt !== null &&
+      mine.codeExpiresAt >= u.now &&
+      mine.codeAttempts < u.maxAttempts;
+    if (!attemptable) {
+      const row = mine && {
+        state: mine.state,
+        code_hash: mine.codeHash,
+        code_expires_at: mine.codeExpiresAt,
+        code_attempts: mine.codeAttempts,
+      };
+      return this.fail(u, refusal(u, row));
+    }
+    mine.codeAttempts++;
+    const t = { codeHash: mine.codeHash!, codeGeneration: mine.codeGeneration, attempts: mine.codeAttempts };
+    const verdict = judge(this.hasher, u, t);
+    if (verdict !== 'match') return this.fail(u, 'invalid', verdict);
+    Object.assign(mine, { codeHash: null, codeExpiresAt: null, codeAttempts: 0 });
+    if (u.purpose === 'registration') mine.state = 'READY';
+    return { kind: 'used', event: await this.events.append(EM, usedEvent(u)) };
+  }
+
+  private async fail(u: CodeUse, failure: CodeFailure, verdict?: 'wrong' | 'wrong-exhausted') {
+    const e = failedEvent(u, failure);
+    if (e) await this.events.append(EM, e);
+    return failed(failure, verdict);
   }
 }
 
@@ -205,6 +219,7 @@ function setup() {
     hasher,
     sms,
     counter as unknown as DailySendCounter,
+    new FakeCodeUse(repo, hasher, events),
   );
   return { clock, repo, events, tx, compare, sms, service };
 }

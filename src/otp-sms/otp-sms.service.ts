@@ -6,7 +6,6 @@ import { CodeHasher } from '../common/crypto/code-hasher';
 import { SecretBox } from '../common/crypto/secret-box';
 import { isUniqueViolation } from '../common/database/db-dialect';
 import { newId } from '../common/database/id-generator';
-import { TransactionBatcher } from '../common/database/transaction-batcher';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { DomainError } from '../common/errors/domain-error';
 import { tagOutcome } from '../common/observability/verify-outcome';
@@ -14,14 +13,10 @@ import { resourceDetails } from '../common/events/details';
 import { AppendedEvent, EventStore, userEvent } from '../common/events/event-store';
 import { Clock } from '../common/time/clock';
 import {
-  codeContext,
   codeExpiresAt,
   cooldownCutoff,
   cooldownRetryAfterSeconds,
   issueCode,
-  judgeAttempt,
-  NoAttemptReason,
-  whyNoAttempt,
 } from '../common/one-time-code/code-rules';
 import { DailySendCounter, secondsUntilNextDay } from '../common/one-time-code/daily-send-counter';
 import { UsersReader, UserView } from '../identity';
@@ -37,20 +32,16 @@ import {
 import { NUMBER_HASH_CONTEXT, OtpSmsState } from './entities/otp-sms-authenticator.entity';
 import { OtpSmsErrors } from './otp-sms.errors';
 import { OtpSmsEvents } from './otp-sms.events';
-import { OtpSmsAuthenticator, OtpSmsRepository } from './otp-sms.repository';
+import { OtpSmsRepository } from './otp-sms.repository';
 import { maskPhone, normalizeE164 } from './phone-number';
 import { renderSmsText, SmsDeliveryError, SmsSender } from './sms/sms-sender';
 import { V3alphaScope } from './v3alpha-scope';
+import { CodeFailure, CodeUseStrategy, Purpose, smsCodeContext } from './code-use/code-use';
 
 const CODE_DIGITS = 8;
 
 /** How a new code reaches the user. */
 type Delivery = 'send' | 'return';
-/** What a code is for: proving the number (PENDING) or signing in (READY). */
-type Purpose = 'registration' | 'sign-in';
-
-/** Why a code could not be used: decides the error and whether the failure is recorded. */
-type CodeFailure = 'notFound' | 'wrongState' | NoAttemptReason | 'invalid';
 
 /**
  * OTP SMS authenticators (v3alpha): add with a code by SMS / returned / pre-verified, verify,
@@ -79,14 +70,8 @@ export class OtpSmsService {
     private readonly hasher: CodeHasher,
     private readonly sms: SmsSender,
     private readonly counter: DailySendCounter,
-  ) {
-    this.codeUses = tx.batched(
-      (em, uses) => this.useCodes(em, uses),
-      (u) => u.user.id,
-    );
-  }
-
-  private readonly codeUses: TransactionBatcher<CodeUse, CodeUseOutcome>;
+    private readonly codeUse: CodeUseStrategy,
+  ) {}
 
   async add(
     caller: Principal,
@@ -305,8 +290,8 @@ export class OtpSmsService {
   }
 
   /**
-   * Verifies a registration code or checks a sign-in code (in a batch of the uses that arrive
-   * together, `useCodes`); the error of a failure is thrown after the commit. The code is compared
+   * Verifies a registration code or checks a sign-in code (CodeUseStrategy); the error of a failure
+   * is thrown after the commit. The code is compared
    * exactly as sent: whitespace around it makes it wrong (email challenges trim it; README).
    */
   private async useCode(
@@ -316,81 +301,17 @@ export class OtpSmsService {
     code: string,
     purpose: Purpose,
   ): Promise<AppendedEvent> {
-    const outcome = await this.codeUses.submit({
+    const outcome = await this.codeUse.use({
       caller,
       user,
       otpSmsId,
       code,
       purpose,
       now: this.clock.now(),
+      maxAttempts: this.config.otp.maxAttempts,
     });
     if (outcome.kind === 'used') return outcome.event;
     throw tagOutcome(failureError(outcome.failure, purpose), { lockoutStarted: outcome.lockoutStarted });
-  }
-
-  /**
-   * Uses a batch of codes (one per user) in one transaction (TransactionBatcher). Each use spends an
-   * attempt (one conditional UPDATE for the batch) before its code is compared; the right codes are
-   * used up, with their events, in one more statement (EventStore.changeAndAppendEach). A sign-in
-   * failure is recorded as `check.failed` in the same transaction, so it stays even though the request
-   * fails.
-   */
-  private async useCodes(em: EntityManager, uses: CodeUse[]): Promise<CodeUseOutcome[]> {
-    const max = this.config.otp.maxAttempts;
-    const taken = await this.repo.takeAttempts(
-      em,
-      uses.map((u) => ({
-        userId: u.user.id,
-        id: u.otpSmsId,
-        state: stateFor(u.purpose),
-        now: u.now,
-        maxAttempts: max,
-      })),
-    );
-    const verdicts = uses.map((u, i) => {
-      const t = taken[i];
-      return t && judgeAttempt(this.hasher, u.code, smsCodeContext(u.otpSmsId, t.codeGeneration), t, max);
-    });
-    const matched = uses.flatMap((_, i) => (verdicts[i] === 'match' ? [i] : []));
-    const used = await this.events.changeAndAppendEach(
-      em,
-      this.repo.codeConsumptions(
-        em,
-        matched.map((i) => ({
-          id: uses[i].otpSmsId,
-          generation: taken[i]!.codeGeneration,
-          now: uses[i].now,
-          markReady: uses[i].purpose === 'registration',
-        })),
-      ),
-      matched.map((i) => {
-        const u = uses[i];
-        const type = u.purpose === 'registration' ? OtpSmsEvents.verified : OtpSmsEvents.checkSucceeded;
-        return userEvent(u.caller, u.user, type, { otpSmsId: u.otpSmsId });
-      }),
-    );
-    const outcomes: CodeUseOutcome[] = [];
-    for (const [i, u] of uses.entries()) {
-      const m = matched.indexOf(i);
-      const event = m >= 0 ? used[m] : undefined;
-      if (event) {
-        outcomes.push({ kind: 'used', event });
-        continue;
-      }
-      let failure: CodeFailure;
-      if (!taken[i])
-        failure = classify(await this.repo.find(u.user.id, u.otpSmsId, em), stateFor(u.purpose), u.now, max);
-      else failure = m >= 0 ? 'noCode' : 'invalid';
-      if (u.purpose === 'sign-in' && failure !== 'notFound' && failure !== 'wrongState') {
-        await this.events.appendUserEvent(em, u.caller, u.user, OtpSmsEvents.checkFailed, {
-          otpSmsId: u.otpSmsId,
-          reason: failure,
-        });
-      }
-      // A wrong code that spent the code's last attempt: the code is dead from now on.
-      outcomes.push({ kind: 'failed', failure, lockoutStarted: verdicts[i] === 'wrong-exhausted' });
-    }
-    return outcomes;
   }
 
   /** Counts one message to the number today (shared budget); 429 with Retry-After at the limit. */
@@ -415,27 +336,6 @@ export class OtpSmsService {
   }
 }
 
-/** A code sent to be used, as its batch sees it. */
-interface CodeUse {
-  caller: Principal;
-  user: UserView;
-  otpSmsId: string;
-  code: string;
-  purpose: Purpose;
-  now: number;
-}
-
-type CodeUseOutcome =
-  { kind: 'used'; event: AppendedEvent } | { kind: 'failed'; failure: CodeFailure; lockoutStarted: boolean };
-
-/** The state an authenticator must be in for a code of `purpose`. */
-const stateFor = (purpose: Purpose): OtpSmsState => (purpose === 'registration' ? 'PENDING' : 'READY');
-
-/** The hash context of a code: the authenticator and the code's generation. */
-function smsCodeContext(id: string, generation: number): string {
-  return codeContext('otp-sms', id, generation);
-}
-
 function codeAddedPayload(otpSmsId: string, purpose: Purpose, delivery: Delivery, expiresAt: number) {
   return { otpSmsId, purpose, delivery, expiresAt: new Date(expiresAt).toISOString() };
 }
@@ -443,22 +343,6 @@ function codeAddedPayload(otpSmsId: string, purpose: Purpose, delivery: Delivery
 function deliveryOf(dto: SendOTPSMSCodeRequestDto): Delivery {
   if (dto.sendCode !== undefined && dto.returnCode !== undefined) throw OtpSmsErrors.oneDelivery();
   return dto.returnCode !== undefined ? 'return' : 'send';
-}
-
-/** Why no attempt could be taken, from the current row: the authenticator's own reasons, then the code's. */
-function classify(
-  a: OtpSmsAuthenticator | undefined,
-  state: OtpSmsState,
-  now: number,
-  maxAttempts: number,
-): CodeFailure {
-  if (!a) return 'notFound';
-  if (a.state !== state) return 'wrongState';
-  return whyNoAttempt(
-    { codeHash: a.codeHash, expiresAt: a.codeExpiresAt, attempts: a.codeAttempts },
-    now,
-    maxAttempts,
-  );
 }
 
 function failureError(f: CodeFailure, purpose: Purpose): DomainError {
