@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { Principal } from '../src/common/auth/principal';
 import { DomainError } from '../src/common/errors/domain-error';
+import { CodeCheckStrategy } from '../src/common/one-time-code/check/code-check';
 import { OneTimeCodes, CodePolicy } from '../src/common/one-time-code/one-time-codes';
 import { EmailChallengeService } from '../src/email-challenge/email-challenge.service';
 import { ChallengeVerifyStrategy } from '../src/email-challenge/verify/challenge-verify';
@@ -152,7 +153,7 @@ describe('code checks that arrive together', () => {
 
   it('one-time codes (the v2 OTP SMS and OTP Email machinery): right, wrong, right, and a used code again', async () => {
     const codes = f.t.app.get(OneTimeCodes);
-    recordBatches(codes, 'checkBatch');
+    recordStrategy(f.t.app.get(CodeCheckStrategy), 'checkBatch', 'checkOne');
     const policy: CodePolicy = {
       purpose: 'batch-probe',
       digits: 6,

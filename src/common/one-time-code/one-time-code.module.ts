@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { CryptoModule } from '../crypto/crypto.module';
+import { CodeCheckProvider } from './check/code-check.provider';
 import { DailySendCounter } from './daily-send-counter';
 import { OneTimeCodeStore } from './one-time-code.store';
 import { OneTimeCodes } from './one-time-codes';
@@ -12,7 +13,7 @@ import { OtpChannelFactors } from './otp-channel-factors';
 @Global()
 @Module({
   imports: [CryptoModule],
-  providers: [OneTimeCodes, OneTimeCodeStore, DailySendCounter, OtpChannelFactors],
+  providers: [OneTimeCodes, OneTimeCodeStore, CodeCheckProvider, DailySendCounter, OtpChannelFactors],
   exports: [OneTimeCodes, DailySendCounter, OtpChannelFactors],
 })
 export class OneTimeCodeModule {}

@@ -9,7 +9,8 @@ import { changeDetails } from '../events/details';
 import { EventStore } from '../events/event-store';
 import { DetailsResponseDto } from '../openapi/details-response.dto';
 import { Clock } from '../time/clock';
-import { CodePolicy, CodeSubject, Deliver, OneTimeCodes } from './one-time-codes';
+import { CodeSubject } from './check/code-check';
+import { CodePolicy, Deliver, OneTimeCodes } from './one-time-codes';
 
 /** One channel of OTP factors: its code policy, events and errors (ZITADEL's ids per channel). */
 export interface OtpChannel {
@@ -107,9 +108,7 @@ export class OtpChannelFactors {
   ): Promise<DetailsResponseDto> {
     const event = await this.codes.check(channel.policy, caller, subject, code.trim(), {
       channel: channel.name,
-      ifMissing: async (em) => {
-        if (!(await this.exists(em, channel, subject.id))) throw channel.errors.notFound();
-      },
+      notFound: channel.errors.notFound,
     });
     return { details: changeDetails(event) };
   }
