@@ -1098,6 +1098,29 @@ function noticeCosts(t: Table): string[] {
   });
 }
 
+/**
+ * The p99 column read against the throughput. In a closed loop of CONNECTIONS connections a request
+ * waits CONNECTIONS / (req/s) on average (Little's law), so an operation that answers fewer requests a
+ * second than the floor has a higher p99 in proportion, however short its tail. The tail itself is the
+ * p99 over that mean wait: next to the floor's it tells an operation with long tails of its own (as the
+ * seconds-long ones of one fsync per write were) from one that is only slower.
+ */
+function tails(t: Table): string {
+  const tail = (r: Measured) => r.p99 / ((CONNECTIONS / r.rps) * 1000);
+  const rows = t.rows.map((x) => ({ name: x.name, tail: tail(x.r), p99: x.r.p99 }));
+  const floor = tail(t.floor);
+  const worst = rows.reduce((a, b) => (b.tail > a.tail ? b : a));
+  const longest = rows.reduce((a, b) => (b.p99 > a.p99 ? b : a));
+  const own = rows.filter((x) => x.tail > 2 * floor).map((x) => x.name);
+  return (
+    `  tails: at ${CONNECTIONS} connections a request waits ${CONNECTIONS} / (req/s) on average, so a p99 ` +
+    `above the floor's is first of all the lower throughput; the tail, p99 over that mean wait, is ` +
+    `${f2(floor)}× for the floor and ${f2(Math.min(...rows.map((x) => x.tail)))}–${f2(worst.tail)}× for ` +
+    `the operations (longest: ${worst.name}); the largest p99 is ${f0(longest.p99)} ms (${longest.name}); ` +
+    (own.length ? `tails above twice the floor's: ${own.join(', ')}` : `no tail above twice the floor's`)
+  );
+}
+
 const LEGEND =
   '`!` marks a miss: CPU ×_check above 1.5 (verifies and checks) or 3 (create/challenge/send, the ' +
   'provider call aside), `_check` below 0.5× the floor’s throughput (synchronous=normal) or 0.9× (full, ' +
@@ -1294,7 +1317,9 @@ export async function runSeedOpsBench(): Promise<void> {
   try {
     for (const setting of settings) {
       for (const t of await benchSetting(setting, sinks)) {
-        const notes = [frameworkBound(t, stacks), ...noticeCosts(t)].filter((x): x is string => !!x);
+        const notes = [frameworkBound(t, stacks), ...noticeCosts(t), tails(t)].filter(
+          (x): x is string => !!x,
+        );
         console.log([printTable(t), ...notes].join('\n'));
         markdown.push(markdownTable(t) + notes.map((x) => `\n${x.trim()}\n`).join(''));
       }
