@@ -1,11 +1,9 @@
-import type { Database } from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import { CodeHasher } from '../../common/crypto/code-hasher';
 import { sqliteQuery } from '../../common/database/db-dialect';
-import { sqliteConnection } from '../../common/database/driver-handle';
-import { SqliteGroupCommit } from '../../common/database/sqlite-group-commit';
 import { TransactionRunner } from '../../common/database/transaction-runner';
-import { EventStore, SqliteEventAppender } from '../../common/events/event-store';
+import { EventStore } from '../../common/events/event-store';
+import { SqliteUnits } from '../../common/events/sqlite-units';
 import {
   ChallengeVerifyStrategy,
   judge,
@@ -26,9 +24,7 @@ import {
  * share one transaction and one sync to disk, and none pays for the ORM's transaction machinery.
  */
 export class SqliteChallengeVerify extends ChallengeVerifyStrategy {
-  private readonly db: Database;
-  private readonly commits: SqliteGroupCommit;
-  private readonly events: SqliteEventAppender;
+  private readonly units: SqliteUnits;
 
   constructor(
     ds: DataSource,
@@ -37,28 +33,30 @@ export class SqliteChallengeVerify extends ChallengeVerifyStrategy {
     private readonly hasher: CodeHasher,
   ) {
     super();
-    this.db = sqliteConnection(ds);
-    this.commits = new SqliteGroupCommit(ds, runner);
-    this.events = events.sqliteAppender(this.db);
+    this.units = new SqliteUnits(ds, runner, events);
   }
 
   verify(a: VerifyAttempt): Promise<VerifyOutcome> {
-    return this.commits.run(() => this.verifyOne(a));
+    return this.units.run(() => this.verifyOne(a));
   }
 
   private verifyOne(a: VerifyAttempt): VerifyOutcome {
-    const [row] = sqliteQuery<TakenRow>(this.db, TAKE_ATTEMPT_SQL, [a.challengeId, a.now, a.userId]).rows;
+    const [row] = sqliteQuery<TakenRow>(this.units.db, TAKE_ATTEMPT_SQL, [
+      a.challengeId,
+      a.now,
+      a.userId,
+    ]).rows;
     if (!row) return { kind: 'refused' };
     const taken = takenOf(row);
     if (judge(this.hasher, a, taken) === 'match') {
-      if (sqliteQuery(this.db, VERIFY_SQL, [a.challengeId, taken.codeHash, a.now]).affected !== 1)
+      if (sqliteQuery(this.units.db, VERIFY_SQL, [a.challengeId, taken.codeHash, a.now]).affected !== 1)
         return { kind: 'refused' };
-      this.events.append(verifiedEvent(a, taken), a.now);
+      this.units.events.append(verifiedEvent(a, taken), a.now);
       return { kind: 'verified', verifiedAt: a.now };
     }
     const wrong = wrongCode(a, taken);
-    if (wrong.locked) sqliteQuery(this.db, LOCK_SQL, [a.challengeId]);
-    for (const e of wrong.events) this.events.append(e, a.now);
+    if (wrong.locked) sqliteQuery(this.units.db, LOCK_SQL, [a.challengeId]);
+    for (const e of wrong.events) this.units.events.append(e, a.now);
     return wrong.outcome;
   }
 }

@@ -1,11 +1,9 @@
-import type { Database } from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import { CodeHasher } from '../../common/crypto/code-hasher';
 import { sqliteQuery } from '../../common/database/db-dialect';
-import { sqliteConnection } from '../../common/database/driver-handle';
-import { SqliteGroupCommit } from '../../common/database/sqlite-group-commit';
 import { TransactionRunner } from '../../common/database/transaction-runner';
-import { EventStore, SqliteEventAppender } from '../../common/events/event-store';
+import { EventStore } from '../../common/events/event-store';
+import { SqliteUnits } from '../../common/events/sqlite-units';
 import { AttemptVerdict } from '../../common/one-time-code/code-rules';
 import {
   CodeFailure,
@@ -33,9 +31,7 @@ import {
  * machinery.
  */
 export class SqliteCodeUse extends CodeUseStrategy {
-  private readonly db: Database;
-  private readonly commits: SqliteGroupCommit;
-  private readonly events: SqliteEventAppender;
+  private readonly units: SqliteUnits;
 
   constructor(
     ds: DataSource,
@@ -44,17 +40,15 @@ export class SqliteCodeUse extends CodeUseStrategy {
     private readonly hasher: CodeHasher,
   ) {
     super();
-    this.db = sqliteConnection(ds);
-    this.commits = new SqliteGroupCommit(ds, runner);
-    this.events = events.sqliteAppender(this.db);
+    this.units = new SqliteUnits(ds, runner, events);
   }
 
   use(u: CodeUse): Promise<CodeUseOutcome> {
-    return this.commits.run(() => this.useOne(u));
+    return this.units.run(() => this.useOne(u));
   }
 
   private useOne(u: CodeUse): CodeUseOutcome {
-    const [row] = sqliteQuery<TakenRow>(this.db, TAKE_ATTEMPT_SQL, [
+    const [row] = sqliteQuery<TakenRow>(this.units.db, TAKE_ATTEMPT_SQL, [
       u.otpSmsId,
       u.user.id,
       stateFor(u.purpose),
@@ -64,19 +58,22 @@ export class SqliteCodeUse extends CodeUseStrategy {
     if (!row)
       return this.fail(
         u,
-        refusal(u, sqliteQuery<FoundRow>(this.db, FIND_SQL, [u.otpSmsId, u.user.id]).rows[0]),
+        refusal(u, sqliteQuery<FoundRow>(this.units.db, FIND_SQL, [u.otpSmsId, u.user.id]).rows[0]),
       );
     const taken = takenOf(row);
     const verdict = judge(this.hasher, u, taken);
     if (verdict !== 'match') return this.fail(u, 'invalid', verdict);
-    if (sqliteQuery(this.db, consumeSql(u.purpose), [u.now, u.otpSmsId, taken.codeGeneration]).affected !== 1)
+    if (
+      sqliteQuery(this.units.db, consumeSql(u.purpose), [u.now, u.otpSmsId, taken.codeGeneration])
+        .affected !== 1
+    )
       return this.fail(u, 'noCode');
-    return { kind: 'used', event: this.events.append(usedEvent(u), u.now) };
+    return { kind: 'used', event: this.units.events.append(usedEvent(u), u.now) };
   }
 
   private fail(u: CodeUse, failure: CodeFailure, verdict?: AttemptVerdict): CodeUseOutcome {
     const e = failedEvent(u, failure);
-    if (e) this.events.append(e, u.now);
+    if (e) this.units.events.append(e, u.now);
     return failed(failure, verdict);
   }
 }

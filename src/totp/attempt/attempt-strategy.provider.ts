@@ -1,8 +1,5 @@
-import { Provider } from '@nestjs/common';
-import { getDataSourceToken } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { SecretBox } from '../../common/crypto/secret-box';
-import { dialectOf } from '../../common/database/db-dialect';
+import { dialectProvider } from '../../common/database/dialect-provider';
 import { TransactionRunner } from '../../common/database/transaction-runner';
 import { EventStore } from '../../common/events/event-store';
 import { AttemptStrategy } from './attempt.strategy';
@@ -10,22 +7,13 @@ import { PostgresAttemptStrategy } from './postgres-attempt.strategy';
 import { SqliteAttemptStrategy } from './sqlite-attempt.strategy';
 
 /** The attempt strategy of the configured database. */
-export function createAttemptStrategy(
-  ds: DataSource,
-  runner: TransactionRunner,
-  events: EventStore,
-  box: SecretBox,
-): AttemptStrategy {
-  switch (dialectOf(ds)) {
-    case 'sqlite':
-      return new SqliteAttemptStrategy(ds, runner, events, box);
-    case 'postgres':
-      return new PostgresAttemptStrategy(ds, runner, events, box);
-  }
-}
-
-export const AttemptStrategyProvider: Provider = {
-  provide: AttemptStrategy,
-  inject: [getDataSourceToken(), TransactionRunner, EventStore, SecretBox],
-  useFactory: createAttemptStrategy,
-};
+export const AttemptStrategyProvider = dialectProvider(
+  AttemptStrategy,
+  [TransactionRunner, EventStore, SecretBox],
+  {
+    sqlite: (ds, runner: TransactionRunner, events: EventStore, box: SecretBox) =>
+      new SqliteAttemptStrategy(ds, runner, events, box),
+    postgres: (ds, runner: TransactionRunner, events: EventStore, box: SecretBox) =>
+      new PostgresAttemptStrategy(ds, runner, events, box),
+  },
+);

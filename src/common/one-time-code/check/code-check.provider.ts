@@ -1,8 +1,5 @@
-import { Provider } from '@nestjs/common';
-import { getDataSourceToken } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { CodeHasher } from '../../crypto/code-hasher';
-import { dialectOf } from '../../database/db-dialect';
+import { dialectProvider } from '../../database/dialect-provider';
 import { TransactionRunner } from '../../database/transaction-runner';
 import { EventStore } from '../../events/event-store';
 import { CodeCheckStrategy } from './code-check';
@@ -10,20 +7,13 @@ import { PostgresCodeCheck } from './postgres-code-check';
 import { SqliteCodeCheck } from './sqlite-code-check';
 
 /** The one-time code check of the configured database. */
-export const CodeCheckProvider: Provider = {
-  provide: CodeCheckStrategy,
-  inject: [getDataSourceToken(), TransactionRunner, EventStore, CodeHasher],
-  useFactory: (
-    ds: DataSource,
-    runner: TransactionRunner,
-    events: EventStore,
-    hasher: CodeHasher,
-  ): CodeCheckStrategy => {
-    switch (dialectOf(ds)) {
-      case 'sqlite':
-        return new SqliteCodeCheck(ds, runner, events, hasher);
-      case 'postgres':
-        return new PostgresCodeCheck(runner, events, hasher);
-    }
+export const CodeCheckProvider = dialectProvider(
+  CodeCheckStrategy,
+  [TransactionRunner, EventStore, CodeHasher],
+  {
+    sqlite: (ds, runner: TransactionRunner, events: EventStore, hasher: CodeHasher) =>
+      new SqliteCodeCheck(ds, runner, events, hasher),
+    postgres: (_ds, runner: TransactionRunner, events: EventStore, hasher: CodeHasher) =>
+      new PostgresCodeCheck(runner, events, hasher),
   },
-};
+);

@@ -1,11 +1,9 @@
-import type { Database } from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import { CodeHasher } from '../../crypto/code-hasher';
 import { sqliteQuery } from '../../database/db-dialect';
-import { sqliteConnection } from '../../database/driver-handle';
-import { SqliteGroupCommit } from '../../database/sqlite-group-commit';
 import { TransactionRunner } from '../../database/transaction-runner';
-import { EventStore, SqliteEventAppender } from '../../events/event-store';
+import { EventStore } from '../../events/event-store';
+import { SqliteUnits } from '../../events/sqlite-units';
 import { AttemptVerdict } from '../code-rules';
 import {
   CheckOutcome,
@@ -32,9 +30,7 @@ import {
  * share one transaction and one sync to disk, and none pays for the ORM's transaction machinery.
  */
 export class SqliteCodeCheck extends CodeCheckStrategy {
-  private readonly db: Database;
-  private readonly commits: SqliteGroupCommit;
-  private readonly events: SqliteEventAppender;
+  private readonly units: SqliteUnits;
 
   constructor(
     ds: DataSource,
@@ -43,35 +39,33 @@ export class SqliteCodeCheck extends CodeCheckStrategy {
     private readonly hasher: CodeHasher,
   ) {
     super();
-    this.db = sqliteConnection(ds);
-    this.commits = new SqliteGroupCommit(ds, runner);
-    this.events = events.sqliteAppender(this.db);
+    this.units = new SqliteUnits(ds, runner, events);
   }
 
   check(c: CodeCheck): Promise<CheckOutcome> {
-    return this.commits.run(() => this.checkOne(c));
+    return this.units.run(() => this.checkOne(c));
   }
 
   private checkOne(c: CodeCheck): CheckOutcome {
-    const [row] = sqliteQuery<TakenRow>(this.db, takeAttemptSql(!!c.factor), takeAttemptParams(c)).rows;
+    const [row] = sqliteQuery<TakenRow>(this.units.db, takeAttemptSql(!!c.factor), takeAttemptParams(c)).rows;
     if (!row) {
       // the factor first (its error before the code's), then why the code took no attempt
-      if (c.factor && !sqliteQuery(this.db, FACTOR_SQL, [c.subject.id, c.factor.channel]).rows.length)
+      if (c.factor && !sqliteQuery(this.units.db, FACTOR_SQL, [c.subject.id, c.factor.channel]).rows.length)
         return { kind: 'refused', error: c.factor.notFound() };
-      const [found] = sqliteQuery<FoundRow>(this.db, FIND_SQL, [c.purpose, c.subject.id]).rows;
+      const [found] = sqliteQuery<FoundRow>(this.units.db, FIND_SQL, [c.purpose, c.subject.id]).rows;
       return this.fail(c, refusal(c, found));
     }
     const taken = takenOf(row);
     const verdict = judge(this.hasher, c, taken);
     if (verdict !== 'match') return this.fail(c, 'invalid', verdict);
-    if (sqliteQuery(this.db, CONSUME_SQL, [c.purpose, c.subject.id, taken.codeId]).affected !== 1)
+    if (sqliteQuery(this.units.db, CONSUME_SQL, [c.purpose, c.subject.id, taken.codeId]).affected !== 1)
       return this.fail(c, 'noCode');
-    return { kind: 'succeeded', event: this.events.append(succeededEvent(c), c.now) };
+    return { kind: 'succeeded', event: this.units.events.append(succeededEvent(c), c.now) };
   }
 
   private fail(c: CodeCheck, reason: CodeFailure, verdict?: AttemptVerdict): CheckOutcome {
     const f = failure(c, reason, verdict);
-    for (const e of f.events) this.events.append(e, c.now);
+    for (const e of f.events) this.units.events.append(e, c.now);
     return f.outcome;
   }
 }
