@@ -2,6 +2,7 @@ import { CodeHasher } from '../../common/crypto/code-hasher';
 import { dialectProvider } from '../../common/database/dialect-provider';
 import { TransactionRunner } from '../../common/database/transaction-runner';
 import { EventStore } from '../../common/events/event-store';
+import { SqliteUnits } from '../../common/events/sqlite-units';
 import { ChallengeVerifyStrategy } from './challenge-verify';
 import { PostgresChallengeVerify } from './postgres-challenge-verify';
 import { SqliteChallengeVerify } from './sqlite-challenge-verify';
@@ -12,7 +13,7 @@ export const ChallengeVerifyProvider = dialectProvider(
   [TransactionRunner, EventStore, CodeHasher],
   {
     sqlite: (ds, runner: TransactionRunner, events: EventStore, hasher: CodeHasher) =>
-      new SqliteChallengeVerify(ds, runner, events, hasher),
+      new SqliteChallengeVerify(new SqliteUnits(ds, runner, events), hasher),
     postgres: (_ds, runner: TransactionRunner, events: EventStore, hasher: CodeHasher) =>
       new PostgresChallengeVerify(runner, events, hasher),
   },

@@ -1,8 +1,5 @@
-import { DataSource } from 'typeorm';
 import { CodeHasher } from '../../common/crypto/code-hasher';
 import { sqliteQuery } from '../../common/database/db-dialect';
-import { TransactionRunner } from '../../common/database/transaction-runner';
-import { EventStore } from '../../common/events/event-store';
 import { SqliteUnits } from '../../common/events/sqlite-units';
 import {
   ChallengeVerifyStrategy,
@@ -24,16 +21,11 @@ import {
  * share one transaction and one sync to disk, and none pays for the ORM's transaction machinery.
  */
 export class SqliteChallengeVerify extends ChallengeVerifyStrategy {
-  private readonly units: SqliteUnits;
-
   constructor(
-    ds: DataSource,
-    runner: TransactionRunner,
-    events: EventStore,
+    private readonly units: SqliteUnits,
     private readonly hasher: CodeHasher,
   ) {
     super();
-    this.units = new SqliteUnits(ds, runner, events);
   }
 
   verify(a: VerifyAttempt): Promise<VerifyOutcome> {

@@ -1,8 +1,5 @@
-import { DataSource } from 'typeorm';
 import { CodeHasher } from '../../common/crypto/code-hasher';
 import { sqliteQuery } from '../../common/database/db-dialect';
-import { TransactionRunner } from '../../common/database/transaction-runner';
-import { EventStore } from '../../common/events/event-store';
 import { SqliteUnits } from '../../common/events/sqlite-units';
 import { AttemptVerdict } from '../../common/one-time-code/code-rules';
 import {
@@ -31,16 +28,11 @@ import {
  * machinery.
  */
 export class SqliteCodeUse extends CodeUseStrategy {
-  private readonly units: SqliteUnits;
-
   constructor(
-    ds: DataSource,
-    runner: TransactionRunner,
-    events: EventStore,
+    private readonly units: SqliteUnits,
     private readonly hasher: CodeHasher,
   ) {
     super();
-    this.units = new SqliteUnits(ds, runner, events);
   }
 
   use(u: CodeUse): Promise<CodeUseOutcome> {

@@ -1,7 +1,4 @@
-import { DataSource } from 'typeorm';
 import { sqliteQuery } from '../../common/database/db-dialect';
-import { TransactionRunner } from '../../common/database/transaction-runner';
-import { EventStore } from '../../common/events/event-store';
 import { SqliteUnits } from '../../common/events/sqlite-units';
 import {
   CheckOutcome,
@@ -26,11 +23,8 @@ import {
  * share one transaction and one sync to disk, and no check pays for the ORM's transaction machinery.
  */
 export class SqliteRecoveryCheck extends RecoveryCheckStrategy {
-  private readonly units: SqliteUnits;
-
-  constructor(ds: DataSource, runner: TransactionRunner, events: EventStore) {
+  constructor(private readonly units: SqliteUnits) {
     super();
-    this.units = new SqliteUnits(ds, runner, events);
   }
 
   check(c: CodeCheck): Promise<CheckOutcome> {

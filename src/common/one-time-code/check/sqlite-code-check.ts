@@ -1,8 +1,5 @@
-import { DataSource } from 'typeorm';
 import { CodeHasher } from '../../crypto/code-hasher';
 import { sqliteQuery } from '../../database/db-dialect';
-import { TransactionRunner } from '../../database/transaction-runner';
-import { EventStore } from '../../events/event-store';
 import { SqliteUnits } from '../../events/sqlite-units';
 import { AttemptVerdict } from '../code-rules';
 import {
@@ -30,16 +27,11 @@ import {
  * share one transaction and one sync to disk, and none pays for the ORM's transaction machinery.
  */
 export class SqliteCodeCheck extends CodeCheckStrategy {
-  private readonly units: SqliteUnits;
-
   constructor(
-    ds: DataSource,
-    runner: TransactionRunner,
-    events: EventStore,
+    private readonly units: SqliteUnits,
     private readonly hasher: CodeHasher,
   ) {
     super();
-    this.units = new SqliteUnits(ds, runner, events);
   }
 
   check(c: CodeCheck): Promise<CheckOutcome> {
