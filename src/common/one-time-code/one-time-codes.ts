@@ -116,9 +116,9 @@ export class OneTimeCodes {
   }
 
   /**
-   * Checks a code once (CodeCheckStrategy). The attempt, a
-   * `check.failed` (and `check.locked` when the code's last attempt failed) are committed; the error
-   * is thrown after the commit. An error of `factor` is thrown too, and nothing was written then.
+   * Checks a code once (CodeCheckStrategy). The attempt, a `check.failed` (and `check.locked` when the
+   * code's last attempt failed) are committed; the error is thrown after the commit. An error of
+   * `factor` is thrown too, and nothing was written then.
    */
   async check(
     policy: CodePolicy,
